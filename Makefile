@@ -1,0 +1,59 @@
+# Every target runs on the pinned Node 24 (provisioned into the cache when missing).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+FSE_HOME ?= $(HOME)/.cache/flash-sale-engine
+NODE_VERSION := $(shell cat .nvmrc)
+NODE_BIN := $(shell FSE_HOME=$(FSE_HOME) tools/node-env.sh $(NODE_VERSION))
+export FSE_HOME
+export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+HARNESS := node tools/harness/src/cli.ts
+DEPS_STAMP := node_modules/.deps-stamp
+
+.PHONY: help setup deps services-install services-up services-down services-status lint format typecheck test demo bench clean
+
+help:
+	@echo "make demo            run a complete flash sale locally"
+	@echo "make test            lint, typecheck and every test suite (starts the services it needs)"
+	@echo "make services-up     start Redis, Kafka, the Kubernetes control plane and Prometheus"
+	@echo "make services-down   stop them"
+	@echo "make bench           benchmarks against ceilings measured in the same run"
+
+$(DEPS_STAMP): package.json package-lock.json $(wildcard */package.json) tools/harness/package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: $(DEPS_STAMP)
+setup: deps
+
+services-install: deps
+	$(HARNESS) install
+
+services-up: services-install
+	$(HARNESS) up
+
+services-down: deps
+	$(HARNESS) down
+
+services-status: deps
+	$(HARNESS) status
+
+lint: deps
+	biome check .
+
+format: deps
+	biome check --write .
+
+typecheck: deps
+	tsc -p tsconfig.json
+
+test: services-install
+	tools/run-tests.sh
+
+demo: services-up
+	@echo "Services are up (see 'make services-status'). The demo sale arrives with the CLI issue."
+
+bench: services-up
+	@echo "Benchmarks arrive with the processing and gateway issues."
+
+clean:
+	rm -rf node_modules reports/tmp

@@ -1,0 +1,53 @@
+/** The dead-letter contract: original bytes and headers, plus these. */
+import { z } from 'zod';
+
+export const DLQ_REASONS = [
+  'payment_failed',
+  'payment_timeout',
+  'redis_failure',
+  'invalid_order_format',
+  'unknown_item',
+  'hold_expired',
+  'processing_error',
+] as const;
+export type DlqReason = (typeof DLQ_REASONS)[number];
+export const dlqReasonSchema = z.enum(DLQ_REASONS);
+
+export const DLQ_HEADERS = {
+  reason: 'dlq_reason',
+  error: 'dlq_error',
+  correlationId: 'correlation_id',
+  requestId: 'request_id',
+  attempt: 'dlq_attempt',
+  originalTopic: 'dlq_original_topic',
+  originalPartition: 'dlq_original_partition',
+  originalOffset: 'dlq_original_offset',
+  timestamp: 'dlq_timestamp',
+} as const;
+
+/** The DLQ headers as strings, validated on read (redrive) and built on write (processor). */
+export const dlqHeadersSchema = z.object({
+  dlq_reason: dlqReasonSchema,
+  dlq_error: z.string().max(1024),
+  correlation_id: z.string(),
+  request_id: z.string(),
+  dlq_attempt: z.string().regex(/^\d+$/),
+  dlq_original_topic: z.string().min(1),
+  dlq_original_partition: z.string().regex(/^\d+$/),
+  dlq_original_offset: z.string().regex(/^\d+$/),
+  dlq_timestamp: z.iso.datetime(),
+});
+export type DlqHeaders = z.infer<typeof dlqHeadersSchema>;
+
+/** Decode kafkajs headers (Buffer | string | array) into plain strings. */
+export function headersToStrings(
+  headers: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    if (v === undefined) continue;
+    const one = Array.isArray(v) ? v[v.length - 1] : v;
+    if (one !== undefined) out[k] = one.toString();
+  }
+  return out;
+}

@@ -1,0 +1,82 @@
+/**
+ * Redis key builders: the only place key names are spelled.
+ *
+ * Every key of one (sale, item) shares the hash tag `{<sale>:<item>}` so a Lua
+ * script touching stock, holds, dedupe markers and order status of that item
+ * runs on one Redis Cluster slot (no CROSSSLOT). Every key starts with the sale,
+ * so several sales share one Redis safely.
+ */
+import { z } from 'zod';
+
+/** Sale names follow Kubernetes object names (RFC 1123 label, shortened). */
+export const saleNameSchema = z
+  .string()
+  .min(1)
+  .max(53)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be lowercase letters, digits and "-" (an RFC 1123 label)');
+
+/** Item ids may not contain `.`, `{`, `}` or `:` because those delimit order ids and hash tags. */
+export const itemIdSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be 1-64 characters of letters, digits, "_" and "-"');
+
+export const userIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\x21-\x7e]+$/, 'must be 1-128 printable ASCII characters without spaces');
+
+const PREFIX = 'fs';
+
+function itemTag(sale: string, item: string): string {
+  return `${PREFIX}:{${sale}:${item}}`;
+}
+
+/** Keys of one item; all in one slot. */
+export const itemKeys = (sale: string, item: string) => {
+  const t = itemTag(sale, item);
+  return {
+    /** remaining units (integer string) */
+    stock: `${t}:stock`,
+    /** hash: initial, confirmed, held, released, expired, restocked (unit counters for the audit) */
+    meta: `${t}:meta`,
+    /** sorted set: order_id scored by hold expiry (ms since epoch) */
+    holds: `${t}:holds`,
+    /** hash per order: status, user_id, quantity, reason, updated_at, ... (also the dedupe marker) */
+    order: (orderId: string) => `${t}:order:${orderId}`,
+    /** units a user holds or bought of this item (per-user limit) */
+    user: (userId: string) => `${t}:user:${userId}`,
+  };
+};
+
+/** Sale-wide keys; hash tag `{<sale>}`. */
+export const saleKeys = (sale: string) => {
+  const t = `${PREFIX}:{${sale}}`;
+  return {
+    /** set of item ids seeded for the sale */
+    items: `${t}:items`,
+    /** hash: sale configuration snapshot written by the seeder (window, generation) */
+    config: `${t}:config`,
+  };
+};
+
+/** Idempotency record of (user, key); spread over slots by user. */
+export const idempotencyKey = (sale: string, userId: string, key: string) =>
+  `${PREFIX}:{${sale}:idem:${userId}}:${key}`;
+
+/** Token-bucket state of one limiter subject (user or IP); spread over slots. */
+export const rateLimitKey = (sale: string, policy: string, subject: string) =>
+  `${PREFIX}:{${sale}:rl:${policy}:${subject}}`;
+
+/** Pub/sub channels. */
+export const channels = (sale: string) => ({
+  /** JSON {item_id, remaining} published when an item sells out or stock returns */
+  stock: `${PREFIX}:${sale}:stock-events`,
+  /** JSON {order_id, status} published on every order status change */
+  status: `${PREFIX}:${sale}:status-events`,
+});
+
+/** Glob that matches every key of a sale (for deletion with SCAN; never KEYS). */
+export const saleKeyPatterns = (sale: string) => [`${PREFIX}:{${sale}:*`, `${PREFIX}:{${sale}}:*`];

@@ -1,0 +1,105 @@
+/** The order contract shared by gateway, processor, operator and CLI. */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { itemIdSchema, saleNameSchema, userIdSchema } from './keys.ts';
+
+export const ORDER_STATUSES = [
+  'QUEUED',
+  'RESERVED',
+  'CONFIRMED',
+  'SOLD_OUT',
+  'LIMIT_EXCEEDED',
+  'PAYMENT_FAILED',
+  'EXPIRED',
+  'REJECTED',
+] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+export const orderStatusSchema = z.enum(ORDER_STATUSES);
+
+export const FINAL_STATUSES: ReadonlySet<OrderStatus> = new Set([
+  'CONFIRMED',
+  'SOLD_OUT',
+  'LIMIT_EXCEEDED',
+  'PAYMENT_FAILED',
+  'EXPIRED',
+  'REJECTED',
+]);
+export const isFinalStatus = (s: OrderStatus): boolean => FINAL_STATUSES.has(s);
+
+/** Allowed transitions; anything else is a bug. */
+export const STATUS_TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
+  QUEUED: ['RESERVED', 'SOLD_OUT', 'LIMIT_EXCEEDED', 'REJECTED'],
+  RESERVED: ['CONFIRMED', 'PAYMENT_FAILED', 'EXPIRED'],
+  CONFIRMED: [],
+  SOLD_OUT: [],
+  LIMIT_EXCEEDED: [],
+  PAYMENT_FAILED: [],
+  EXPIRED: [],
+  REJECTED: [],
+};
+
+export const MAX_ORDER_QUANTITY = 100;
+
+export const orderIdSchema = z
+  .string()
+  .min(3)
+  .max(120)
+  .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9-]+$/, 'must be "<item_id>.<id>"');
+
+/** Order ids carry the item so a status lookup finds the item's hash slot without another index. */
+export function newOrderId(itemId: string): string {
+  return `${itemId}.${randomUUID()}`;
+}
+
+export function itemOfOrderId(orderId: string): string {
+  const dot = orderId.lastIndexOf('.');
+  if (dot <= 0) throw new Error(`malformed order id "${orderId}": expected "<item_id>.<id>"`);
+  return orderId.slice(0, dot);
+}
+
+/** Kafka value of the orders topic (JSON). Keyed by item_id so one item's orders keep their order. */
+export const orderMessageSchema = z
+  .object({
+    v: z.literal(1),
+    order_id: orderIdSchema,
+    sale: saleNameSchema,
+    item_id: itemIdSchema,
+    user_id: userIdSchema,
+    quantity: z.number().int().min(1).max(MAX_ORDER_QUANTITY),
+    request_id: z.string().min(1).max(128),
+    correlation_id: z.string().min(1).max(128),
+    created_at: z.iso.datetime(),
+  })
+  .strict();
+export type OrderMessage = z.infer<typeof orderMessageSchema>;
+
+/** Kafka headers every order message carries. */
+export const ORDER_HEADERS = {
+  correlationId: 'correlation_id',
+  requestId: 'request_id',
+  contentType: 'content-type',
+  schemaVersion: 'schema_version',
+} as const;
+
+/** What the gateway answers and the status endpoint returns. */
+export const orderViewSchema = z.object({
+  order_id: orderIdSchema,
+  status: orderStatusSchema,
+  item_id: itemIdSchema,
+  user_id: userIdSchema.optional(),
+  quantity: z.number().int().optional(),
+  reason: z.string().optional(),
+  hold_expires_at: z.string().optional(),
+  updated_at: z.string().optional(),
+});
+export type OrderView = z.infer<typeof orderViewSchema>;
+
+export function encodeOrder(msg: OrderMessage): Buffer {
+  return Buffer.from(JSON.stringify(orderMessageSchema.parse(msg)));
+}
+
+/** Parse a Kafka value; throws a ZodError or SyntaxError that names what is wrong. */
+export function decodeOrder(value: Buffer | null): OrderMessage {
+  if (!value) throw new Error('order message has no value');
+  return orderMessageSchema.parse(JSON.parse(value.toString('utf8')));
+}

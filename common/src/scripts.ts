@@ -1,0 +1,44 @@
+/**
+ * The Lua script registry. Scripts live in `lua/<name>.lua`; each is read once and registered
+ * on the client with ioredis `defineCommand`, which calls EVALSHA and falls back to EVAL on NOSCRIPT
+ * (also per node on a Cluster).
+ */
+import { readFileSync } from 'node:fs';
+import type { Cluster, Redis } from 'ioredis';
+
+export const LUA_DIR = new URL('../../lua/', import.meta.url);
+
+/** name -> number of KEYS the script takes. Add a script here and in lua/. */
+export const SCRIPTS = {} as const satisfies Record<string, number>;
+
+export type ScriptName = keyof typeof SCRIPTS;
+
+const sources = new Map<string, string>();
+export function scriptSource(name: string): string {
+  let src = sources.get(name);
+  if (src === undefined) {
+    src = readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8');
+    sources.set(name, src);
+  }
+  return src;
+}
+
+export function defineScripts(client: Redis | Cluster): void {
+  for (const [name, numberOfKeys] of Object.entries(SCRIPTS as Record<string, number>)) {
+    client.defineCommand(name, { numberOfKeys, lua: scriptSource(name) });
+  }
+}
+
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+
+/** Call a registered script: keys first, then args. */
+export function callScript(
+  client: Redis | Cluster,
+  name: ScriptName,
+  keys: string[],
+  args: (string | number)[] = [],
+): Promise<unknown> {
+  const fn = (client as unknown as Record<string, ScriptFn>)[name];
+  if (typeof fn !== 'function') throw new Error(`Lua script "${String(name)}" is not registered`);
+  return fn.call(client, ...keys, ...args);
+}
