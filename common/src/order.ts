@@ -103,3 +103,25 @@ export function decodeOrder(value: Buffer | null): OrderMessage {
   if (!value) throw new Error('order message has no value');
   return orderMessageSchema.parse(JSON.parse(value.toString('utf8')));
 }
+
+/**
+ * Fields of the order hash `itemKeys(sale, item).order(order_id)`. It is the order's status record
+ * and the processor's dedupe marker at once: the gateway creates it with status QUEUED
+ * (lua/order_queue.lua, only if absent); `reserve` acts only on an absent or QUEUED order and
+ * otherwise returns the stored status unchanged (replay), so a redelivered message changes nothing.
+ * Times are milliseconds since the epoch, as strings.
+ */
+export const ORDER_FIELDS = {
+  status: 'status',
+  userId: 'user_id',
+  quantity: 'quantity',
+  correlationId: 'correlation_id',
+  requestId: 'request_id',
+  reason: 'reason',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  holdExpiresAt: 'hold_expires_at',
+} as const;
+
+/** How long order records stay readable after a sale (for status lookups and the audit). */
+export const ORDER_RECORD_TTL_SECONDS = 7 * 24 * 3600;
