@@ -1,5 +1,5 @@
 /** The order contract shared by gateway, processor, operator and CLI. */
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { itemIdSchema, saleNameSchema, userIdSchema } from './keys.ts';
 
@@ -46,9 +46,14 @@ export const orderIdSchema = z
   .max(120)
   .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9-]+$/, 'must be "<item_id>.<id>"');
 
-/** Order ids carry the item so a status lookup finds the item's hash slot without another index. */
-export function newOrderId(itemId: string): string {
-  return `${itemId}.${randomUUID()}`;
+/**
+ * Order ids carry the item so a status lookup finds the item's hash slot without another index, and
+ * are derived from (sale, user, idempotency key): a client's retry after a timed-out produce and a
+ * late write of the first attempt are the same order, which the processor's dedupe handles once.
+ */
+export function newOrderId(sale: string, itemId: string, userId: string, idempotencyKey: string): string {
+  const digest = createHash('sha256').update(`${sale}\0${userId}\0${idempotencyKey}`).digest('hex').slice(0, 32);
+  return `${itemId}.${digest}`;
 }
 
 export function itemOfOrderId(orderId: string): string {
