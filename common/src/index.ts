@@ -1,6 +1,7 @@
 export * from './dlq.ts';
 export * from './duration.ts';
 export * from './errors.ts';
+export * from './inventory.ts';
 export * from './keys.ts';
 export * from './logger.ts';
 export * from './metrics.ts';

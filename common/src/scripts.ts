@@ -9,7 +9,19 @@ import type { Cluster, Redis } from 'ioredis';
 export const LUA_DIR = new URL('../../lua/', import.meta.url);
 
 /** name -> number of KEYS the script takes. Add a script here and in lua/. */
-export const SCRIPTS = {} as const satisfies Record<string, number>;
+export const SCRIPTS = {
+  inventory_seed: 2,
+  inventory_reserve: 5,
+  inventory_confirm: 4,
+  inventory_release: 4,
+  inventory_expire: 3,
+  inventory_audit: 3,
+  order_queue: 1,
+  rate_limit: 1,
+  idempotency_begin: 1,
+  idempotency_complete: 1,
+  idempotency_release: 1,
+} as const satisfies Record<string, number>;
 
 export type ScriptName = keyof typeof SCRIPTS;
 

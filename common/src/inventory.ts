@@ -1,0 +1,250 @@
+/**
+ * Typed wrappers over the inventory Lua scripts (lua/inventory_*.lua). Stock, holds, per-user counts and
+ * order status change only through these; plain commands are used for reads and the item index only.
+ */
+import { channels, itemKeys, saleKeys } from './keys.ts';
+import type { OrderStatus } from './order.ts';
+import { ORDER_RECORD_TTL_SECONDS } from './order.ts';
+import type { RedisClient } from './redis.ts';
+import { callScript } from './scripts.ts';
+
+const scriptKeys = (sale: string, item: string) => {
+  const k = itemKeys(sale, item);
+  return { k, base: [k.stock, k.meta, k.holds], userPrefix: k.user(''), orderPrefix: k.order('') };
+};
+
+export interface SeedResult {
+  outcome: 'seeded' | 'unchanged' | 'restocked' | 'reduced';
+  initial: number;
+  remaining: number;
+  /** units actually added (> 0) or removed (< 0) */
+  applied: number;
+}
+
+/**
+ * Seed an item exactly once; later calls apply `total - initial` as a delta: a restock adds units, a reduction
+ * removes only units still remaining (never sold or held ones, never below 0). Also records the item in the
+ * sale's item index.
+ */
+export async function seedItem(
+  r: RedisClient,
+  sale: string,
+  item: string,
+  total: number,
+  perUserLimit = 0,
+  now = Date.now(),
+): Promise<SeedResult> {
+  const { k } = scriptKeys(sale, item);
+  const res = (await callScript(
+    r,
+    'inventory_seed',
+    [k.stock, k.meta],
+    [total, perUserLimit, now, channels(sale).stock, item],
+  )) as [SeedResult['outcome'], number, number, number];
+  await r.sadd(saleKeys(sale).items, item);
+  return { outcome: res[0], initial: res[1], remaining: res[2], applied: res[3] };
+}
+
+export interface ReserveInput {
+  orderId: string;
+  itemId: string;
+  userId: string;
+  quantity: number;
+  correlationId: string;
+  requestId: string;
+}
+
+export interface ReserveResult {
+  status: OrderStatus;
+  /** '' on success; unknown_item | per_user_limit | sold_out | insufficient_stock, or the stored reason on replay */
+  reason: string;
+  remaining: number;
+  /** ms since the epoch as a string, '' when no hold */
+  holdExpiresAt: string;
+  /** true when the order had already been acted on: nothing changed */
+  replayed: boolean;
+}
+
+export type ReserveTuple = [OrderStatus, string, number, string, number];
+
+export function reserveArgs(
+  sale: string,
+  o: ReserveInput,
+  holdTtlMs: number,
+  now = Date.now(),
+): { keys: string[]; args: (string | number)[] } {
+  const { k, base } = scriptKeys(sale, o.itemId);
+  const ch = channels(sale);
+  return {
+    keys: [...base, k.order(o.orderId), k.user(o.userId)],
+    args: [
+      o.orderId,
+      o.userId,
+      o.quantity,
+      now,
+      holdTtlMs,
+      o.correlationId,
+      o.requestId,
+      o.itemId,
+      ch.stock,
+      ch.status,
+      ORDER_RECORD_TTL_SECONDS,
+    ],
+  };
+}
+
+export function parseReserve(res: unknown): ReserveResult {
+  const t = res as ReserveTuple;
+  return { status: t[0], reason: t[1], remaining: Number(t[2]), holdExpiresAt: t[3], replayed: t[4] === 1 };
+}
+
+/** Atomically: dedupe, per-user limit, stock check, decrement, hold with expiry, status. */
+export async function reserve(
+  r: RedisClient,
+  sale: string,
+  o: ReserveInput,
+  holdTtlMs: number,
+  now = Date.now(),
+): Promise<ReserveResult> {
+  const { keys, args } = reserveArgs(sale, o, holdTtlMs, now);
+  return parseReserve(await callScript(r, 'inventory_reserve', keys, args));
+}
+
+export interface SettleResult {
+  status: OrderStatus | 'UNKNOWN';
+  /** confirmed | released | replay | not_reserved | expired (confirm after the hold's deadline: refund) */
+  outcome: 'confirmed' | 'released' | 'replay' | 'not_reserved' | 'expired';
+  units: number;
+}
+
+/** Compare-and-set RESERVED -> CONFIRMED. After the hold's deadline the hold expires instead (outcome `expired`). */
+export async function confirm(
+  r: RedisClient,
+  sale: string,
+  itemId: string,
+  orderId: string,
+  now = Date.now(),
+): Promise<SettleResult> {
+  const { k, base, userPrefix } = scriptKeys(sale, itemId);
+  const ch = channels(sale);
+  const res = (await callScript(
+    r,
+    'inventory_confirm',
+    [...base, k.order(orderId)],
+    [orderId, now, itemId, ch.stock, ch.status, userPrefix],
+  )) as [SettleResult['status'], SettleResult['outcome']];
+  return { status: res[0], outcome: res[1], units: 0 };
+}
+
+/** Compare-and-set RESERVED -> PAYMENT_FAILED | EXPIRED, returning the units to stock exactly once. */
+export async function release(
+  r: RedisClient,
+  sale: string,
+  itemId: string,
+  orderId: string,
+  finalStatus: 'PAYMENT_FAILED' | 'EXPIRED',
+  reason: string,
+  now = Date.now(),
+): Promise<SettleResult> {
+  const { k, base, userPrefix } = scriptKeys(sale, itemId);
+  const ch = channels(sale);
+  const res = (await callScript(
+    r,
+    'inventory_release',
+    [...base, k.order(orderId)],
+    [orderId, now, itemId, ch.stock, ch.status, userPrefix, finalStatus, reason],
+  )) as [SettleResult['status'], SettleResult['outcome'], number];
+  return { status: res[0], outcome: res[1], units: Number(res[2]) };
+}
+
+export interface ExpireResult {
+  orders: number;
+  units: number;
+  /** holds already due that this batch did not reach */
+  dueLeft: number;
+}
+
+/** Return holds whose expiry is <= now to stock, at most `batch` of them. */
+export async function expireHolds(
+  r: RedisClient,
+  sale: string,
+  itemId: string,
+  batch = 500,
+  now = Date.now(),
+): Promise<ExpireResult> {
+  const { base, userPrefix, orderPrefix } = scriptKeys(sale, itemId);
+  const ch = channels(sale);
+  const res = (await callScript(r, 'inventory_expire', base, [
+    now,
+    batch,
+    itemId,
+    ch.stock,
+    ch.status,
+    orderPrefix,
+    userPrefix,
+  ])) as [number, number, number];
+  return { orders: Number(res[0]), units: Number(res[1]), dueLeft: Number(res[2]) };
+}
+
+export interface ItemAudit {
+  itemId: string;
+  seeded: boolean;
+  initial: number;
+  remaining: number;
+  confirmed: number;
+  /** units in live holds */
+  held: number;
+  released: number;
+  expired: number;
+  /** live hold entries (orders) */
+  holds: number;
+  /** initial - remaining - confirmed - held; must be 0 */
+  drift: number;
+  perUserLimit: number;
+}
+
+export async function auditItem(r: RedisClient, sale: string, itemId: string): Promise<ItemAudit> {
+  const { base } = scriptKeys(sale, itemId);
+  const t = ((await callScript(r, 'inventory_audit', base)) as number[]).map(Number);
+  return {
+    itemId,
+    seeded: t[0] === 1,
+    initial: t[1] ?? 0,
+    remaining: t[2] ?? 0,
+    confirmed: t[3] ?? 0,
+    held: t[4] ?? 0,
+    released: t[5] ?? 0,
+    expired: t[6] ?? 0,
+    holds: t[7] ?? 0,
+    drift: t[8] ?? 0,
+    perUserLimit: t[9] ?? 0,
+  };
+}
+
+/** Item ids seeded for the sale. */
+export async function listItems(r: RedisClient, sale: string): Promise<string[]> {
+  return (await r.smembers(saleKeys(sale).items)).sort();
+}
+
+/** Remaining units per item (plain reads; one round trip per slot with auto-pipelining). */
+export async function readLevels(r: RedisClient, sale: string, items?: string[]): Promise<Map<string, number>> {
+  const ids = items ?? (await listItems(r, sale));
+  const values = await Promise.all(ids.map((i) => r.get(itemKeys(sale, i).stock)));
+  return new Map(ids.map((id, n) => [id, Number(values[n] ?? 0)]));
+}
+
+export async function auditSale(r: RedisClient, sale: string, items?: string[]): Promise<ItemAudit[]> {
+  const ids = items ?? (await listItems(r, sale));
+  return Promise.all(ids.map((i) => auditItem(r, sale, i)));
+}
+
+/** The stored order record (status etc.), or null. */
+export async function readOrder(
+  r: RedisClient,
+  sale: string,
+  itemId: string,
+  orderId: string,
+): Promise<Record<string, string> | null> {
+  const h = await r.hgetall(itemKeys(sale, itemId).order(orderId));
+  return Object.keys(h).length === 0 ? null : h;
+}
