@@ -1,6 +1,10 @@
 /** What the harness hands to tests: where each real service listens. Product code never imports this. */
 export type ServiceName = 'redis' | 'redisCluster' | 'kafka' | 'kafka3' | 'kube' | 'prometheus';
 
+export const ALL_SERVICES: readonly ServiceName[] = ['redis', 'redisCluster', 'kafka', 'kafka3', 'kube', 'prometheus'];
+/** What `up` with no names and the test global setup start by default. */
+export const DEFAULT_SERVICES: readonly ServiceName[] = ['redis', 'kafka', 'kube', 'prometheus'];
+
 export interface ServiceEndpoints {
   /** single Redis 7: "127.0.0.1:port" */
   redis?: { addr: string; host: string; port: number; dir: string };
@@ -16,10 +20,29 @@ export interface ServiceEndpoints {
   prometheus?: { url: string; promtool: string };
 }
 
+/** Who asked for a service: `cli` (make services-up; never stopped by a test run) or `setup` (a test run). */
+export type Owner = 'cli' | 'setup';
+
+export interface UpOptions {
+  /** recorded when the service is started; a reused service keeps its first owner */
+  owner?: Owner;
+}
+
+export interface ServiceStatus {
+  name: ServiceName;
+  state: 'running' | 'stopped' | 'unhealthy';
+  owner?: Owner;
+  pids?: number[];
+  endpoint?: unknown;
+  detail?: string;
+}
+
 /** The provider interface: native processes or testcontainers; tests do not know which one runs. */
 export interface ServiceProvider {
   readonly kind: 'native' | 'testcontainers';
   install(names: ServiceName[]): Promise<void>;
-  up(names: ServiceName[]): Promise<ServiceEndpoints>;
+  up(names: ServiceName[], opts?: UpOptions): Promise<ServiceEndpoints>;
   down(names?: ServiceName[]): Promise<void>;
+  /** which of `names` run and answer their health check now */
+  status(names?: ServiceName[]): Promise<ServiceStatus[]>;
 }

@@ -1,0 +1,287 @@
+/**
+ * A real Kubernetes control plane: etcd + kube-apiserver + kube-controller-manager + kube-scheduler (built from the Go
+ * module proxy) and kwok with one fake Node, so Deployments get Running, Ready pods without a container runtime.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { ensureKube } from '../install.ts';
+import { binPaths, envFlag, HOST, logFile, ports, serviceDir } from '../paths.ts';
+import { run, spawnDaemon, waitFor } from '../proc.ts';
+import type { NativeService } from './service.ts';
+
+export function kubeconfigPath(): string {
+  return join(serviceDir('kube'), 'kubeconfig');
+}
+
+/** GET on the API server with the admin token; TLS is self-signed, so verification is off (loopback only). */
+function apiGet(server: string, path: string, token: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${server}${path}`,
+      { headers: { authorization: `Bearer ${token}` }, rejectUnauthorized: false, timeout: 3000 },
+      (res) => {
+        let body = '';
+        res.on('data', (b: Buffer) => {
+          body += b.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function readyz(server: string, token: string): Promise<boolean> {
+  try {
+    const r = await apiGet(server, '/readyz', token);
+    return r.status === 200 && r.body.trim() === 'ok';
+  } catch {
+    return false;
+  }
+}
+
+const FAKE_NODE = `apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-0
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/arch: amd64
+    kubernetes.io/hostname: kwok-node-0
+    kubernetes.io/os: linux
+    kubernetes.io/role: agent
+    node-role.kubernetes.io/agent: ""
+    type: kwok
+spec: {}
+status:
+  allocatable:
+    cpu: "64"
+    memory: 256Gi
+    pods: "500"
+  capacity:
+    cpu: "64"
+    memory: 256Gi
+    pods: "500"
+`;
+
+export const kube: NativeService<'kube'> = {
+  name: 'kube',
+  install: ensureKube,
+  async start(started) {
+    const p = ports();
+    const base = serviceDir('kube');
+    rmSync(base, { recursive: true, force: true });
+    const pki = join(base, 'pki');
+    mkdirSync(pki, { recursive: true });
+    const logPath = logFile('kube');
+    const sh = (cmd: string, args: string[]) => run(cmd, args, { cwd: pki, logPath });
+    await sh('openssl', ['genrsa', '-out', 'sa.key', '2048']);
+    await sh('openssl', ['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
+    await sh('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=fse-local-ca',
+    ]);
+    const token = randomBytes(24).toString('hex');
+    writeFileSync(join(pki, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n`);
+
+    // etcd
+    const etcdUrl = `http://${HOST}:${p.etcd}`;
+    const peerUrl = `http://${HOST}:${p.etcdPeer}`;
+    const etcd = spawnDaemon(
+      'etcd',
+      binPaths.etcd,
+      [
+        '--name=fse',
+        `--data-dir=${join(base, 'etcd')}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=${peerUrl}`,
+        `--initial-advertise-peer-urls=${peerUrl}`,
+        `--initial-cluster=fse=${peerUrl}`,
+        '--unsafe-no-fsync',
+        '--log-level=warn',
+        '--quota-backend-bytes=2147483648',
+      ],
+      { logPath: logFile('kube-etcd'), match: join(base, 'etcd') },
+    );
+    started.push(etcd);
+    await waitFor(
+      `etcd ${etcdUrl}/health`,
+      async () => {
+        const r = await fetch(`${etcdUrl}/health`, { signal: AbortSignal.timeout(2000) });
+        return r.ok && ((await r.json()) as { health?: string }).health === 'true';
+      },
+      { timeoutMs: 30_000, alive: [etcd], logPath: logFile('kube-etcd') },
+    );
+
+    // API server
+    const server = `https://${HOST}:${p.apiserver}`;
+    const apiserver = spawnDaemon(
+      'kube-apiserver',
+      join(binPaths.kubeDir, 'kube-apiserver'),
+      [
+        `--etcd-servers=${etcdUrl}`,
+        `--bind-address=${HOST}`,
+        `--advertise-address=${HOST}`,
+        `--secure-port=${p.apiserver}`,
+        `--cert-dir=${pki}`,
+        '--service-cluster-ip-range=10.0.0.0/24',
+        `--service-account-issuer=${server}`,
+        `--service-account-key-file=${join(pki, 'sa.pub')}`,
+        `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
+        `--token-auth-file=${join(pki, 'tokens.csv')}`,
+        '--authorization-mode=RBAC',
+        '--allow-privileged=true',
+        '--profiling=false',
+        '--v=0',
+      ],
+      { logPath: logFile('kube-apiserver'), match: pki },
+    );
+    started.push(apiserver);
+    await waitFor(`kube-apiserver ${server}/readyz`, () => readyz(server, token), {
+      timeoutMs: 90_000,
+      intervalMs: 300,
+      alive: [etcd, apiserver],
+      logPath: logFile('kube-apiserver'),
+    });
+
+    const kubeconfig = kubeconfigPath();
+    writeFileSync(
+      kubeconfig,
+      `apiVersion: v1
+kind: Config
+clusters:
+  - name: fse-local
+    cluster:
+      server: ${server}
+      insecure-skip-tls-verify: true
+users:
+  - name: fse-admin
+    user:
+      token: ${token}
+contexts:
+  - name: fse-local
+    context:
+      cluster: fse-local
+      user: fse-admin
+      namespace: default
+current-context: fse-local
+`,
+      { mode: 0o600 },
+    );
+
+    const kc = [`--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`];
+    started.push(
+      spawnDaemon(
+        'kube-controller-manager',
+        join(binPaths.kubeDir, 'kube-controller-manager'),
+        [
+          ...kc,
+          `--authorization-kubeconfig=${kubeconfig}`,
+          `--service-account-private-key-file=${join(pki, 'sa.key')}`,
+          `--root-ca-file=${join(pki, 'ca.crt')}`,
+          '--leader-elect=false',
+          `--bind-address=${HOST}`,
+          '--secure-port=0',
+          '--use-service-account-credentials=false',
+          '--controllers=*,-nodeipam',
+          '--concurrent-deployment-syncs=5',
+        ],
+        { logPath: logFile('kube-controller-manager'), match: kubeconfig },
+      ),
+      spawnDaemon(
+        'kube-scheduler',
+        join(binPaths.kubeDir, 'kube-scheduler'),
+        [
+          ...kc,
+          `--authorization-kubeconfig=${kubeconfig}`,
+          '--leader-elect=false',
+          `--bind-address=${HOST}`,
+          '--secure-port=0',
+        ],
+        { logPath: logFile('kube-scheduler'), match: kubeconfig },
+      ),
+      spawnDaemon(
+        'kwok',
+        join(binPaths.kwokDir, 'kwok'),
+        [
+          `--kubeconfig=${kubeconfig}`,
+          `--config=${join(binPaths.kwokDir, 'stages.yaml')}`,
+          '--manage-all-nodes=false',
+          '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+          '--cidr=10.0.0.0/24',
+          '--node-ip=10.0.0.1',
+        ],
+        { logPath: logFile('kube-kwok'), match: kubeconfig },
+      ),
+    );
+
+    const kubectl = binPaths.kubectl;
+    const k = (args: string[], input?: string) =>
+      run(kubectl, [`--kubeconfig=${kubeconfig}`, ...args], { logPath, ...(input === undefined ? {} : { input }) });
+    const nodeFile = join(base, 'fake-node.yaml');
+    writeFileSync(nodeFile, FAKE_NODE);
+    await k(['apply', '-f', nodeFile]);
+    const opts = { timeoutMs: 60_000, intervalMs: 300, alive: started, logPath };
+    await waitFor(
+      'the kwok node to be Ready',
+      async () => {
+        const r = await run(
+          kubectl,
+          [
+            `--kubeconfig=${kubeconfig}`,
+            'get',
+            'node',
+            'kwok-node-0',
+            '-o',
+            'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+          ],
+          { check: false },
+        );
+        return r.stdout.trim() === 'True';
+      },
+      opts,
+    );
+    await waitFor(
+      'the default ServiceAccount (kube-controller-manager is working)',
+      async () =>
+        (await run(kubectl, [`--kubeconfig=${kubeconfig}`, 'get', 'serviceaccount', 'default'], { check: false }))
+          .code === 0,
+      opts,
+    );
+    if (envFlag('FSE_KUBE_PROMETHEUS_CRDS', true)) {
+      await k(['apply', '--server-side', '-f', binPaths.promOperatorCrds]);
+      await k(['wait', '--for=condition=Established', '--timeout=60s', '-f', binPaths.promOperatorCrds]);
+    }
+    return { kubeconfig, server, kubectl, helm: binPaths.helm };
+  },
+  async healthy(e) {
+    const token = tokenOf(e.kubeconfig);
+    return token ? readyz(e.server, token) : false;
+  },
+};
+
+function tokenOf(kubeconfig: string): string | undefined {
+  try {
+    return /token: (\S+)/.exec(readFileSync(kubeconfig, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
