@@ -4,7 +4,7 @@
 -- ARGV[6] user key prefix (user key = prefix .. user_id, same hash slot)
 -- Returns {status, outcome}; outcome is confirmed | replay (already CONFIRMED) | not_reserved (another final
 -- status won, e.g. EXPIRED or PAYMENT_FAILED) | expired (the hold's deadline passed before the payment
--- landed: the hold is released here as EXPIRED, so the caller must refund).
+-- landed: the hold is released here as EXPIRED with reason paid_after_expiry, so the caller must refund).
 local st = redis.call('HGET', KEYS[4], 'status')
 if st == 'CONFIRMED' then
   return {st, 'replay'}
@@ -26,7 +26,7 @@ if deadline > 0 and now > deadline then
     local left = redis.call('DECRBY', ARGV[6] .. o[2], qty)
     if left <= 0 then redis.call('DEL', ARGV[6] .. o[2]) end
   end
-  redis.call('HSET', KEYS[4], 'status', 'EXPIRED', 'reason', 'hold_expired', 'updated_at', ARGV[2])
+  redis.call('HSET', KEYS[4], 'status', 'EXPIRED', 'reason', 'paid_after_expiry', 'updated_at', ARGV[2])
   if before == 0 then
     redis.call('PUBLISH', ARGV[4], cjson.encode({event = 'restocked', item_id = ARGV[3], remaining = qty}))
   end

@@ -126,6 +126,8 @@ export const ORDER_FIELDS = {
   createdAt: 'created_at',
   updatedAt: 'updated_at',
   holdExpiresAt: 'hold_expires_at',
+  /** set by the processor once the order's failure is in the DLQ (so a replay dead-letters it at most once) */
+  dlqAt: 'dlq_at',
 } as const;
 
 /** How long order records stay readable after a sale (for status lookups and the audit). */

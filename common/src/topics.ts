@@ -6,3 +6,9 @@ export const topics = (sale: string) => ({
 
 /** Consumer group of a sale's processors. */
 export const processorGroupId = (sale: string) => `${sale}.processor`;
+
+/**
+ * Consumer group of the DLQ redrive (CLI). Its committed offsets mark DLQ messages as handled: the DLQ gauges
+ * count from them.
+ */
+export const dlqRedriveGroupId = (sale: string) => `${sale}.dlq-redrive`;

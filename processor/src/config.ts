@@ -1,0 +1,143 @@
+/** Processor configuration: parsed and validated once at start-up from the environment. Nothing else reads env. */
+import { LOG_LEVELS, parseAddrList, parseDurationMs, redisModeSchema, saleNameSchema } from '@flashsale/common';
+import { z } from 'zod';
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((s, ctx) => {
+      try {
+        return parseDurationMs(s);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    });
+
+const addrList = (what: string) =>
+  z.string().transform((s, ctx) => {
+    try {
+      return parseAddrList(s, what);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  });
+
+const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** Environment variables (the runbook's REDIS_ADDR, KAFKA_ADDR, LOG_LEVEL, plus the processor's own). */
+export const envSchema = z.object({
+  SALE_NAME: saleNameSchema,
+  REDIS_ADDR: addrList('REDIS_ADDR').default(parseAddrList('redis-service:6379')),
+  REDIS_MODE: redisModeSchema.default('single'),
+  REDIS_PASSWORD: z.string().optional(),
+  KAFKA_ADDR: z
+    .string()
+    .default('kafka-service:9092')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port[,host:port...]')).min(1)),
+  KAFKA_CLIENT_ID: z.string().min(1).default('flashsale-processor'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  METRICS_PORT: int(9090, 0, 65535),
+  METRICS_HOST: z.string().default('0.0.0.0'),
+  /** how long a reservation holds stock waiting for payment */
+  HOLD_TTL: duration('5m'),
+  /** payment simulation: per-order failure probability, share of failures that are timeouts, latency, timeout */
+  PAYMENT_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0.1),
+  PAYMENT_TIMEOUT_SHARE: z.coerce.number().min(0).max(1).default(0.5),
+  PAYMENT_SEED: z.string().default('flashsale'),
+  PAYMENT_LATENCY_MIN: duration('5ms'),
+  PAYMENT_LATENCY_MAX: duration('50ms'),
+  PAYMENT_TIMEOUT: duration('2s'),
+  PAYMENT_CONCURRENCY: int(256, 1, 10_000),
+  /** partitions handled at once by one processor */
+  PARTITIONS_CONCURRENCY: int(4, 1, 256),
+  /** transient Redis errors: attempts and backoff before the order is dead-lettered (redis_failure) */
+  REDIS_RETRY_ATTEMPTS: int(6, 1, 100),
+  REDIS_RETRY_BASE: duration('100ms'),
+  REDIS_RETRY_MAX: duration('3s'),
+  SWEEP_INTERVAL: duration('1s'),
+  SWEEP_BATCH: int(500, 1, 100_000),
+  AUDIT_INTERVAL: duration('5s'),
+  /** how often DLQ gauges and consumer lag are computed from topic offsets */
+  OFFSETS_INTERVAL: duration('5s'),
+  SHUTDOWN_TIMEOUT: duration('25s'),
+  /** create the sale's topics at start when missing (the operator does it in a cluster) */
+  ENSURE_TOPICS: bool(true),
+  TOPIC_PARTITIONS: int(6, 1, 10_000),
+  TOPIC_REPLICATION: int(1, 1, 10),
+});
+
+export interface ProcessorConfig {
+  sale: string;
+  redis: { mode: 'single' | 'cluster'; nodes: { host: string; port: number }[]; password?: string | undefined };
+  kafka: { brokers: string[]; clientId: string };
+  logLevel: (typeof LOG_LEVELS)[number];
+  metrics: { port: number; host: string };
+  holdTtlMs: number;
+  payment: {
+    failureRate: number;
+    timeoutShare: number;
+    seed: string;
+    latencyMinMs: number;
+    latencyMaxMs: number;
+    timeoutMs: number;
+    concurrency: number;
+  };
+  partitionsConcurrency: number;
+  redisRetry: { attempts: number; baseMs: number; maxMs: number };
+  sweep: { intervalMs: number; batch: number };
+  auditIntervalMs: number;
+  offsetsIntervalMs: number;
+  shutdownTimeoutMs: number;
+  topics: { ensure: boolean; partitions: number; replication: number };
+}
+
+/** Parse the environment; throws one Error whose message names every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): ProcessorConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new Error(`invalid processor configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  if (e.PAYMENT_LATENCY_MAX < e.PAYMENT_LATENCY_MIN) {
+    throw new Error('invalid processor configuration:\n  PAYMENT_LATENCY_MAX: must be >= PAYMENT_LATENCY_MIN');
+  }
+  return {
+    sale: e.SALE_NAME,
+    redis: { mode: e.REDIS_MODE, nodes: e.REDIS_ADDR, password: e.REDIS_PASSWORD },
+    kafka: { brokers: e.KAFKA_ADDR, clientId: e.KAFKA_CLIENT_ID },
+    logLevel: e.LOG_LEVEL,
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
+    holdTtlMs: e.HOLD_TTL,
+    payment: {
+      failureRate: e.PAYMENT_FAILURE_RATE,
+      timeoutShare: e.PAYMENT_TIMEOUT_SHARE,
+      seed: e.PAYMENT_SEED,
+      latencyMinMs: e.PAYMENT_LATENCY_MIN,
+      latencyMaxMs: e.PAYMENT_LATENCY_MAX,
+      timeoutMs: e.PAYMENT_TIMEOUT,
+      concurrency: e.PAYMENT_CONCURRENCY,
+    },
+    partitionsConcurrency: e.PARTITIONS_CONCURRENCY,
+    redisRetry: { attempts: e.REDIS_RETRY_ATTEMPTS, baseMs: e.REDIS_RETRY_BASE, maxMs: e.REDIS_RETRY_MAX },
+    sweep: { intervalMs: e.SWEEP_INTERVAL, batch: e.SWEEP_BATCH },
+    auditIntervalMs: e.AUDIT_INTERVAL,
+    offsetsIntervalMs: e.OFFSETS_INTERVAL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    topics: { ensure: e.ENSURE_TOPICS, partitions: e.TOPIC_PARTITIONS, replication: e.TOPIC_REPLICATION },
+  };
+}

@@ -1,0 +1,197 @@
+/**
+ * The processor's only Kafka consumer module: the orders consumer group, the DLQ observer (message timestamps
+ * for the oldest-age gauge) and the admin reads of real offsets (lag, DLQ size).
+ *
+ * Offsets: eachBatch with autoCommit off. A batch (one partition) is handed to the handler, which returns only
+ * when every effect is durable (Lua scripts answered, dead letters acknowledged); then the last offset is
+ * resolved and committed explicitly. eachBatch rather than eachMessage so one partition's reserves can be
+ * pipelined to Redis in order and its payments run concurrently. A crash before the commit redelivers the
+ * batch, which the dedupe marker makes harmless.
+ */
+import {
+  dlqRedriveGroupId,
+  ensureTopics,
+  groupLag,
+  headersToStrings,
+  type Logger,
+  type PartitionLag,
+  processorGroupId,
+  topics,
+} from '@flashsale/common';
+import type { Admin, Consumer, Kafka as KafkaClient } from 'kafkajs';
+import kafkajs from 'kafkajs';
+
+// kafkajs is CommonJS; its spread exports are invisible to ESM named imports
+const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
+
+export interface InMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  /** ms since the epoch */
+  timestamp: number;
+}
+
+export type BatchHandler = (messages: InMessage[]) => Promise<void>;
+
+export interface ConsumerOptions {
+  brokers: string[];
+  clientId: string;
+  sale: string;
+  partitionsConcurrency: number;
+  instanceId: string;
+  log: Logger;
+}
+
+function kafkaFor(o: ConsumerOptions, suffix: string): KafkaClient {
+  return new Kafka({
+    clientId: `${o.clientId}-${suffix}`,
+    brokers: o.brokers,
+    logLevel: KafkaLogLevel.WARN,
+    logCreator: () => (e) => {
+      const level = e.level <= KafkaLogLevel.ERROR ? 'error' : 'warn';
+      o.log[level]({ event: `kafka_${suffix}`, kafka: e.log.message, error: e.log.error }, 'kafka client');
+    },
+  });
+}
+
+export class OrdersConsumer {
+  private readonly o: ConsumerOptions;
+  private readonly consumer: Consumer;
+  private readonly observer: Consumer;
+  private readonly admin: Admin;
+  private readonly t: { orders: string; dlq: string };
+  /** per DLQ partition: [offset, timestamp ms] in offset order, as observed */
+  private readonly dlqSeen = new Map<number, [number, number][]>();
+  private joined = false;
+  private crashed: Error | undefined;
+
+  constructor(o: ConsumerOptions) {
+    this.o = o;
+    this.t = topics(o.sale);
+    const kafka = kafkaFor(o, 'orders');
+    this.consumer = kafka.consumer({
+      groupId: processorGroupId(o.sale),
+      allowAutoTopicCreation: false,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxWaitTimeInMs: 250,
+    });
+    // A group of its own per instance, never committing: it only reads DLQ timestamps.
+    this.observer = kafka.consumer({
+      groupId: `${processorGroupId(o.sale)}.dlq-observer.${o.instanceId}`,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 1000,
+    });
+    this.admin = kafka.admin();
+    const { GROUP_JOIN, CRASH } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, (e) => {
+      this.joined = true;
+      o.log.info({ event: 'group_joined', assignment: e.payload.memberAssignment }, 'joined the processor group');
+    });
+    this.consumer.on(CRASH, (e) => {
+      this.crashed = e.payload.error;
+      o.log.error({ event: 'consumer_crash', err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+    });
+  }
+
+  get healthy(): boolean {
+    return this.joined && this.crashed === undefined;
+  }
+
+  async connectAdmin(): Promise<void> {
+    await this.admin.connect();
+  }
+
+  ensureTopics(partitions: number, replication: number) {
+    return ensureTopics(this.admin, { sale: this.o.sale, partitions, replication });
+  }
+
+  async start(handle: BatchHandler): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.t.orders, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.o.partitionsConcurrency,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isStale }) => {
+        const last = batch.messages[batch.messages.length - 1];
+        if (!last || isStale()) return;
+        const hb = setInterval(() => heartbeat().catch(() => {}), 2_000);
+        try {
+          await handle(
+            batch.messages.map((m) => ({
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: m.offset,
+              key: m.key ?? null,
+              value: m.value ?? null,
+              headers: headersToStrings(m.headers),
+              timestamp: Number(m.timestamp),
+            })),
+          );
+        } finally {
+          clearInterval(hb);
+        }
+        // Effects are durable: now (and only now) move the position and commit it.
+        resolveOffset(last.offset);
+        if (isStale()) return; // revoked meanwhile: the new owner redelivers, the dedupe marker absorbs it
+        const offset = String(Number(last.offset) + 1);
+        try {
+          await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset }]);
+        } catch (e) {
+          this.o.log.warn(
+            { event: 'commit_failed', err: e, partition: batch.partition, offset },
+            'offset commit failed',
+          );
+        }
+      },
+    });
+    await this.startObserver();
+  }
+
+  private async startObserver(): Promise<void> {
+    await this.observer.connect();
+    await this.observer.subscribe({ topic: this.t.dlq, fromBeginning: true });
+    await this.observer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        let list = this.dlqSeen.get(batch.partition);
+        if (!list) {
+          list = [];
+          this.dlqSeen.set(batch.partition, list);
+        }
+        for (const m of batch.messages) list.push([Number(m.offset), Number(m.timestamp)]);
+      },
+    });
+  }
+
+  /** Lag of the processor group on the orders topic, and the DLQ backlog against the redrive group. */
+  async offsets(): Promise<{ orders: PartitionLag[]; dlq: PartitionLag[]; dlqOldestTs: number | undefined }> {
+    const [orders, dlq] = await Promise.all([
+      groupLag(this.admin, processorGroupId(this.o.sale), this.t.orders),
+      groupLag(this.admin, dlqRedriveGroupId(this.o.sale), this.t.dlq),
+    ]);
+    let oldest: number | undefined;
+    for (const p of dlq) {
+      const seen = this.dlqSeen.get(p.partition);
+      if (!seen) continue;
+      // forget what the redrive has handled or retention removed
+      while (seen.length > 0 && seen[0]![0] < p.committed) seen.shift();
+      for (const [, ts] of seen) if (oldest === undefined || ts < oldest) oldest = ts;
+    }
+    return { orders, dlq, dlqOldestTs: oldest };
+  }
+
+  async stop(): Promise<void> {
+    // disconnect waits for the batch in flight (which commits) before leaving the group
+    await this.consumer.disconnect().catch((e) => this.o.log.warn({ err: e }, 'consumer disconnect'));
+    await this.observer.disconnect().catch(() => {});
+    const observerGroup = `${processorGroupId(this.o.sale)}.dlq-observer.${this.o.instanceId}`;
+    await this.admin.deleteGroups([observerGroup]).catch(() => {});
+    await this.admin.disconnect().catch(() => {});
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * Order handling, independent of the Kafka client: one partition's batch in, durable effects out.
+ *
+ * 1. decode + validate every message (poison -> DLQ `invalid_order_format`, never blocks the partition);
+ * 2. reserve: one Lua call per order, all issued in message order on one connection (auto-pipelining keeps
+ *    the order, and one item always maps to one slot and node), so per-item order is kept; failed calls are
+ *    retried with backoff, in order, then dead-lettered as `redis_failure`;
+ * 3. pay the reserved orders concurrently (bounded), then confirm or release by compare-and-set;
+ * 4. write dead letters and wait for their acknowledgement; only then does the caller commit the offsets.
+ */
+import {
+  callScript,
+  confirm as confirmHold,
+  DLQ_HEADERS,
+  type DlqHeaders,
+  type DlqReason,
+  decodeOrder,
+  dlqHeadersSchema,
+  itemKeys,
+  type Logger,
+  ORDER_FIELDS,
+  type OrderMessage,
+  parseReserve,
+  type RedisClient,
+  type ReserveResult,
+  release as releaseHold,
+  reserveArgs,
+} from '@flashsale/common';
+import type { ProcessorConfig } from './config.ts';
+import type { InMessage } from './consumer.ts';
+import type { ProcessorMetrics } from './metrics.ts';
+import { chargeWithTimeout, type PaymentProvider } from './payment.ts';
+import type { DlqSink, OutRecord } from './producer.ts';
+
+export interface HandlerDeps {
+  config: ProcessorConfig;
+  redis: RedisClient;
+  payment: PaymentProvider;
+  dlq: DlqSink;
+  metrics: ProcessorMetrics;
+  log: Logger;
+  /** limits payments in flight across all partitions */
+  paymentSlots: Semaphore;
+  /** called with the remaining units seen by a reserve, to keep the inventory gauge fresh */
+  onLevel?: (itemId: string, remaining: number) => void;
+}
+
+export class Semaphore {
+  private free: number;
+  private readonly waiters: (() => void)[] = [];
+  constructor(n: number) {
+    this.free = n;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((r) => this.waiters.push(r));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiters.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Script and argument errors are permanent; connection-level failures are transient. */
+export function isTransientRedisError(e: unknown): boolean {
+  const err = e as { name?: string; message?: string };
+  if (err?.name === 'ReplyError')
+    return /^(LOADING|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|BUSY|READONLY)/.test(err.message ?? '');
+  return true;
+}
+
+export async function withRedisRetry<T>(
+  cfg: ProcessorConfig['redisRetry'],
+  log: Logger,
+  what: string,
+  fn: () => Promise<T>,
+) {
+  let delay = cfg.baseMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt >= cfg.attempts || !isTransientRedisError(e)) throw e;
+      log.warn({ event: 'redis_retry', what, attempt, err: (e as Error).message }, 'transient Redis error, retrying');
+      await sleep(delay / 2 + Math.random() * (delay / 2));
+      delay = Math.min(delay * 2, cfg.maxMs);
+    }
+  }
+}
+
+interface Work {
+  msg: InMessage;
+  started: number;
+  order?: OrderMessage;
+  reserve?: ReserveResult;
+  dlq?: { reason: DlqReason; error: string };
+  /** final word for logs and metrics */
+  outcome?: string;
+}
+
+/** Statuses whose failure must reach the DLQ once (checked on replay via the dlq_at marker). */
+function needsDlq(status: string, reason: string): DlqReason | undefined {
+  if (status === 'PAYMENT_FAILED') return reason === 'payment_timeout' ? 'payment_timeout' : 'payment_failed';
+  if (status === 'EXPIRED' && reason === 'paid_after_expiry') return 'hold_expired';
+  if (status === 'REJECTED' && reason === 'unknown_item') return 'unknown_item';
+  return undefined;
+}
+
+export function buildDlqRecord(msg: InMessage, reason: DlqReason, error: string, order?: OrderMessage): OutRecord {
+  const prevAttempt = Number(msg.headers[DLQ_HEADERS.attempt] ?? '0');
+  const h: DlqHeaders = {
+    dlq_reason: reason,
+    dlq_error: error.slice(0, 1024),
+    correlation_id: order?.correlation_id ?? msg.headers[DLQ_HEADERS.correlationId] ?? '',
+    request_id: order?.request_id ?? msg.headers[DLQ_HEADERS.requestId] ?? '',
+    dlq_attempt: String((Number.isFinite(prevAttempt) ? prevAttempt : 0) + 1),
+    dlq_original_topic: msg.topic,
+    dlq_original_partition: String(msg.partition),
+    dlq_original_offset: msg.offset,
+    dlq_timestamp: new Date().toISOString(),
+  };
+  dlqHeadersSchema.parse(h);
+  // original headers first, then ours (a redriven message's old dlq_* headers are replaced)
+  return { key: msg.key, value: msg.value, headers: { ...msg.headers, ...h } };
+}
+
+export function createHandler(d: HandlerDeps) {
+  const { config, redis, metrics, log } = d;
+  const retry = <T>(what: string, fn: () => Promise<T>) => withRedisRetry(config.redisRetry, log, what, fn);
+
+  const finish = (w: Work, outcome: string) => {
+    w.outcome = outcome;
+    const ms = Date.now() - w.started;
+    metrics.processed.inc();
+    metrics.duration.observe(ms / 1000);
+    log.info(
+      {
+        event: 'order_processed',
+        correlation_id: w.order?.correlation_id ?? w.msg.headers[DLQ_HEADERS.correlationId],
+        order_id: w.order?.order_id,
+        user_id: w.order?.user_id,
+        item_id: w.order?.item_id,
+        outcome,
+        processing_time_ms: ms,
+        partition: w.msg.partition,
+        offset: w.msg.offset,
+      },
+      'Order processed',
+    );
+  };
+
+  const fail = (w: Work, reason: DlqReason | 'limit_exceeded', error: string, dlq: boolean) => {
+    metrics.failed.inc({ reason });
+    if (dlq) w.dlq = { reason: reason as DlqReason, error };
+  };
+
+  /** A replayed final status whose dead letter may not have been written (crash between settle and DLQ). */
+  const dlqIfUnmarked = async (w: Work, reason: DlqReason, error: string) => {
+    const o = w.order!;
+    const marked = await retry('hget dlq_at', () =>
+      redis.hget(itemKeys(config.sale, o.item_id).order(o.order_id), ORDER_FIELDS.dlqAt),
+    );
+    if (!marked) w.dlq = { reason, error };
+  };
+
+  async function settle(w: Work): Promise<void> {
+    const o = w.order!;
+    const pay = await d.paymentSlots.run(() =>
+      chargeWithTimeout(
+        d.payment,
+        { orderId: o.order_id, userId: o.user_id, itemId: o.item_id, quantity: o.quantity },
+        config.payment.timeoutMs,
+      ),
+    );
+    if (pay.ok) {
+      const c = await retry('confirm', () => confirmHold(redis, config.sale, o.item_id, o.order_id));
+      if (c.outcome === 'confirmed') {
+        metrics.success.inc();
+        return finish(w, 'CONFIRMED');
+      }
+      if (c.outcome === 'replay') return finish(w, 'CONFIRMED (replay)');
+      // paid, but the hold expired first: the stock went back, the payment must be refunded
+      fail(w, 'hold_expired', `payment succeeded after the hold expired (status ${c.status})`, true);
+      return finish(w, 'EXPIRED');
+    }
+    const r = await retry('release', () =>
+      releaseHold(redis, config.sale, o.item_id, o.order_id, 'PAYMENT_FAILED', pay.reason),
+    );
+    if (r.outcome === 'released') {
+      fail(w, pay.reason, pay.error, true);
+    } else if (r.outcome === 'replay') {
+      await dlqIfUnmarked(w, pay.reason, pay.error);
+    }
+    return finish(w, r.status);
+  }
+
+  return async function handleBatch(messages: InMessage[]): Promise<void> {
+    const now = Date.now();
+    const work: Work[] = messages.map((msg) => ({ msg, started: now }));
+
+    // 1. decode
+    for (const w of work) {
+      try {
+        const o = decodeOrder(w.msg.value);
+        if (o.sale !== config.sale) throw new Error(`order of sale "${o.sale}" on the topic of sale "${config.sale}"`);
+        w.order = o;
+      } catch (e) {
+        fail(w, 'invalid_order_format', (e as Error).message, true);
+        finish(w, 'INVALID');
+      }
+    }
+
+    // 2. reserve, issued in message order without waiting in between (one pipeline), then retried in order
+    const valid = work.filter((w) => w.order);
+    const first = await Promise.allSettled(
+      valid.map((w) => {
+        const o = w.order!;
+        const { keys, args } = reserveArgs(
+          config.sale,
+          {
+            orderId: o.order_id,
+            itemId: o.item_id,
+            userId: o.user_id,
+            quantity: o.quantity,
+            correlationId: o.correlation_id,
+            requestId: o.request_id,
+          },
+          config.holdTtlMs,
+        );
+        return callScript(redis, 'inventory_reserve', keys, args);
+      }),
+    );
+    for (let i = 0; i < valid.length; i++) {
+      const w = valid[i]!;
+      const o = w.order!;
+      const res = first[i]!;
+      if (res.status === 'fulfilled') {
+        w.reserve = parseReserve(res.value);
+        continue;
+      }
+      try {
+        const again = await retry('reserve', async () => {
+          const { keys, args } = reserveArgs(
+            config.sale,
+            {
+              orderId: o.order_id,
+              itemId: o.item_id,
+              userId: o.user_id,
+              quantity: o.quantity,
+              correlationId: o.correlation_id,
+              requestId: o.request_id,
+            },
+            config.holdTtlMs,
+          );
+          if (!isTransientRedisError(res.reason)) throw res.reason;
+          return callScript(redis, 'inventory_reserve', keys, args);
+        });
+        w.reserve = parseReserve(again);
+      } catch (e) {
+        const transient = isTransientRedisError(e);
+        fail(w, transient ? 'redis_failure' : 'processing_error', (e as Error).message, true);
+        finish(w, transient ? 'REDIS_FAILURE' : 'PROCESSING_ERROR');
+      }
+    }
+
+    // 3. act on each reserve result; payments run concurrently
+    const tasks: Promise<void>[] = [];
+    for (const w of valid) {
+      const r = w.reserve;
+      if (!r) continue;
+      d.onLevel?.(w.order!.item_id, r.remaining);
+      if (r.status === 'RESERVED') {
+        tasks.push(
+          settle(w).catch((e) => {
+            const transient = isTransientRedisError(e);
+            fail(w, transient ? 'redis_failure' : 'processing_error', (e as Error).message, true);
+            finish(w, 'SETTLE_FAILED');
+          }),
+        );
+        continue;
+      }
+      if (r.replayed) {
+        const reason = needsDlq(r.status, r.reason);
+        if (reason) await dlqIfUnmarked(w, reason, `replayed order already ${r.status} (${r.reason})`);
+        finish(w, `${r.status} (replay)`);
+        continue;
+      }
+      if (r.status === 'SOLD_OUT') metrics.soldOut.inc();
+      else if (r.status === 'LIMIT_EXCEEDED') fail(w, 'limit_exceeded', 'per-user limit reached', false);
+      else if (r.status === 'REJECTED') fail(w, 'unknown_item', `item "${w.order!.item_id}" is not on sale`, true);
+      finish(w, r.status);
+    }
+    await Promise.all(tasks);
+
+    // 4. dead letters, acknowledged before the caller commits; then mark the orders (replays skip them)
+    const dead = work.filter((w) => w.dlq);
+    if (dead.length === 0) return;
+    await d.dlq.send(dead.map((w) => buildDlqRecord(w.msg, w.dlq!.reason, w.dlq!.error, w.order)));
+    for (const w of dead) {
+      metrics.movedToDlq.inc({ reason: w.dlq!.reason });
+      log.warn(
+        {
+          event: 'order_dead_lettered',
+          correlation_id: w.order?.correlation_id,
+          order_id: w.order?.order_id,
+          user_id: w.order?.user_id,
+          item_id: w.order?.item_id,
+          reason: w.dlq!.reason,
+          error: w.dlq!.error,
+        },
+        'Order moved to DLQ',
+      );
+    }
+    const marked: ReadonlySet<DlqReason> = new Set([
+      'payment_failed',
+      'payment_timeout',
+      'hold_expired',
+      'unknown_item',
+    ]);
+    const marks = dead.filter((w) => w.order && marked.has(w.dlq!.reason));
+    await Promise.all(
+      marks.map((w) =>
+        retry('mark dlq_at', () =>
+          redis.hset(
+            itemKeys(config.sale, w.order!.item_id).order(w.order!.order_id),
+            ORDER_FIELDS.dlqAt,
+            String(Date.now()),
+          ),
+        ).catch((e) => log.warn({ err: e, order_id: w.order!.order_id }, 'could not mark the order as dead-lettered')),
+      ),
+    );
+  };
+}

@@ -1,0 +1,108 @@
+/** startProcessor: wires Redis, the Kafka consumer and producer, payment, housekeeping and the HTTP endpoints. */
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { createLogger, createRedis, topics } from '@flashsale/common';
+import type { ProcessorConfig } from './config.ts';
+import { OrdersConsumer } from './consumer.ts';
+import { createHandler, Semaphore } from './handler.ts';
+import { auditOnce, every, offsetsOnce, sweepOnce } from './housekeeping.ts';
+import { startHttp } from './http.ts';
+import { createMetrics } from './metrics.ts';
+import { type PaymentProvider, SimulatedPaymentProvider } from './payment.ts';
+import { DlqProducer } from './producer.ts';
+
+export interface ProcessorHandle {
+  /** the HTTP port actually bound (useful with METRICS_PORT=0) */
+  port: number;
+  metrics: ReturnType<typeof createMetrics>;
+  /** run the sweeper, the audit and the offset gauges now (they also run on their intervals) */
+  refresh(): Promise<void>;
+  /** stop fetching, finish the batch in flight, commit, close everything */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** replace the simulated provider */
+  payment?: PaymentProvider;
+  /** register process-wide default metrics (off when several processors share a process) */
+  defaultMetrics?: boolean;
+}
+
+export async function startProcessor(config: ProcessorConfig, opts: StartOptions = {}): Promise<ProcessorHandle> {
+  const log = createLogger('processor', config.logLevel).child({ sale: config.sale });
+  const metrics = createMetrics(opts.defaultMetrics ?? true);
+  const redis = createRedis({ mode: config.redis.mode, nodes: config.redis.nodes, password: config.redis.password });
+  const payment = opts.payment ?? new SimulatedPaymentProvider({ ...config.payment });
+  const instanceId = randomUUID().slice(0, 8);
+  const consumer = new OrdersConsumer({
+    brokers: config.kafka.brokers,
+    clientId: config.kafka.clientId,
+    sale: config.sale,
+    partitionsConcurrency: config.partitionsConcurrency,
+    instanceId,
+    log,
+  });
+  const dlq = new DlqProducer(config.kafka.brokers, config.kafka.clientId, topics(config.sale).dlq, log);
+  let draining = false;
+
+  const server = await startHttp(config.metrics.host, config.metrics.port, metrics.registry, async () => {
+    const redisOk = await redis
+      .ping()
+      .then((p) => p === 'PONG')
+      .catch(() => false);
+    const kafkaOk = consumer.healthy;
+    return {
+      status: redisOk && kafkaOk && !draining ? 'healthy' : 'unhealthy',
+      redis: redisOk,
+      kafka: kafkaOk,
+      draining,
+    };
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  await consumer.connectAdmin();
+  if (config.topics.ensure) await consumer.ensureTopics(config.topics.partitions, config.topics.replication);
+  await dlq.connect();
+
+  const handler = createHandler({
+    config,
+    redis,
+    payment,
+    dlq,
+    metrics,
+    log,
+    paymentSlots: new Semaphore(config.payment.concurrency),
+    onLevel: (item, remaining) => metrics.inventoryLevel.set({ item_id: item }, remaining),
+  });
+  const sweep = sweepOnce(config, redis, metrics, log);
+  const audit = auditOnce(config, redis, metrics, log);
+  const offsets = offsetsOnce(consumer, metrics);
+  const stoppers = [
+    every(config.sweep.intervalMs, log, 'sweep', sweep),
+    every(config.auditIntervalMs, log, 'audit', audit),
+    every(config.offsetsIntervalMs, log, 'offsets', offsets),
+  ];
+  await consumer.start(handler);
+  log.info({ event: 'processor_started', port, instance: instanceId }, 'Processor started');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      draining = true;
+      log.info({ event: 'processor_draining' }, 'Stopping: finishing the batch in flight');
+      await consumer.stop();
+      await Promise.all(stoppers.map((s) => s()));
+      await dlq.disconnect().catch(() => {});
+      await redis.quit().catch(() => redis.disconnect());
+      await new Promise<void>((r) => server.close(() => r()));
+      log.info({ event: 'processor_stopped' }, 'Processor stopped');
+    })();
+    return stopping;
+  };
+  const refresh = async () => {
+    await sweep();
+    await audit();
+    await offsets();
+  };
+  return { port, metrics, refresh, stop };
+}

@@ -1,0 +1,55 @@
+/** The processor's only Kafka producer: writes dead letters. */
+import type { Logger } from '@flashsale/common';
+import kafkajs from 'kafkajs';
+
+// kafkajs is CommonJS; its spread exports are invisible to ESM named imports
+const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
+
+export interface OutRecord {
+  key: Buffer | string | null;
+  value: Buffer | string | null;
+  headers: Record<string, string | Buffer>;
+}
+
+export interface DlqSink {
+  /** Resolves once every record is acknowledged by all in-sync replicas. */
+  send(records: OutRecord[]): Promise<void>;
+}
+
+export class DlqProducer implements DlqSink {
+  readonly topic: string;
+  private readonly producer;
+  constructor(brokers: string[], clientId: string, topic: string, log: Logger) {
+    this.topic = topic;
+    const kafka = new Kafka({
+      clientId: `${clientId}-dlq`,
+      brokers,
+      logLevel: KafkaLogLevel.WARN,
+      logCreator: () => (e) => log.warn({ event: 'kafka_producer', kafka: e.log.message }, 'kafka producer'),
+    });
+    this.producer = kafka.producer({ allowAutoTopicCreation: false });
+  }
+
+  connect(): Promise<void> {
+    return this.producer.connect();
+  }
+
+  async send(records: OutRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    // One send per record: each request goes to one partition leader (kafkajs can acknowledge multi-broker
+    // sends that were never written when a leader moves; see docs/design-notes.md).
+    await Promise.all(
+      records.map((r) =>
+        this.producer.send({
+          topic: this.topic,
+          acks: -1,
+          messages: [{ key: r.key, value: r.value, headers: r.headers }],
+        }),
+      ),
+    );
+  }
+
+  disconnect(): Promise<void> {
+    return this.producer.disconnect();
+  }
+}
