@@ -52,8 +52,8 @@ function kafkaFor(o: ConsumerOptions, suffix: string): KafkaClient {
     brokers: o.brokers,
     logLevel: KafkaLogLevel.WARN,
     logCreator: () => (e) => {
-      const level = e.level <= KafkaLogLevel.ERROR ? 'error' : 'warn';
-      o.log[level]({ event: `kafka_${suffix}`, kafka: e.log.message, error: e.log.error }, 'kafka client');
+      // kafkajs logs the errors it retries by itself at ERROR; real failures surface as CRASH events
+      o.log.warn({ event: `kafka_${suffix}`, kafka: e.log.message, error: e.log.error }, 'kafka client');
     },
   });
 }

@@ -46,3 +46,190 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+// ---- Kafka and order helpers -------------------------------------------------------------------------------
+
+import {
+  auditSale,
+  dlqHeadersSchema,
+  encodeOrder,
+  headersToStrings,
+  type ItemAudit,
+  itemKeys,
+  type OrderMessage,
+  topics,
+} from '@flashsale/common';
+import kafkajs from 'kafkajs';
+
+const { Kafka, logLevel } = kafkajs;
+
+export function kafkaClient(clientId = 'test') {
+  return new Kafka({ clientId, brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
+}
+
+/** Environment for a processor under test: fast housekeeping, quiet logs, an ephemeral metrics port. */
+export function processorEnv(sale: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    SALE_NAME: sale,
+    REDIS_ADDR: redisAddr(),
+    KAFKA_ADDR: kafkaBrokers().join(','),
+    METRICS_PORT: '0',
+    METRICS_HOST: '127.0.0.1',
+    LOG_LEVEL: 'error',
+    PAYMENT_LATENCY_MIN: '1ms',
+    PAYMENT_LATENCY_MAX: '10ms',
+    PAYMENT_TIMEOUT: '150ms',
+    SWEEP_INTERVAL: '500ms',
+    AUDIT_INTERVAL: '500ms',
+    OFFSETS_INTERVAL: '500ms',
+    TOPIC_PARTITIONS: '4',
+    ...extra,
+  };
+}
+
+export function makeOrders(sale: string, items: string[], count: number, prefix = 'o'): OrderMessage[] {
+  return Array.from({ length: count }, (_, n) => {
+    const item = items[n % items.length]!;
+    return {
+      v: 1,
+      order_id: `${item}.${prefix}${n}`,
+      sale,
+      item_id: item,
+      user_id: `user-${prefix}-${n}`,
+      quantity: 1,
+      request_id: `req-${prefix}-${n}`,
+      correlation_id: `corr-${prefix}-${n}`,
+      created_at: new Date().toISOString(),
+    };
+  });
+}
+
+export async function produce(
+  sale: string,
+  orders: OrderMessage[],
+  raw: { key: string; value: string }[] = [],
+): Promise<void> {
+  const producer = kafkaClient('test-producer').producer();
+  await producer.connect();
+  try {
+    const messages = [
+      ...orders.map((o) => ({
+        key: o.item_id,
+        value: encodeOrder(o),
+        headers: { correlation_id: o.correlation_id, request_id: o.request_id },
+      })),
+      ...raw.map((m) => ({ key: m.key, value: m.value, headers: { correlation_id: 'poison', request_id: 'poison' } })),
+    ];
+    for (let i = 0; i < messages.length; i += 500) {
+      await producer.send({ topic: topics(sale).orders, acks: -1, messages: messages.slice(i, i + 500) });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export interface DlqEntry {
+  key: string | null;
+  value: string;
+  headers: Record<string, string>;
+  partition: number;
+  offset: string;
+}
+
+/** Every message in the sale's DLQ topic, read from the start up to the end offsets at call time. */
+export async function readDlq(sale: string): Promise<DlqEntry[]> {
+  const kafka = kafkaClient('test-dlq-reader');
+  const admin = kafka.admin();
+  await admin.connect();
+  const topic = topics(sale).dlq;
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const want = new Map(ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, Number(e.high)]));
+  const out: DlqEntry[] = [];
+  if (want.size === 0) return out;
+  const consumer = kafka.consumer({ groupId: `test-reader-${uniqueSale('g')}`, maxWaitTimeInMs: 200 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const done = new Promise<void>((resolve) => {
+    void consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        const high = want.get(partition);
+        if (high === undefined || Number(message.offset) >= high) return;
+        out.push({
+          key: message.key?.toString() ?? null,
+          value: message.value?.toString() ?? '',
+          headers: headersToStrings(message.headers),
+          partition,
+          offset: message.offset,
+        });
+        if (Number(message.offset) === high - 1) want.delete(partition);
+        if (want.size === 0) resolve();
+      },
+    });
+  });
+  await Promise.race([done, new Promise((_, rej) => setTimeout(() => rej(new Error('DLQ read timed out')), 30_000))]);
+  await consumer.disconnect();
+  return out;
+}
+
+export function dlqOrderId(e: DlqEntry): string | undefined {
+  try {
+    return (JSON.parse(e.value) as { order_id?: string }).order_id;
+  } catch {
+    return undefined;
+  }
+}
+
+export function checkDlqHeaders(e: DlqEntry, sale: string): void {
+  const h = dlqHeadersSchema.parse(e.headers);
+  if (h.dlq_original_topic !== topics(sale).orders) throw new Error(`bad original topic ${h.dlq_original_topic}`);
+}
+
+export async function statuses(r: RedisClient, sale: string, orders: OrderMessage[]): Promise<Map<string, string>> {
+  const values = await Promise.all(orders.map((o) => r.hget(itemKeys(sale, o.item_id).order(o.order_id), 'status')));
+  return new Map(orders.map((o, i) => [o.order_id, values[i] ?? 'MISSING']));
+}
+
+export const FINAL = new Set(['CONFIRMED', 'SOLD_OUT', 'LIMIT_EXCEEDED', 'PAYMENT_FAILED', 'EXPIRED', 'REJECTED']);
+
+export async function waitAllFinal(r: RedisClient, sale: string, orders: OrderMessage[], timeoutMs = 45_000) {
+  return waitFor(
+    'every order to reach a final status',
+    async () => {
+      const s = await statuses(r, sale, orders);
+      const open = [...s.values()].filter((v) => !FINAL.has(v)).length;
+      return open === 0 ? s : undefined;
+    },
+    timeoutMs,
+    250,
+  );
+}
+
+/** The conservation law of every item: nothing oversold, nothing lost. */
+export async function checkConservation(r: RedisClient, sale: string): Promise<ItemAudit[]> {
+  const audits = await auditSale(r, sale);
+  for (const a of audits) {
+    if (a.drift !== 0) throw new Error(`item ${a.itemId} drifts by ${a.drift}`);
+    if (a.remaining < 0) throw new Error(`item ${a.itemId} has negative stock`);
+    if (a.confirmed + a.held > a.initial) throw new Error(`item ${a.itemId} oversold`);
+  }
+  return audits;
+}
+
+export async function metricValue(
+  registry: import('prom-client').Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const m = registry.getSingleMetric(name);
+  if (!m) throw new Error(`metric ${name} is not registered`);
+  const data = await m.get();
+  let sum = 0;
+  for (const v of data.values) {
+    const l = v.labels as Record<string, string | number>;
+    if ((v as { metricName?: string }).metricName && (v as { metricName?: string }).metricName !== name) continue;
+    if (Object.entries(labels).every(([k, x]) => String(l[k]) === x)) sum += v.value;
+  }
+  return sum;
+}
