@@ -16,6 +16,12 @@ function parseNames(args: string[], fallback: readonly ServiceName[]): ServiceNa
   return args as ServiceName[];
 }
 
+// kafkajs 2.2.4 schedules timers with negative delays on Node >= 24 (harmless); keep the output readable
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`${w.name}: ${w.message}\n`);
+});
+
 async function main(): Promise<number> {
   const [cmd, ...rest] = process.argv.slice(2);
   const json = rest.includes('--json');

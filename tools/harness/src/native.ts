@@ -52,6 +52,10 @@ async function upOne<K extends ServiceName>(
     const s = await check(name, st);
     if (s.state === 'running' && st) {
       log(`${name}: already running (pids ${s.pids?.join(' ')}), reused`);
+      if (owner === 'cli' && st.owner !== 'cli') {
+        // asked for explicitly: from now on no test run stops it
+        await writeFileAtomic(statePath(name), `${JSON.stringify({ ...st, owner: 'cli' }, null, 2)}\n`);
+      }
       return { endpoint: st.endpoint as Endpoint<K>, started: false };
     }
     if (st) {
