@@ -1,0 +1,445 @@
+/**
+ * The FlashSale custom resource (flashsale.dev/v1alpha1): THE single source of its spec.
+ *
+ * The CRD's OpenAPI schema in `crds/` is generated from `flashSaleSpecSchema` by `tools/gen-crd.ts` (a test checks the
+ * committed file equals the generated one). Kubernetes-only rules (CEL `x-kubernetes-validations`, list types) ride
+ * along as zod `.meta()` and are copied into the JSON Schema; the same constraints are also zod refinements, so the
+ * CLI running a manifest locally refuses what the API server refuses.
+ */
+import { z } from 'zod';
+import { itemIdSchema, saleNameSchema } from './keys.ts';
+
+export const FLASHSALE_GROUP = 'flashsale.dev';
+export const FLASHSALE_VERSION = 'v1alpha1';
+export const FLASHSALE_API_VERSION = `${FLASHSALE_GROUP}/${FLASHSALE_VERSION}`;
+export const FLASHSALE_KIND = 'FlashSale';
+export const FLASHSALE_PLURAL = 'flashsales';
+export const FLASHSALE_SINGULAR = 'flashsale';
+export const FLASHSALE_SHORT_NAMES = ['fs'];
+
+/** Annotation that stops reconciling a sale while it is "true". */
+export const PAUSED_ANNOTATION = `${FLASHSALE_GROUP}/paused`;
+/** Finalizer guarding the state outside Kubernetes (Redis keys, Kafka topics). */
+export const CLEANUP_FINALIZER = `${FLASHSALE_GROUP}/cleanup`;
+
+const DURATION_RE = /^\d+(ms|s|m|h)$/;
+const duration = (fallback: string, what: string) =>
+  z
+    .string()
+    .regex(DURATION_RE, `${what} must be a duration such as 300ms, 30s, 5m or 2h`)
+    .default(fallback)
+    .meta({ description: `${what} (a duration: 300ms, 30s, 5m, 2h)` });
+
+const int = (min: number, max: number) => z.int().min(min).max(max);
+
+const quantity = z.union([z.string(), z.number()]).meta({ 'x-kubernetes-int-or-string': true });
+
+export const secretKeyRefSchema = z
+  .object({
+    name: z.string().min(1).max(253).meta({ description: 'Secret name in the FlashSale namespace' }),
+    key: z.string().min(1).max(253).meta({ description: 'key inside the Secret' }),
+  })
+  .meta({ description: 'a key of a Secret in the same namespace' });
+export type SecretKeyRef = z.infer<typeof secretKeyRefSchema>;
+
+export const tlsSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    caSecretRef: secretKeyRefSchema.optional().meta({ description: 'CA bundle (PEM) to trust' }),
+    insecureSkipVerify: z.boolean().default(false),
+  })
+  .default({ enabled: false, insecureSkipVerify: false });
+
+export const envVarSchema = z.object({
+  name: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'),
+  value: z.string().max(4096).default(''),
+});
+
+export const resourcesSchema = z
+  .object({
+    requests: z.record(z.string(), quantity).optional(),
+    limits: z.record(z.string(), quantity).optional(),
+  })
+  .meta({ description: 'container resources (requests/limits), as in a Pod' });
+
+export const itemSchema = z.object({
+  id: itemIdSchema.meta({ description: 'item id (letters, digits, "_" and "-")' }),
+  quantity: int(0, 1_000_000_000).meta({
+    description: 'units for sale; a later change is applied as a restock or reduction delta, sold units are kept',
+  }),
+  perUserLimit: int(0, 1_000_000).default(0).meta({ description: 'units one user may hold or buy (0 = unlimited)' }),
+});
+export type FlashSaleItem = z.infer<typeof itemSchema>;
+
+const addrListSchema = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .max(2048)
+    .regex(/^[^\s,]+:\d{1,5}(,[^\s,]+:\d{1,5})*$/, `${what} must be host:port[,host:port...]`);
+
+export const redisSpecSchema = z
+  .object({
+    mode: z.enum(['single', 'cluster']).default('single'),
+    addr: addrListSchema('redis.addr').default('redis-service:6379').meta({
+      description: 'host:port, or seed nodes host:port,host:port for cluster mode',
+    }),
+    usernameSecretRef: secretKeyRefSchema.optional(),
+    passwordSecretRef: secretKeyRefSchema.optional(),
+    tls: tlsSchema,
+  })
+  .default({ mode: 'single', addr: 'redis-service:6379', tls: { enabled: false, insecureSkipVerify: false } });
+
+export const kafkaSpecSchema = z
+  .object({
+    brokers: addrListSchema('kafka.brokers').default('kafka-service:9092').meta({
+      description: 'bootstrap brokers host:port[,host:port...]',
+    }),
+    sasl: z
+      .object({
+        mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).default('scram-sha-512'),
+        usernameSecretRef: secretKeyRefSchema,
+        passwordSecretRef: secretKeyRefSchema,
+      })
+      .optional(),
+    tls: tlsSchema,
+  })
+  .default({ brokers: 'kafka-service:9092', tls: { enabled: false, insecureSkipVerify: false } });
+
+export const topicsSpecSchema = z
+  .object({
+    partitions: int(1, 1000)
+      .default(6)
+      .meta({
+        description: 'partitions of the orders topic; may only grow (Kafka cannot shrink a topic)',
+        'x-kubernetes-validations': [{ rule: 'self >= oldSelf', message: 'partitions may only grow' }],
+      }),
+    replicationFactor: int(1, 7).default(1),
+    retention: duration('168h', 'topics.retention'),
+    dlqPartitions: int(1, 1000).default(1),
+  })
+  .default({ partitions: 6, replicationFactor: 1, retention: '168h', dlqPartitions: 1 });
+
+const imageSchema = z.string().min(1).max(512);
+const pullPolicySchema = z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent');
+
+export const gatewaySpecSchema = z
+  .object({
+    image: imageSchema.optional().meta({ description: "gateway image; the operator's default when empty" }),
+    imagePullPolicy: pullPolicySchema,
+    replicas: int(0, 1000)
+      .default(2)
+      .meta({ description: 'replicas when autoscaling is off (else the minimum during the sale)' }),
+    resources: resourcesSchema.optional(),
+    env: z.array(envVarSchema).max(64).default([]).meta({ description: 'extra environment (overrides)' }),
+    rateLimit: z
+      .object({
+        enabled: z.boolean().default(true),
+        maxRequests: int(1, 1_000_000).default(60),
+        window: duration('1m', 'gateway.rateLimit.window'),
+      })
+      .default({ enabled: true, maxRequests: 60, window: '1m' }),
+    circuitBreaker: z
+      .object({
+        failureThreshold: int(1, 1000).default(5),
+        successThreshold: int(1, 1000).default(2),
+        baseTimeout: duration('30s', 'gateway.circuitBreaker.baseTimeout'),
+        maxTimeout: duration('300s', 'gateway.circuitBreaker.maxTimeout'),
+      })
+      .default({ failureThreshold: 5, successThreshold: 2, baseTimeout: '30s', maxTimeout: '300s' }),
+    service: z
+      .object({
+        type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']).default('ClusterIP'),
+        port: int(1, 65535).default(80),
+      })
+      .default({ type: 'ClusterIP', port: 80 }),
+  })
+  .default({
+    imagePullPolicy: 'IfNotPresent',
+    replicas: 2,
+    env: [],
+    rateLimit: { enabled: true, maxRequests: 60, window: '1m' },
+    circuitBreaker: { failureThreshold: 5, successThreshold: 2, baseTimeout: '30s', maxTimeout: '300s' },
+    service: { type: 'ClusterIP', port: 80 },
+  });
+
+export const processorSpecSchema = z
+  .object({
+    image: imageSchema.optional().meta({ description: "processor image; the operator's default when empty" }),
+    imagePullPolicy: pullPolicySchema,
+    replicas: int(0, 1000)
+      .default(1)
+      .meta({ description: 'replicas when autoscaling is off; never more than topics.partitions' }),
+    resources: resourcesSchema.optional(),
+    env: z.array(envVarSchema).max(64).default([]),
+    holdTtl: duration('5m', 'processor.holdTtl'),
+    payment: z
+      .object({
+        failureRate: z.number().min(0).max(1).default(0.1).meta({ description: 'simulated payment failure share' }),
+        minLatency: duration('50ms', 'processor.payment.minLatency'),
+        maxLatency: duration('200ms', 'processor.payment.maxLatency'),
+      })
+      .default({ failureRate: 0.1, minLatency: '50ms', maxLatency: '200ms' }),
+  })
+  .default({
+    imagePullPolicy: 'IfNotPresent',
+    replicas: 1,
+    env: [],
+    holdTtl: '5m',
+    payment: { failureRate: 0.1, minLatency: '50ms', maxLatency: '200ms' },
+  });
+
+export const autoscalingSpecSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    provider: z
+      .enum(['HPA', 'KEDA'])
+      .default('HPA')
+      .meta({ description: 'HPA (autoscaling/v2 with prometheus-adapter metrics) or a KEDA ScaledObject' }),
+    prometheusAddress: z
+      .string()
+      .max(512)
+      .default('http://prometheus-operated.monitoring.svc:9090')
+      .meta({ description: 'Prometheus URL for KEDA triggers' }),
+    gateway: z
+      .object({
+        minReplicas: int(1, 1000).default(2),
+        maxReplicas: int(1, 1000).default(10),
+        targetCPUUtilization: int(1, 100).default(70),
+        targetRequestsPerSecond: int(1, 1_000_000).default(200),
+      })
+      .default({ minReplicas: 2, maxReplicas: 10, targetCPUUtilization: 70, targetRequestsPerSecond: 200 }),
+    processor: z
+      .object({
+        minReplicas: int(1, 1000).default(1),
+        maxReplicas: int(1, 1000).default(6).meta({ description: 'capped at topics.partitions' }),
+        targetLagPerReplica: int(1, 10_000_000).default(500),
+      })
+      .default({ minReplicas: 1, maxReplicas: 6, targetLagPerReplica: 500 }),
+    preScale: z
+      .object({
+        lead: duration('10m', 'autoscaling.preScale.lead'),
+        gatewayReplicas: int(1, 1000).optional().meta({ description: 'warm replicas before startsAt (default max/2)' }),
+        processorReplicas: int(1, 1000).optional(),
+      })
+      .default({ lead: '10m' }),
+    scaleDownGrace: duration('15m', 'autoscaling.scaleDownGrace'),
+  })
+  .default({
+    enabled: true,
+    provider: 'HPA',
+    prometheusAddress: 'http://prometheus-operated.monitoring.svc:9090',
+    gateway: { minReplicas: 2, maxReplicas: 10, targetCPUUtilization: 70, targetRequestsPerSecond: 200 },
+    processor: { minReplicas: 1, maxReplicas: 6, targetLagPerReplica: 500 },
+    preScale: { lead: '10m' },
+    scaleDownGrace: '15m',
+  });
+
+export const alertThresholdsSchema = z
+  .object({
+    dlqSize: int(0, 100_000_000).default(100),
+    dlqAgeSeconds: int(0, 100_000_000).default(3600),
+    failureRate: z.number().min(0).max(1).default(0.1),
+    processingP99Seconds: z.number().min(0).max(3600).default(5),
+    inventoryLow: int(0, 1_000_000_000).default(10),
+    consumerLag: int(0, 100_000_000).default(1000),
+    gateway5xxRate: z.number().min(0).max(1).default(0.01),
+  })
+  .default({
+    dlqSize: 100,
+    dlqAgeSeconds: 3600,
+    failureRate: 0.1,
+    processingP99Seconds: 5,
+    inventoryLow: 10,
+    consumerLag: 1000,
+    gateway5xxRate: 0.01,
+  });
+export type AlertThresholds = z.infer<typeof alertThresholdsSchema>;
+
+export const monitoringSpecSchema = z
+  .object({
+    serviceMonitor: z.boolean().default(true),
+    prometheusRule: z.boolean().default(true),
+    labels: z
+      .record(z.string(), z.string())
+      .default({})
+      .meta({ description: 'extra labels, e.g. release: <kube-prometheus-stack release>' }),
+    interval: duration('15s', 'monitoring.interval'),
+    alerts: alertThresholdsSchema,
+  })
+  .default({
+    serviceMonitor: true,
+    prometheusRule: true,
+    labels: {},
+    interval: '15s',
+    alerts: alertThresholdsSchema.parse(undefined),
+  });
+
+export const upgradeStrategySchema = z
+  .object({
+    type: z.enum(['Rolling', 'BlueGreen']).default('Rolling'),
+    scaleDownDelaySeconds: int(0, 86_400).default(30),
+    progressDeadlineSeconds: int(10, 86_400).default(600),
+    autoPromote: z.boolean().default(true),
+  })
+  .default({ type: 'Rolling', scaleDownDelaySeconds: 30, progressDeadlineSeconds: 600, autoPromote: true });
+
+const ISO = z.iso.datetime({ offset: true });
+
+export const flashSaleSpecObject = z.object({
+  startsAt: ISO.meta({ description: 'sale start (RFC 3339)' }),
+  endsAt: ISO.meta({ description: 'sale end (RFC 3339), after startsAt' }),
+  items: z
+    .array(itemSchema)
+    .min(1)
+    .max(100)
+    .meta({
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['id'],
+      'x-kubernetes-validations': [
+        { rule: 'self.all(i, self.exists_one(j, j.id == i.id))', message: 'item ids must be unique' },
+      ],
+    }),
+  redis: redisSpecSchema,
+  kafka: kafkaSpecSchema,
+  topics: topicsSpecSchema,
+  gateway: gatewaySpecSchema,
+  processor: processorSpecSchema,
+  autoscaling: autoscalingSpecSchema,
+  monitoring: monitoringSpecSchema,
+  upgradeStrategy: upgradeStrategySchema,
+  deletionPolicy: z
+    .enum(['Retain', 'Delete'])
+    .default('Retain')
+    .meta({
+      description: "Delete removes the sale's Redis keys and Kafka topics with the FlashSale; Retain keeps them",
+    }),
+});
+
+/** Cross-field rules, as CEL for the API server (same words as the zod refinements below). */
+export const FLASHSALE_SPEC_CEL = [
+  { rule: 'timestamp(self.endsAt) > timestamp(self.startsAt)', message: 'endsAt must be after startsAt' },
+  {
+    rule: '!has(self.autoscaling) || !has(self.autoscaling.gateway) || self.autoscaling.gateway.maxReplicas >= self.autoscaling.gateway.minReplicas',
+    message: 'autoscaling.gateway.maxReplicas must be >= minReplicas',
+  },
+  {
+    rule: '!has(self.autoscaling) || !has(self.autoscaling.processor) || self.autoscaling.processor.maxReplicas >= self.autoscaling.processor.minReplicas',
+    message: 'autoscaling.processor.maxReplicas must be >= minReplicas',
+  },
+];
+
+export const flashSaleSpecSchema = flashSaleSpecObject
+  .superRefine((s, ctx) => {
+    if (Date.parse(s.endsAt) <= Date.parse(s.startsAt)) {
+      ctx.addIssue({ code: 'custom', path: ['endsAt'], message: 'endsAt must be after startsAt' });
+    }
+    const ids = new Set<string>();
+    s.items.forEach((it, n) => {
+      if (ids.has(it.id))
+        ctx.addIssue({ code: 'custom', path: ['items', n, 'id'], message: 'item ids must be unique' });
+      ids.add(it.id);
+    });
+    const a = s.autoscaling;
+    if (a.gateway.maxReplicas < a.gateway.minReplicas) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['autoscaling', 'gateway', 'maxReplicas'],
+        message: 'autoscaling.gateway.maxReplicas must be >= minReplicas',
+      });
+    }
+    if (a.processor.maxReplicas < a.processor.minReplicas) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['autoscaling', 'processor', 'maxReplicas'],
+        message: 'autoscaling.processor.maxReplicas must be >= minReplicas',
+      });
+    }
+  })
+  .meta({ 'x-kubernetes-validations': FLASHSALE_SPEC_CEL });
+
+export type FlashSaleSpec = z.output<typeof flashSaleSpecSchema>;
+export type FlashSaleSpecInput = z.input<typeof flashSaleSpecSchema>;
+
+/** The whole manifest as users write it (what the CLI reads from a file). */
+export const flashSaleManifestSchema = z.object({
+  apiVersion: z.literal(FLASHSALE_API_VERSION),
+  kind: z.literal(FLASHSALE_KIND),
+  metadata: z.looseObject({
+    name: saleNameSchema,
+    namespace: z.string().optional(),
+    generation: z.number().optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+  }),
+  spec: flashSaleSpecSchema,
+});
+export type FlashSaleManifest = z.output<typeof flashSaleManifestSchema>;
+
+/** Parse a spec and return either the defaulted spec or readable problems ("path: message"). */
+export function parseFlashSaleSpec(
+  spec: unknown,
+): { ok: true; spec: FlashSaleSpec } | { ok: false; problems: string[] } {
+  const r = flashSaleSpecSchema.safeParse(spec);
+  if (r.success) return { ok: true, spec: r.data };
+  return { ok: false, problems: r.error.issues.map((i) => `spec.${i.path.join('.') || '(root)'}: ${i.message}`) };
+}
+
+/** Status: phases and condition types, with the reasons kept beside them. */
+export const SALE_PHASES = ['Pending', 'Scheduled', 'Live', 'SoldOut', 'Ended', 'Failed'] as const;
+export type SalePhase = (typeof SALE_PHASES)[number];
+
+export const CONDITION_TYPES = [
+  'Ready',
+  'Progressing',
+  'Degraded',
+  'Paused',
+  'InventorySeeded',
+  'TopicsReady',
+  'WorkloadsAvailable',
+  'ScalingReady',
+  'MonitoringReady',
+] as const;
+export type ConditionType = (typeof CONDITION_TYPES)[number];
+
+export const flashSaleStatusSchema = z.object({
+  phase: z.enum(SALE_PHASES).optional(),
+  observedGeneration: z.int().optional(),
+  conditions: z
+    .array(
+      z.object({
+        type: z.string(),
+        status: z.enum(['True', 'False', 'Unknown']),
+        reason: z.string(),
+        message: z.string().default(''),
+        lastTransitionTime: z.string(),
+        observedGeneration: z.int().optional(),
+      }),
+    )
+    .optional()
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+  items: z
+    .array(
+      z.object({
+        id: z.string(),
+        quantity: z.int(),
+        remaining: z.int(),
+        sold: z.int(),
+        held: z.int().optional(),
+      }),
+    )
+    .optional(),
+  totalQuantity: z.int().optional(),
+  totalSold: z.int().optional(),
+  soldSummary: z.string().optional().meta({ description: 'sold/total, for the printer column' }),
+  gatewayEndpoint: z.string().optional(),
+  topics: z.object({ orders: z.string(), dlq: z.string(), partitions: z.int() }).optional(),
+  gatewayReplicas: z.int().optional(),
+  processorReplicas: z.int().optional(),
+  message: z.string().optional(),
+});
+export type FlashSaleStatus = z.infer<typeof flashSaleStatusSchema>;
