@@ -1,0 +1,171 @@
+/** Assembly: clients, state and one fastify plugin per concern. `buildGateway` builds; `startGateway` listens. */
+import { randomUUID } from 'node:crypto';
+import { createLogger, createRedis, topics } from '@flashsale/common';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { GatewayConfig } from './config.ts';
+import type { GatewayContext } from './context.ts';
+import { IdempotencyStore } from './idempotency.ts';
+import { OrderProducer } from './kafka/producer.ts';
+import { createMetrics } from './metrics.ts';
+import { openApiDocument } from './openapi.ts';
+import { corePlugin } from './plugins/core.ts';
+import { healthPlugin } from './plugins/health.ts';
+import { metricsPlugin } from './plugins/metrics.ts';
+import { ordersPlugin } from './plugins/orders.ts';
+import { rateLimitPlugin } from './plugins/rate-limit.ts';
+import { salePlugin } from './plugins/sale.ts';
+import { statusPlugin } from './plugins/status.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { SaleState } from './sale-state.ts';
+
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface Gateway {
+  app: FastifyInstance;
+  ctx: GatewayContext;
+  /** connect Kafka, load the sale state (idempotent; `startGateway` calls it) */
+  init(): Promise<void>;
+  /**
+   * Graceful stop: readiness fails, no new connections, in-flight requests finish (up to the shutdown timeout),
+   * SSE streams end, the producer flushes, clients disconnect.
+   */
+  close(): Promise<void>;
+}
+
+export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
+  const log = createLogger('gateway', config.logLevel);
+  const redisOpts = { commandTimeout: config.redis.commandTimeoutMs, maxRetriesPerRequest: 2 };
+  const redis = createRedis(config.redis, redisOpts);
+  const sub = createRedis(config.redis, { maxRetriesPerRequest: null });
+  for (const [name, c] of [
+    ['redis', redis],
+    ['redis_subscriber', sub],
+  ] as const) {
+    let last = 0;
+    c.on('error', (err: Error) => {
+      const now = Date.now();
+      if (now - last > 5000) {
+        last = now;
+        log.warn({ event: 'redis_error', connection: name, err: err.message }, 'Redis connection error');
+      }
+    });
+  }
+  const metrics = createMetrics();
+  const producer = new OrderProducer(
+    {
+      brokers: config.kafka.brokers,
+      clientId: config.kafka.clientId,
+      topic: topics(config.sale.name).orders,
+      sendTimeoutMs: config.kafka.sendTimeoutMs,
+      batchMax: config.kafka.batchMax,
+      lingerMs: config.kafka.lingerMs,
+      breaker: config.breaker,
+    },
+    log.child({ component: 'producer' }),
+  );
+  producer.breaker.on('state', (state, info) => {
+    metrics.circuitBreakerState.set(producer.breaker.stateValue);
+    const fields = { event: 'circuit_breaker_state', state, ...info };
+    if (state === 'open') log.error(fields, `Circuit breaker open for ${info.openForMs} ms`);
+    else log.warn(fields, `Circuit breaker ${state}`);
+  });
+  metrics.circuitBreakerState.set(0);
+
+  const ctx: GatewayContext = {
+    config,
+    log,
+    redis,
+    sub,
+    producer,
+    metrics,
+    limiter: new RateLimiter(redis, config.sale.name, config.rateLimit.failOpen, log),
+    idempotency: new IdempotencyStore(
+      redis,
+      config.sale.name,
+      config.idempotency.ttlMs,
+      config.idempotency.pendingTtlMs,
+    ),
+    sale: new SaleState(
+      {
+        sale: config.sale.name,
+        startsAt: config.sale.startsAt,
+        endsAt: config.sale.endsAt,
+        pollMs: config.stockPollIntervalMs,
+      },
+      redis,
+      sub,
+      log,
+    ),
+    closing: false,
+    streams: new Set(),
+  };
+
+  const app = Fastify({
+    loggerInstance: log,
+    // One log line per order (event order_queued etc.) instead of two per request.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'correlation_id' }),
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const h = req.headers['x-correlation-id'];
+      const v = Array.isArray(h) ? h[0] : h;
+      return v && CORRELATION_ID.test(v) ? v : randomUUID();
+    },
+    return503OnClosing: true,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    routerOptions: { maxParamLength: 200 },
+  }) as unknown as FastifyInstance;
+
+  await app.register(corePlugin(ctx));
+  await app.register(metricsPlugin(ctx));
+  await app.register(rateLimitPlugin(ctx));
+  await app.register(healthPlugin(ctx));
+  await app.register(salePlugin(ctx));
+  await app.register(ordersPlugin(ctx));
+  await app.register(statusPlugin(ctx));
+  const doc = openApiDocument();
+  app.get('/openapi.json', async () => doc);
+  app.addHook('preClose', async () => {
+    for (const end of [...ctx.streams]) end();
+  });
+
+  let initialized: Promise<void> | undefined;
+  const init = () => {
+    initialized ??= Promise.all([producer.start(), ctx.sale.start()]).then(() => {});
+    return initialized;
+  };
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      ctx.closing = true;
+      const started = Date.now();
+      let t: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        app.close().then(() => true),
+        new Promise<boolean>((resolve) => {
+          t = setTimeout(() => resolve(false), config.shutdownTimeoutMs);
+        }),
+      ]);
+      clearTimeout(t);
+      if (!drained) log.warn({ event: 'shutdown_timeout' }, 'In-flight requests did not finish in time');
+      await producer.close();
+      ctx.sale.stop();
+      await Promise.allSettled([redis.quit(), sub.quit()]);
+      log.info({ event: 'shutdown_complete', duration_ms: Date.now() - started }, 'Gateway stopped');
+    })();
+    return closing;
+  };
+
+  return { app, ctx, init, close };
+}
+
+export async function startGateway(config: GatewayConfig): Promise<Gateway & { url: string }> {
+  const gw = await buildGateway(config);
+  await gw.init();
+  const address = await gw.app.listen({ port: config.port, host: config.host });
+  gw.ctx.log.info({ event: 'gateway_started', address, sale: config.sale.name }, 'Gateway listening');
+  return { ...gw, url: address };
+}

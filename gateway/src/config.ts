@@ -1,0 +1,233 @@
+/**
+ * The gateway's configuration: read from environment variables once, at start-up, and validated here.
+ * Nothing else in the gateway reads `process.env`. Names and defaults follow the runbook.
+ */
+import {
+  LOG_LEVELS,
+  parseAddrList,
+  parseDurationMs,
+  type RedisConnectionConfig,
+  redisModeSchema,
+  saleNameSchema,
+} from '@flashsale/common';
+import { z } from 'zod';
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      try {
+        return parseDurationMs(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    });
+
+const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const optionalDate = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return undefined;
+    const ms = Date.parse(v);
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not an ISO 8601 date-time` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const addrList = (what: string, fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      try {
+        return parseAddrList(v, what);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    });
+
+/** CIDR ranges or addresses, comma separated; validated by proxy-addr inside fastify, checked for shape here. */
+const proxyList = z
+  .string()
+  .default('')
+  .transform((v, ctx) => {
+    const parts = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const p of parts) {
+      if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(p) && !['loopback', 'linklocal', 'uniquelocal'].includes(p)) {
+        ctx.addIssue({ code: 'custom', message: `"${p}" is not an IP address or CIDR range` });
+      }
+    }
+    return parts;
+  });
+
+export const envSchema = z.object({
+  PORT: int(8080, 0, 65535),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  LOG_LEVEL: z
+    .string()
+    .default('info')
+    .transform((v) => v.toLowerCase())
+    .pipe(z.enum(LOG_LEVELS)),
+  SALE_NAME: saleNameSchema,
+  SALE_STARTS_AT: optionalDate,
+  SALE_ENDS_AT: optionalDate,
+  REDIS_ADDR: addrList('REDIS_ADDR', 'redis-service:6379'),
+  REDIS_MODE: redisModeSchema.default('single'),
+  REDIS_USERNAME: z.string().optional(),
+  REDIS_PASSWORD: z.string().optional(),
+  REDIS_TLS: bool(false),
+  REDIS_COMMAND_TIMEOUT: duration('2s'),
+  KAFKA_ADDR: addrList('KAFKA_ADDR', 'kafka-service:9092'),
+  KAFKA_CLIENT_ID: z.string().min(1).default('flashsale-gateway'),
+  KAFKA_SEND_TIMEOUT: duration('5s'),
+  PRODUCER_BATCH_MAX: int(500, 1, 10_000),
+  PRODUCER_LINGER: duration('2ms'),
+  CIRCUIT_BREAKER_FAILURE_THRESHOLD: int(5, 1, 1000),
+  CIRCUIT_BREAKER_SUCCESS_THRESHOLD: int(2, 1, 1000),
+  CIRCUIT_BREAKER_BASE_TIMEOUT: duration('30s'),
+  CIRCUIT_BREAKER_MAX_TIMEOUT: duration('300s'),
+  RATE_LIMIT_ENABLED: bool(true),
+  RATE_LIMIT_MAX_REQUESTS: int(60, 1, 1_000_000),
+  RATE_LIMIT_WINDOW: duration('1m'),
+  RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  RATE_LIMIT_IP_MAX_REQUESTS: int(600, 1, 10_000_000),
+  RATE_LIMIT_READ_MAX_REQUESTS: int(1200, 1, 10_000_000),
+  RATE_LIMIT_FAIL_OPEN: bool(true),
+  TRUSTED_PROXIES: proxyList,
+  IDEMPOTENCY_TTL: duration('24h'),
+  IDEMPOTENCY_PENDING_TTL: duration('30s'),
+  BODY_LIMIT: int(4096, 256, 1_048_576),
+  SHUTDOWN_TIMEOUT: duration('30s'),
+  SSE_HEARTBEAT: duration('15s'),
+  SSE_MAX_DURATION: duration('10m'),
+  STOCK_POLL_INTERVAL: duration('1s'),
+  HEALTH_CHECK_TIMEOUT: duration('1s'),
+});
+
+export interface RateLimitPolicy {
+  /** bucket capacity: the burst ceiling */
+  capacity: number;
+  /** tokens added per second */
+  refillPerSecond: number;
+}
+
+export interface GatewayConfig {
+  port: number;
+  host: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  sale: { name: string; startsAt?: number | undefined; endsAt?: number | undefined };
+  redis: RedisConnectionConfig & { commandTimeoutMs: number };
+  kafka: {
+    brokers: string[];
+    clientId: string;
+    sendTimeoutMs: number;
+    batchMax: number;
+    lingerMs: number;
+  };
+  breaker: { failureThreshold: number; successThreshold: number; baseTimeoutMs: number; maxTimeoutMs: number };
+  rateLimit: {
+    enabled: boolean;
+    failOpen: boolean;
+    /** per user on the order routes (the runbook's RATE_LIMIT_MAX_REQUESTS per RATE_LIMIT_WINDOW) */
+    orderUser: RateLimitPolicy;
+    /** per client IP on the order routes */
+    orderIp: RateLimitPolicy;
+    /** per client IP on the read routes (status, events, sale) */
+    readIp: RateLimitPolicy;
+  };
+  trustedProxies: string[];
+  idempotency: { ttlMs: number; pendingTtlMs: number };
+  bodyLimit: number;
+  shutdownTimeoutMs: number;
+  sse: { heartbeatMs: number; maxDurationMs: number };
+  stockPollIntervalMs: number;
+  healthCheckTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  readonly issues: string[];
+  constructor(issues: string[]) {
+    super(`invalid gateway configuration:\n  ${issues.join('\n  ')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/** Parse and validate the environment; throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): GatewayConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const issues: string[] = [];
+  if (e.SALE_STARTS_AT !== undefined && e.SALE_ENDS_AT !== undefined && e.SALE_ENDS_AT <= e.SALE_STARTS_AT) {
+    issues.push('SALE_ENDS_AT: must be after SALE_STARTS_AT');
+  }
+  if (e.CIRCUIT_BREAKER_MAX_TIMEOUT < e.CIRCUIT_BREAKER_BASE_TIMEOUT) {
+    issues.push('CIRCUIT_BREAKER_MAX_TIMEOUT: must not be below CIRCUIT_BREAKER_BASE_TIMEOUT');
+  }
+  if (e.RATE_LIMIT_WINDOW <= 0) issues.push('RATE_LIMIT_WINDOW: must be positive');
+  if (e.KAFKA_SEND_TIMEOUT <= 0) issues.push('KAFKA_SEND_TIMEOUT: must be positive');
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const windowS = e.RATE_LIMIT_WINDOW / 1000;
+  const policy = (max: number, burst = max): RateLimitPolicy => ({ capacity: burst, refillPerSecond: max / windowS });
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    sale: { name: e.SALE_NAME, startsAt: e.SALE_STARTS_AT, endsAt: e.SALE_ENDS_AT },
+    redis: {
+      mode: e.REDIS_MODE,
+      nodes: e.REDIS_ADDR,
+      username: e.REDIS_USERNAME,
+      password: e.REDIS_PASSWORD,
+      tls: e.REDIS_TLS,
+      commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT,
+    },
+    kafka: {
+      brokers: e.KAFKA_ADDR.map((a) => `${a.host}:${a.port}`),
+      clientId: e.KAFKA_CLIENT_ID,
+      sendTimeoutMs: e.KAFKA_SEND_TIMEOUT,
+      batchMax: e.PRODUCER_BATCH_MAX,
+      lingerMs: e.PRODUCER_LINGER,
+    },
+    breaker: {
+      failureThreshold: e.CIRCUIT_BREAKER_FAILURE_THRESHOLD,
+      successThreshold: e.CIRCUIT_BREAKER_SUCCESS_THRESHOLD,
+      baseTimeoutMs: e.CIRCUIT_BREAKER_BASE_TIMEOUT,
+      maxTimeoutMs: e.CIRCUIT_BREAKER_MAX_TIMEOUT,
+    },
+    rateLimit: {
+      enabled: e.RATE_LIMIT_ENABLED,
+      failOpen: e.RATE_LIMIT_FAIL_OPEN,
+      orderUser: policy(e.RATE_LIMIT_MAX_REQUESTS, e.RATE_LIMIT_BURST),
+      orderIp: policy(e.RATE_LIMIT_IP_MAX_REQUESTS),
+      readIp: policy(e.RATE_LIMIT_READ_MAX_REQUESTS),
+    },
+    trustedProxies: e.TRUSTED_PROXIES,
+    idempotency: { ttlMs: e.IDEMPOTENCY_TTL, pendingTtlMs: e.IDEMPOTENCY_PENDING_TTL },
+    bodyLimit: e.BODY_LIMIT,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    sse: { heartbeatMs: e.SSE_HEARTBEAT, maxDurationMs: e.SSE_MAX_DURATION },
+    stockPollIntervalMs: e.STOCK_POLL_INTERVAL,
+    healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT,
+  };
+}

@@ -1,0 +1,90 @@
+/** The one error shape of the API: `{code, message, correlation_id, errors?}` with the status from API_ERRORS. */
+import { API_ERRORS, type ApiErrorBody, type ApiErrorCode } from '@flashsale/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodError } from 'zod';
+
+export class ApiError extends Error {
+  readonly code: ApiErrorCode;
+  readonly status: number;
+  readonly errors: { path: string; message: string }[] | undefined;
+  readonly headers: Record<string, string>;
+  constructor(
+    code: ApiErrorCode,
+    message: string,
+    opts: { errors?: { path: string; message: string }[]; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = API_ERRORS[code];
+    this.errors = opts.errors;
+    this.headers = opts.headers ?? {};
+  }
+}
+
+export function zodFieldErrors(err: ZodError, prefix = ''): { path: string; message: string }[] {
+  return err.issues.slice(0, 20).map((i) => {
+    const path = [prefix, ...i.path.map(String)].filter(Boolean).join('.');
+    if (i.code === 'unrecognized_keys') {
+      return { path: path || '(body)', message: `unknown field(s): ${i.keys.slice(0, 5).join(', ')}` };
+    }
+    return { path: path || '(body)', message: i.message };
+  });
+}
+
+export function errorBody(req: FastifyRequest, err: ApiError): ApiErrorBody {
+  const body: ApiErrorBody = { code: err.code, message: err.message, correlation_id: String(req.id) };
+  if (err.errors && err.errors.length > 0) body.errors = err.errors;
+  return body;
+}
+
+export function sendError(req: FastifyRequest, reply: FastifyReply, err: ApiError): FastifyReply {
+  for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+  return reply.code(err.status).type('application/json; charset=utf-8').send(errorBody(req, err));
+}
+
+/** Fastify's own errors (body parsing, limits, content type) mapped to API codes; anything else is ours. */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  const e = err as { code?: string; statusCode?: number; message?: string; name?: string };
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError('PAYLOAD_TOO_LARGE', 'request body is too large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+        ? new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content type must be application/json')
+        : new ApiError('VALIDATION_FAILED', 'invalid content length');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new ApiError('VALIDATION_FAILED', 'request body is empty', {
+        errors: [{ path: '(body)', message: 'a JSON object is required' }],
+      });
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new ApiError('VALIDATION_FAILED', 'request body is not valid JSON', {
+        errors: [{ path: '(body)', message: 'not valid JSON' }],
+      });
+  }
+  if (e.name === 'SyntaxError' || e.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+    return new ApiError('VALIDATION_FAILED', 'request body is not valid JSON');
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    if (e.statusCode === 413) return new ApiError('PAYLOAD_TOO_LARGE', 'request body is too large');
+    if (e.statusCode === 415) return new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content type must be application/json');
+    if (e.statusCode === 404) return new ApiError('NOT_FOUND', 'not found');
+    return new ApiError('VALIDATION_FAILED', e.message ?? 'bad request');
+  }
+  if (isRedisError(err)) return new ApiError('DEPENDENCY_UNAVAILABLE', 'a dependency is unavailable; retry later');
+  return new ApiError('INTERNAL', 'internal error');
+}
+
+export function isRedisError(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; command?: unknown };
+  return (
+    e?.name === 'ReplyError' ||
+    e?.name === 'MaxRetriesPerRequestError' ||
+    e?.command !== undefined ||
+    /Connection is closed|Command timed out|ECONNREFUSED|Stream isn't writeable|enableOfflineQueue/i.test(
+      e?.message ?? '',
+    )
+  );
+}

@@ -1,0 +1,43 @@
+/** HTTP metrics for every route, and GET /metrics. */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { type GatewayContext, global } from '../context.ts';
+
+const START = Symbol('start');
+const ROUTE = Symbol('route');
+type Timed = FastifyRequest & { [START]?: bigint; [ROUTE]?: string };
+
+const routeOf = (req: FastifyRequest) => req.routeOptions.url ?? 'unmatched';
+
+export const metricsPlugin = (ctx: GatewayContext) =>
+  global(async (app: FastifyInstance) => {
+    const m = ctx.metrics;
+    app.addHook('onRequest', async (req) => {
+      const r = req as Timed;
+      r[START] = process.hrtime.bigint();
+      r[ROUTE] = routeOf(req);
+      m.httpRequestsInProgress.inc({ method: req.method, route: r[ROUTE] });
+    });
+    const done = (req: FastifyRequest, statusCode: number, size: number) => {
+      const r = req as Timed;
+      if (r[START] === undefined) return;
+      const route = r[ROUTE] ?? routeOf(req);
+      const seconds = Number(process.hrtime.bigint() - r[START]) / 1e9;
+      r[START] = undefined;
+      const labels = { method: req.method, route, status_code: String(statusCode) };
+      m.httpRequestsInProgress.dec({ method: req.method, route });
+      m.httpRequests.inc(labels);
+      m.httpRequestDuration.observe(labels, seconds);
+      if (size >= 0) m.httpResponseSize.observe(labels, size);
+    };
+    app.addHook('onResponse', async (req, reply) => {
+      const len = Number(reply.getHeader('content-length') ?? -1);
+      done(req, reply.statusCode, Number.isFinite(len) ? len : -1);
+    });
+    // Hijacked replies (SSE) skip onResponse: their route reports the end of the stream itself.
+    ctx.finishHttp = done;
+
+    app.get('/metrics', async (_req, reply) => {
+      const body = await m.registry.metrics();
+      return reply.type(m.registry.contentType).send(body);
+    });
+  });

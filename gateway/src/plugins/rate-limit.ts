@@ -1,0 +1,53 @@
+/**
+ * Rate limiting as route hooks: per client IP before the body is read (onRequest), per user after validation.
+ * The headers of the most restrictive bucket a request touched are sent with every answer.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { RateLimitPolicy } from '../config.ts';
+import { type GatewayContext, global } from '../context.ts';
+import { ApiError } from '../errors.ts';
+import { type RateLimitResult, rateLimitHeaders } from '../rate-limit.ts';
+
+const results = new WeakMap<FastifyRequest, RateLimitResult>();
+
+export const rateLimitPlugin = (_ctx: GatewayContext) =>
+  global(async (app: FastifyInstance) => {
+    app.addHook('onSend', async (req, reply, payload) => {
+      const r = results.get(req);
+      if (r) for (const [k, v] of Object.entries(rateLimitHeaders(r))) reply.header(k, v);
+      return payload;
+    });
+  });
+
+/** Take a token from `policy` for `subject`; throws 429 RATE_LIMITED (or 503 when fail-closed and Redis is down). */
+export async function enforceRateLimit(
+  ctx: GatewayContext,
+  req: FastifyRequest,
+  policyName: string,
+  policy: RateLimitPolicy,
+  subject: string,
+): Promise<void> {
+  if (!ctx.config.rateLimit.enabled) return;
+  let r: RateLimitResult | null;
+  try {
+    r = await ctx.limiter.take(policyName, policy, subject);
+  } catch {
+    throw new ApiError('DEPENDENCY_UNAVAILABLE', 'rate limiter unavailable; retry later', {
+      headers: { 'Retry-After': '1' },
+    });
+  }
+  if (!r) return;
+  const prev = results.get(req);
+  if (!prev || !r.allowed || (prev.allowed && r.remaining < prev.remaining)) results.set(req, r);
+  if (!r.allowed) {
+    ctx.metrics.rateLimited.inc({ policy: policyName });
+    throw new ApiError('RATE_LIMITED', `rate limit "${policyName}" exceeded; retry after the Retry-After seconds`);
+  }
+}
+
+/** An onRequest hook limiting by client IP (X-Forwarded-For honoured only from TRUSTED_PROXIES). */
+export const ipRateLimit =
+  (ctx: GatewayContext, policyName: string, policy: RateLimitPolicy) =>
+  async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    await enforceRateLimit(ctx, req, policyName, policy, req.ip);
+  };

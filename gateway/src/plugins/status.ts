@@ -1,0 +1,124 @@
+/** GET /v1/orders/:order_id and its Server-Sent Events stream (until a final status). */
+import {
+  isFinalStatus,
+  itemOfOrderId,
+  type OrderStatus,
+  type OrderView,
+  orderStatusSchema,
+  readOrder,
+} from '@flashsale/common';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { GatewayContext } from '../context.ts';
+import { ApiError, zodFieldErrors } from '../errors.ts';
+import { orderIdParams } from '../schemas.ts';
+import { ipRateLimit } from './rate-limit.ts';
+
+const isoOf = (ms: string | undefined) => {
+  const n = Number(ms);
+  return ms && Number.isFinite(n) && n > 0 ? new Date(n).toISOString() : undefined;
+};
+
+export function toView(orderId: string, h: Record<string, string>): OrderView {
+  const status = orderStatusSchema.safeParse(h.status);
+  const v: OrderView = {
+    order_id: orderId,
+    status: status.success ? status.data : 'QUEUED',
+    item_id: itemOfOrderId(orderId),
+  };
+  if (h.user_id) v.user_id = h.user_id;
+  if (h.quantity) v.quantity = Number(h.quantity);
+  if (h.reason) v.reason = h.reason;
+  const hold = isoOf(h.hold_expires_at);
+  if (hold) v.hold_expires_at = hold;
+  const upd = isoOf(h.updated_at);
+  if (upd) v.updated_at = upd;
+  return v;
+}
+
+function parseId(req: FastifyRequest): string {
+  const p = orderIdParams.safeParse(req.params);
+  if (!p.success) {
+    throw new ApiError('VALIDATION_FAILED', 'the order id is not valid', { errors: zodFieldErrors(p.error, 'path') });
+  }
+  return p.data.order_id;
+}
+
+export const statusPlugin = (ctx: GatewayContext) => async (app: FastifyInstance) => {
+  const sale = ctx.config.sale.name;
+  const read = async (orderId: string): Promise<OrderView | null> => {
+    const h = await readOrder(ctx.redis, sale, itemOfOrderId(orderId), orderId);
+    return h ? toView(orderId, h) : null;
+  };
+  const limit = { onRequest: ipRateLimit(ctx, 'read-ip', ctx.config.rateLimit.readIp) };
+
+  app.get('/v1/orders/:order_id', limit, async (req, reply) => {
+    const orderId = parseId(req);
+    const view = await read(orderId);
+    if (!view) throw new ApiError('NOT_FOUND', `order "${orderId}" not found`);
+    return reply.header('Cache-Control', 'no-store').send(view);
+  });
+
+  app.get('/v1/orders/:order_id/events', limit, async (req, reply) => {
+    const orderId = parseId(req);
+    let last: OrderStatus | undefined;
+    let ended = false;
+    let unwatch: (() => void) | undefined;
+    let heartbeat: NodeJS.Timeout | undefined;
+    let deadline: NodeJS.Timeout | undefined;
+    const raw = reply.raw;
+
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      clearInterval(heartbeat);
+      clearTimeout(deadline);
+      unwatch?.();
+      ctx.streams.delete(end);
+      if (!raw.writableEnded) raw.end();
+      ctx.finishHttp?.(req, 200, -1);
+    };
+    const push = (view: OrderView) => {
+      if (ended || view.status === last) return;
+      last = view.status;
+      raw.write(`id: ${view.status}\nevent: status\ndata: ${JSON.stringify(view)}\n\n`);
+      if (isFinalStatus(view.status)) end();
+    };
+    // Subscribe before the first read, so a change between the two is not missed.
+    let pending = Promise.resolve();
+    const onChange = () => {
+      pending = pending
+        .then(async () => {
+          const v = await read(orderId);
+          if (v) push(v);
+        })
+        .catch(() => {});
+    };
+    unwatch = await ctx.sale.watchStatus(orderId, onChange);
+    let first: OrderView | null;
+    try {
+      first = await read(orderId);
+    } catch (e) {
+      unwatch();
+      throw e;
+    }
+    if (!first) {
+      unwatch();
+      throw new ApiError('NOT_FOUND', `order "${orderId}" not found`);
+    }
+
+    reply.hijack();
+    raw.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+      'X-Correlation-ID': String(req.id),
+    });
+    raw.write(`retry: 2000\n\n`);
+    ctx.streams.add(end);
+    raw.on('close', end);
+    heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), ctx.config.sse.heartbeatMs).unref();
+    deadline = setTimeout(end, ctx.config.sse.maxDurationMs).unref();
+    push(first);
+  });
+};
