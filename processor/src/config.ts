@@ -49,6 +49,8 @@ export const envSchema = z.object({
     )
     .pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port[,host:port...]')).min(1)),
   KAFKA_CLIENT_ID: z.string().min(1).default('flashsale-processor'),
+  /** a crashed member's partitions move to the others after this long */
+  KAFKA_SESSION_TIMEOUT: duration('30s'),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   METRICS_PORT: int(9090, 0, 65535),
   METRICS_HOST: z.string().default('0.0.0.0'),
@@ -83,7 +85,7 @@ export const envSchema = z.object({
 export interface ProcessorConfig {
   sale: string;
   redis: { mode: 'single' | 'cluster'; nodes: { host: string; port: number }[]; password?: string | undefined };
-  kafka: { brokers: string[]; clientId: string };
+  kafka: { brokers: string[]; clientId: string; sessionTimeoutMs: number };
   logLevel: (typeof LOG_LEVELS)[number];
   metrics: { port: number; host: string };
   holdTtlMs: number;
@@ -119,7 +121,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     sale: e.SALE_NAME,
     redis: { mode: e.REDIS_MODE, nodes: e.REDIS_ADDR, password: e.REDIS_PASSWORD },
-    kafka: { brokers: e.KAFKA_ADDR, clientId: e.KAFKA_CLIENT_ID },
+    kafka: { brokers: e.KAFKA_ADDR, clientId: e.KAFKA_CLIENT_ID, sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT },
     logLevel: e.LOG_LEVEL,
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
     holdTtlMs: e.HOLD_TTL,

@@ -42,6 +42,7 @@ export interface ConsumerOptions {
   clientId: string;
   sale: string;
   partitionsConcurrency: number;
+  sessionTimeoutMs: number;
   instanceId: string;
   log: Logger;
 }
@@ -76,8 +77,8 @@ export class OrdersConsumer {
     this.consumer = kafka.consumer({
       groupId: processorGroupId(o.sale),
       allowAutoTopicCreation: false,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: o.sessionTimeoutMs,
+      heartbeatInterval: Math.max(500, Math.floor(o.sessionTimeoutMs / 10)),
       maxWaitTimeInMs: 250,
     });
     // A group of its own per instance, never committing: it only reads DLQ timestamps.
@@ -120,7 +121,10 @@ export class OrdersConsumer {
       eachBatch: async ({ batch, resolveOffset, heartbeat, isStale }) => {
         const last = batch.messages[batch.messages.length - 1];
         if (!last || isStale()) return;
-        const hb = setInterval(() => heartbeat().catch(() => {}), 2_000);
+        const hb = setInterval(
+          () => heartbeat().catch(() => {}),
+          Math.max(500, Math.floor(this.o.sessionTimeoutMs / 10)),
+        );
         try {
           await handle(
             batch.messages.map((m) => ({

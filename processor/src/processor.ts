@@ -39,6 +39,7 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
     clientId: config.kafka.clientId,
     sale: config.sale,
     partitionsConcurrency: config.partitionsConcurrency,
+    sessionTimeoutMs: config.kafka.sessionTimeoutMs,
     instanceId,
     log,
   });

@@ -83,6 +83,7 @@ export function processorEnv(sale: string, extra: Record<string, string> = {}): 
     AUDIT_INTERVAL: '500ms',
     OFFSETS_INTERVAL: '500ms',
     TOPIC_PARTITIONS: '4',
+    KAFKA_SESSION_TIMEOUT: '8s',
     ...extra,
   };
 }

@@ -1,0 +1,125 @@
+/**
+ * Crash safety: a processor process killed with SIGKILL in the middle of a run and started again changes none
+ * of the counts (every order final once, 0 oversold, every failed payment restocked and dead-lettered), and
+ * SIGTERM drains and exits 0 well within 30 s.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { type RedisClient, seedItem } from '@flashsale/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  checkConservation,
+  dlqOrderId,
+  makeOrders,
+  newRedis,
+  processorEnv,
+  produce,
+  readDlq,
+  statuses,
+  uniqueSale,
+  waitAllFinal,
+  waitFor,
+} from './support.ts';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+let r: RedisClient;
+const children: ChildProcess[] = [];
+beforeAll(() => {
+  r = newRedis();
+});
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  r.disconnect();
+});
+
+function spawnProcessor(env: Record<string, string>): {
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: string | null; ms: number }>;
+} {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(child);
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    err = (err + d.toString()).slice(-4000);
+  });
+  let signalledAt = 0;
+  const origKill = child.kill.bind(child);
+  child.kill = (sig?: NodeJS.Signals | number) => {
+    signalledAt = Date.now();
+    return origKill(sig);
+  };
+  const exited = new Promise<{ code: number | null; signal: string | null; ms: number }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      if (code !== 0 && signal !== 'SIGKILL' && err) process.stderr.write(`processor stderr: ${err}\n`);
+      resolve({ code, signal, ms: Date.now() - signalledAt });
+    }),
+  );
+  return { child, exited };
+}
+
+describe('processor crash and restart', () => {
+  it('SIGKILL mid-run, then restart: counts unchanged, every order final once; SIGTERM drains fast', async () => {
+    const sale = uniqueSale('crash');
+    const items = ['red', 'green', 'blue'];
+    for (const i of items) await seedItem(r, sale, i, 20);
+    const env = processorEnv(sale, {
+      PAYMENT_FAILURE_RATE: '0.2',
+      PAYMENT_SEED: 'crash',
+      PAYMENT_LATENCY_MIN: '50ms',
+      PAYMENT_LATENCY_MAX: '250ms',
+      PAYMENT_TIMEOUT: '300ms',
+      PAYMENT_CONCURRENCY: '4',
+      HOLD_TTL: '60s',
+    });
+    const orders = makeOrders(sale, items, 450);
+    const first = spawnProcessor(env);
+    await produce(sale, orders);
+
+    // wait until some payments have landed but the run is not over, then pull the plug
+    await waitFor(
+      'a run in progress',
+      async () => {
+        const s = [...(await statuses(r, sale, orders)).values()];
+        return s.filter((v) => v === 'CONFIRMED').length >= 8 ? true : undefined;
+      },
+      30_000,
+      20,
+    );
+    first.child.kill('SIGKILL');
+    const killed = await first.exited;
+    expect(killed.signal).toBe('SIGKILL');
+    const before = await statuses(r, sale, orders);
+    const openAtKill = [...before.values()].filter((v) => v === 'RESERVED' || v === 'MISSING').length;
+    expect(openAtKill).toBeGreaterThan(0); // really killed in the middle
+
+    const second = spawnProcessor(env);
+    const final = await waitAllFinal(r, sale, orders);
+    const count = (s: string) => [...final.values()].filter((v) => v === s).length;
+    // orders settled before the kill kept their outcome
+    for (const [id, s] of before) if (s !== 'RESERVED' && s !== 'MISSING') expect(final.get(id)).toBe(s);
+
+    const audits = await checkConservation(r, sale);
+    const confirmedUnits = audits.reduce((n, a) => n + a.confirmed, 0);
+    expect(confirmedUnits).toBe(count('CONFIRMED'));
+    expect(confirmedUnits).toBeLessThanOrEqual(60);
+    expect(audits.every((a) => a.held === 0)).toBe(true);
+    expect(audits.reduce((n, a) => n + a.released, 0)).toBe(count('PAYMENT_FAILED'));
+    expect(count('CONFIRMED') + count('SOLD_OUT') + count('PAYMENT_FAILED')).toBe(orders.length);
+
+    const failed = [...final.entries()].filter(([, s]) => s === 'PAYMENT_FAILED').map(([id]) => id);
+    const dlq = await waitFor('dead letters', async () => {
+      const d = await readDlq(sale);
+      return new Set(d.map(dlqOrderId)).size >= failed.length ? d : undefined;
+    });
+    expect(new Set(dlq.map(dlqOrderId))).toEqual(new Set(failed));
+
+    // SIGTERM: stop fetching, finish, commit, exit 0 well within 30 s
+    second.child.kill('SIGTERM');
+    const stopped = await second.exited;
+    expect(stopped.code).toBe(0);
+    expect(stopped.ms).toBeLessThan(30_000);
+  });
+});
