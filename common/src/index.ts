@@ -11,3 +11,4 @@ export * from './redis.ts';
 export * from './scripts.ts';
 export * from './topics.ts';
 export * from './flashsale-spec.ts';
+export * from './alerts.ts';
