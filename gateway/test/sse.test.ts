@@ -72,7 +72,9 @@ describe('GET /v1/orders/:id/events', () => {
     const again = await fetch(`${gw.url}/v1/orders/${orderId}/events`);
     expect(await readEvents(again, () => {})).toEqual(['CONFIRMED']);
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
-    expect(metrics).toMatch(/http_requests_total\{method="GET",route="\/v1\/orders\/:order_id\/events",status_code="200"\} 2/);
+    expect(metrics).toMatch(
+      /http_requests_total\{method="GET",route="\/v1\/orders\/:order_id\/events",status_code="200"\} 2/,
+    );
     expect(metrics).toMatch(/http_requests_inprogress\{method="GET",route="\/v1\/orders\/:order_id\/events"\} 0/);
   });
 
