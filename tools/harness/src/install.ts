@@ -25,6 +25,7 @@ function log(msg: string) {
 /** Moves a finished temp dir into place (rename is atomic on one file system). */
 function publish(tmp: string, final: string) {
   writeFileSync(join(tmp, '.complete'), new Date().toISOString());
+  mkdirSync(dirname(final), { recursive: true });
   rmSync(`${final}.old`, { recursive: true, force: true });
   if (existsSync(final)) renameSync(final, `${final}.old`);
   renameSync(tmp, final);

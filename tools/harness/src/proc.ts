@@ -123,6 +123,17 @@ export function portOpen(port: number, host = '127.0.0.1', timeoutMs = 500): Pro
   });
 }
 
+/** Refuses to start when a port is taken (say by a process another FSE_HOME or a person started). */
+export async function assertPortsFree(what: string, list: { port: number; env: string }[]): Promise<void> {
+  for (const { port, env } of list) {
+    if (await portOpen(port)) {
+      throw new Error(
+        `${what}: port ${port} on 127.0.0.1 is already in use by a process this harness did not start; stop it or set ${env}`,
+      );
+    }
+  }
+}
+
 export interface RunResult {
   code: number;
   stdout: string;

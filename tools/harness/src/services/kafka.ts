@@ -5,7 +5,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { ensureKafka } from '../install.ts';
 import { binPaths, HOST, logFile, ports, serviceDir } from '../paths.ts';
 import type { Daemon } from '../proc.ts';
-import { run, spawnDaemon, waitFor } from '../proc.ts';
+import { assertPortsFree, run, spawnDaemon, waitFor } from '../proc.ts';
 import type { NativeService } from './service.ts';
 
 const LOG4J = `log4j.rootLogger=INFO, stdout
@@ -95,6 +95,15 @@ async function describe(brokers: string[]): Promise<number> {
 
 async function startCluster(name: 'kafka' | 'kafka3', nodes: Node[], started: Daemon[]): Promise<string[]> {
   const base = serviceDir(name);
+  const env =
+    name === 'kafka' ? ['FSE_KAFKA_PORT', 'FSE_KAFKA_CONTROLLER_PORT'] : ['FSE_KAFKA3_PORT', 'FSE_KAFKA3_PORT'];
+  await assertPortsFree(
+    name,
+    nodes.flatMap((n) => [
+      { port: n.broker, env: env[0]! },
+      { port: n.controller, env: env[1]! },
+    ]),
+  );
   rmSync(base, { recursive: true, force: true });
   mkdirSync(base, { recursive: true });
   const log4j = join(base, 'log4j.properties');

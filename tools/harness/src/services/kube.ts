@@ -8,7 +8,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { ensureKube } from '../install.ts';
 import { binPaths, envFlag, HOST, logFile, ports, serviceDir } from '../paths.ts';
-import { run, spawnDaemon, waitFor } from '../proc.ts';
+import { assertPortsFree, run, spawnDaemon, waitFor } from '../proc.ts';
 import type { NativeService } from './service.ts';
 
 export function kubeconfigPath(): string {
@@ -75,6 +75,11 @@ export const kube: NativeService<'kube'> = {
   install: ensureKube,
   async start(started) {
     const p = ports();
+    await assertPortsFree('kube', [
+      { port: p.etcd, env: 'FSE_ETCD_PORT' },
+      { port: p.etcdPeer, env: 'FSE_ETCD_PEER_PORT' },
+      { port: p.apiserver, env: 'FSE_KUBE_APISERVER_PORT' },
+    ]);
     const base = serviceDir('kube');
     rmSync(base, { recursive: true, force: true });
     const pki = join(base, 'pki');

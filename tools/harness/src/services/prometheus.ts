@@ -3,7 +3,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureApt } from '../install.ts';
 import { HOST, logFile, ports, serviceDir } from '../paths.ts';
-import { spawnDaemon, waitFor, which } from '../proc.ts';
+import { assertPortsFree, spawnDaemon, waitFor, which } from '../proc.ts';
 import type { NativeService } from './service.ts';
 
 async function ready(url: string): Promise<boolean> {
@@ -20,6 +20,7 @@ export const prometheus: NativeService<'prometheus'> = {
   install: () => ensureApt({ prometheus: 'prometheus', promtool: 'prometheus' }),
   async start(started, { keepData }) {
     const port = ports().prometheus;
+    await assertPortsFree('prometheus', [{ port, env: 'FSE_PROMETHEUS_PORT' }]);
     const base = serviceDir('prometheus');
     if (!keepData) rmSync(base, { recursive: true, force: true });
     mkdirSync(join(base, 'data'), { recursive: true });

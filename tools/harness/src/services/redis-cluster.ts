@@ -3,7 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureApt } from '../install.ts';
 import { HOST, logFile, ports, serviceDir } from '../paths.ts';
-import { run, spawnDaemon, waitFor } from '../proc.ts';
+import { assertPortsFree, run, spawnDaemon, waitFor } from '../proc.ts';
 import type { NativeService } from './service.ts';
 import { redisCommand, redisPing } from './service.ts';
 
@@ -20,6 +20,10 @@ export const redisCluster: NativeService<'redisCluster'> = {
   install: () => ensureApt({ 'redis-server': 'redis-server', 'redis-cli': 'redis-tools' }),
   async start(started) {
     const nodePorts = ports().redisCluster;
+    await assertPortsFree(
+      'redisCluster',
+      nodePorts.map((port) => ({ port, env: 'FSE_REDIS_CLUSTER_PORT' })),
+    );
     const base = serviceDir('redisCluster');
     const logPath = logFile('redisCluster');
     // cluster membership lives in nodes.conf: always start from clean nodes

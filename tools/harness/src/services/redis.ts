@@ -3,7 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureApt } from '../install.ts';
 import { envFlag, HOST, logFile, ports, serviceDir } from '../paths.ts';
-import { spawnDaemon, waitFor } from '../proc.ts';
+import { assertPortsFree, spawnDaemon, waitFor } from '../proc.ts';
 import type { NativeService } from './service.ts';
 import { redisPing } from './service.ts';
 
@@ -12,6 +12,7 @@ export const redis: NativeService<'redis'> = {
   install: () => ensureApt({ 'redis-server': 'redis-server', 'redis-cli': 'redis-tools' }),
   async start(started, { keepData }) {
     const port = ports().redis;
+    await assertPortsFree('redis', [{ port, env: 'FSE_REDIS_PORT' }]);
     const dir = join(serviceDir('redis'), 'data');
     if (!keepData) rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
