@@ -130,6 +130,11 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
   app.addHook('preClose', async () => {
     for (const end of [...ctx.streams]) end();
   });
+  // While draining, every answer closes its connection, so keep-alive clients move to another instance.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (ctx.closing) reply.header('Connection', 'close');
+    return payload;
+  });
 
   let initialized: Promise<void> | undefined;
   const init = () => {
@@ -143,6 +148,8 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
       ctx.closing = true;
       const started = Date.now();
       let t: NodeJS.Timeout | undefined;
+      // Connections busy when the server stopped listening become idle later: close them as they do.
+      const sweep = setInterval(() => app.server.closeIdleConnections?.(), 100);
       const drained = await Promise.race([
         app.close().then(() => true),
         new Promise<boolean>((resolve) => {
@@ -150,6 +157,7 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
         }),
       ]);
       clearTimeout(t);
+      clearInterval(sweep);
       if (!drained) log.warn({ event: 'shutdown_timeout' }, 'In-flight requests did not finish in time');
       await producer.close();
       ctx.sale.stop();
