@@ -282,7 +282,7 @@ export function operatorAlertGroups(opts: OperatorAlertOptions = {}): RuleGroup[
         },
         {
           alert: 'FlashSaleOperatorNoLeader',
-          expr: `max(${O.leaderStatus}{${leaderSel}}) < 1 or absent(${O.leaderStatus}{${leaderSel}})`,
+          expr: `max by (namespace) (${O.leaderStatus}{${leaderSel}}) < 1 or absent(${O.leaderStatus}{${leaderSel}})`,
           for: '5m',
           labels: { severity: 'critical' },
           annotations: {

@@ -1,0 +1,295 @@
+/**
+ * The Grafana dashboard of the engine, built from the metric names in common/src/metrics.ts (no name spelled here).
+ * `node tools/gen-rules.ts` writes it to monitoring/dashboards/flash-sale.json and the chart's files/dashboards/.
+ * Every query selects `namespace=~"$namespace", sale=~"$sale"` (the labels the sale's ServiceMonitor sets).
+ */
+import { GATEWAY_METRICS as G, OPERATOR_METRICS as O, PROCESSOR_METRICS as P } from '../common/src/metrics.ts';
+
+export const DASHBOARD_UID = 'flash-sale-engine';
+/** The label matchers every gateway and processor query carries. */
+export const SEL = 'namespace=~"$namespace", sale=~"$sale"';
+
+export interface Target {
+  expr: string;
+  legendFormat: string;
+  refId: string;
+  instant?: boolean;
+}
+export interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  description?: string;
+  gridPos: { x: number; y: number; w: number; h: number };
+  datasource?: { type: 'prometheus'; uid: '${datasource}' };
+  targets?: Target[];
+  fieldConfig?: unknown;
+  options?: unknown;
+  collapsed?: boolean;
+  panels?: Panel[];
+}
+
+/** Which program a panel's data comes from: the dashboard test checks gateway and processor panels live. */
+export type Source = 'gateway' | 'processor' | 'operator';
+
+interface PanelSpec {
+  title: string;
+  source: Source;
+  type?: 'timeseries' | 'stat';
+  unit?: string;
+  description?: string;
+  targets: [expr: string, legend: string][];
+  w?: number;
+  mappings?: unknown[];
+}
+
+const ROWS: [row: string, panels: PanelSpec[]][] = [
+  [
+    'Gateway',
+    [
+      {
+        title: 'Request rate',
+        source: 'gateway',
+        unit: 'reqps',
+        targets: [[`sum by (route) (rate(${G.httpRequests}{${SEL}}[$__rate_interval]))`, '{{route}}']],
+      },
+      {
+        title: 'Responses by status',
+        source: 'gateway',
+        unit: 'reqps',
+        description: 'Every HTTP status; 4xx are refusals (validation, rate limit, sold out), 5xx are errors.',
+        targets: [[`sum by (status_code) (rate(${G.httpRequests}{${SEL}}[$__rate_interval]))`, '{{status_code}}']],
+      },
+      {
+        title: 'Error rate (5xx share)',
+        source: 'gateway',
+        unit: 'percentunit',
+        targets: [
+          [
+            `sum(rate(${G.httpRequests}{${SEL}, status_code=~"5.."}[$__rate_interval])) / sum(rate(${G.httpRequests}{${SEL}}[$__rate_interval])) or vector(0)`,
+            '5xx share',
+          ],
+        ],
+      },
+      {
+        title: 'Latency p50 / p95 / p99',
+        source: 'gateway',
+        unit: 's',
+        targets: ([0.5, 0.95, 0.99] as const).map((q) => [
+          `histogram_quantile(${q}, sum by (le) (rate(${G.httpRequestDuration}_bucket{${SEL}}[$__rate_interval])))`,
+          `p${Math.round(q * 100)}`,
+        ]),
+      },
+      {
+        title: 'In-flight requests',
+        source: 'gateway',
+        targets: [[`sum by (route) (${G.httpRequestsInProgress}{${SEL}})`, '{{route}}']],
+      },
+      {
+        title: 'Response size p95',
+        source: 'gateway',
+        unit: 'bytes',
+        targets: [
+          [
+            `histogram_quantile(0.95, sum by (le, route) (rate(${G.httpResponseSize}_bucket{${SEL}}[$__rate_interval])))`,
+            '{{route}}',
+          ],
+        ],
+      },
+      {
+        title: 'Order totals',
+        source: 'gateway',
+        type: 'stat',
+        targets: [
+          [`sum(${G.ordersReceived}{${SEL}})`, 'received'],
+          [`sum(${G.ordersSuccessful}{${SEL}})`, 'queued'],
+          [`sum(${G.ordersFailed}{${SEL}}) or vector(0)`, 'failed'],
+          [`sum(${G.rateLimited}{${SEL}}) or vector(0)`, 'rate limited'],
+        ],
+      },
+      {
+        title: 'Circuit breaker (0 closed, 1 open, 2 half-open)',
+        source: 'gateway',
+        targets: [[`max by (pod, instance) (${G.circuitBreakerState}{${SEL}})`, '{{pod}}{{instance}}']],
+        mappings: [
+          {
+            type: 'value',
+            options: {
+              '0': { text: 'closed', color: 'green' },
+              '1': { text: 'open', color: 'red' },
+              '2': { text: 'half-open', color: 'orange' },
+            },
+          },
+        ],
+      },
+    ],
+  ],
+  [
+    'Processor',
+    [
+      {
+        title: 'Throughput',
+        source: 'processor',
+        unit: 'ops',
+        targets: [
+          [`sum(rate(${P.ordersProcessed}{${SEL}}[$__rate_interval]))`, 'processed'],
+          [`sum(rate(${P.ordersProcessedSuccess}{${SEL}}[$__rate_interval]))`, 'confirmed'],
+        ],
+      },
+      {
+        title: 'Failures by reason',
+        source: 'processor',
+        unit: 'ops',
+        targets: [
+          [`sum by (reason) (rate(${P.ordersProcessedFailed}{${SEL}}[$__rate_interval])) or vector(0)`, '{{reason}}'],
+          [`sum(rate(${P.ordersSoldOut}{${SEL}}[$__rate_interval])) or vector(0)`, 'sold out'],
+        ],
+      },
+      {
+        title: 'Processing time p50 / p99',
+        source: 'processor',
+        unit: 's',
+        targets: ([0.5, 0.99] as const).map((q) => [
+          `histogram_quantile(${q}, sum by (le) (rate(${P.processingDuration}_bucket{${SEL}}[$__rate_interval])))`,
+          `p${Math.round(q * 100)}`,
+        ]),
+      },
+      {
+        title: 'DLQ size',
+        source: 'processor',
+        targets: [[`max(${P.dlqSize}{${SEL}})`, 'messages']],
+      },
+      {
+        title: 'DLQ oldest message age',
+        source: 'processor',
+        unit: 's',
+        targets: [[`max(${P.dlqOldestAge}{${SEL}})`, 'age']],
+      },
+      {
+        title: 'Consumer lag by partition',
+        source: 'processor',
+        targets: [[`max by (partition) (${P.consumerLag}{${SEL}})`, 'partition {{partition}}']],
+      },
+    ],
+  ],
+  [
+    'Sale progress',
+    [
+      {
+        title: 'Remaining per item',
+        source: 'processor',
+        targets: [[`min by (item_id) (${P.inventoryLevel}{${SEL}})`, '{{item_id}}']],
+      },
+      {
+        title: 'Inventory drift per item (must be 0)',
+        source: 'processor',
+        targets: [[`max by (item_id) (${P.inventoryDrift}{${SEL}})`, '{{item_id}}']],
+      },
+      {
+        title: 'Sold and remaining per item (operator)',
+        source: 'operator',
+        description: "From the operator's status metrics (read from Redis at each reconcile).",
+        targets: [
+          [`max by (item) (${O.saleSold}{namespace=~"$namespace", name=~"$sale"})`, 'sold {{item}}'],
+          [`max by (item) (${O.saleRemaining}{namespace=~"$namespace", name=~"$sale"})`, 'remaining {{item}}'],
+        ],
+      },
+      {
+        title: 'Operator reconciles',
+        source: 'operator',
+        unit: 'ops',
+        targets: [
+          [`sum by (result) (rate(${O.reconcileTotal}{controller="flashsale"}[$__rate_interval]))`, '{{result}}'],
+          [`sum(rate(${O.reconcileErrors}{controller="flashsale"}[$__rate_interval]))`, 'errors'],
+        ],
+      },
+    ],
+  ],
+];
+
+// biome-ignore lint/suspicious/noTemplateCurlyInString: a Grafana variable, not a JavaScript template
+const DS = { type: 'prometheus', uid: '${datasource}' } as const;
+
+export function buildDashboard(): Record<string, unknown> & { panels: Panel[] } {
+  const panels: Panel[] = [];
+  let id = 1;
+  let y = 0;
+  for (const [row, specs] of ROWS) {
+    panels.push({ id: id++, type: 'row', title: row, collapsed: false, gridPos: { x: 0, y, w: 24, h: 1 }, panels: [] });
+    y += 1;
+    let x = 0;
+    for (const s of specs) {
+      const w = s.w ?? 8;
+      if (x + w > 24) {
+        x = 0;
+        y += 8;
+      }
+      panels.push({
+        id: id++,
+        type: s.type ?? 'timeseries',
+        title: s.title,
+        ...(s.description ? { description: s.description } : {}),
+        gridPos: { x, y, w, h: 8 },
+        datasource: DS,
+        targets: s.targets.map(([expr, legendFormat], n) => ({
+          expr,
+          legendFormat,
+          refId: String.fromCharCode(65 + n),
+          ...(s.type === 'stat' ? { instant: true } : {}),
+        })),
+        fieldConfig: {
+          defaults: { ...(s.unit ? { unit: s.unit } : {}), ...(s.mappings ? { mappings: s.mappings } : {}) },
+          overrides: [],
+        },
+        options: s.type === 'stat' ? { reduceOptions: { calcs: ['lastNotNull'] }, textMode: 'value_and_name' } : {},
+      });
+      x += w;
+    }
+    y += 8;
+  }
+  return {
+    uid: DASHBOARD_UID,
+    title: 'Flash Sale Engine',
+    tags: ['flash-sale'],
+    editable: true,
+    schemaVersion: 39,
+    version: 1,
+    time: { from: 'now-1h', to: 'now' },
+    refresh: '10s',
+    timezone: 'browser',
+    templating: {
+      list: [
+        { name: 'datasource', type: 'datasource', query: 'prometheus', label: 'Data source' },
+        {
+          name: 'namespace',
+          type: 'query',
+          datasource: DS,
+          query: `label_values(${G.ordersReceived}, namespace)`,
+          includeAll: true,
+          multi: true,
+          allValue: '.*',
+          refresh: 2,
+        },
+        {
+          name: 'sale',
+          type: 'query',
+          datasource: DS,
+          query: `label_values(${G.ordersReceived}{namespace=~"$namespace"}, sale)`,
+          includeAll: true,
+          multi: true,
+          allValue: '.*',
+          refresh: 2,
+        },
+      ],
+    },
+    annotations: { list: [] },
+    panels,
+  };
+}
+
+/** Every query of the dashboard with its panel and source, for the dashboard test. */
+export function dashboardQueries(): { panel: string; source: Source; expr: string }[] {
+  return ROWS.flatMap(([, specs]) =>
+    specs.flatMap((s) => s.targets.map(([expr]) => ({ panel: s.title, source: s.source, expr }))),
+  );
+}
