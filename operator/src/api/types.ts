@@ -1,0 +1,111 @@
+/**
+ * The FlashSale API as the operator sees it: the object shape, condition reasons (constants, beside the types,
+ * as in Kubernetes API packages) and the names of what a sale owns.
+ */
+import type { FlashSaleStatus, SalePhase } from '@flashsale/common';
+
+export type { ConditionType, FlashSaleSpec, FlashSaleStatus, SalePhase } from '@flashsale/common';
+
+export interface ObjectMeta {
+  name: string;
+  namespace: string;
+  uid: string;
+  generation?: number;
+  resourceVersion?: string;
+  deletionTimestamp?: string | Date;
+  finalizers?: string[];
+  annotations?: Record<string, string>;
+  labels?: Record<string, string>;
+  creationTimestamp?: string | Date;
+}
+
+/** The stored object; spec is unknown until parsed with the zod schema (the API server may hold older shapes). */
+export interface FlashSaleObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec: unknown;
+  status?: FlashSaleStatus;
+}
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export const FIELD_MANAGER = 'flashsale-operator';
+export const CONTROLLER_NAME = 'flashsale';
+
+/** Labels on everything the operator makes. */
+export const LABELS = {
+  name: 'app.kubernetes.io/name',
+  instance: 'app.kubernetes.io/instance',
+  component: 'app.kubernetes.io/component',
+  partOf: 'app.kubernetes.io/part-of',
+  managedBy: 'app.kubernetes.io/managed-by',
+  sale: 'flashsale.dev/sale',
+} as const;
+export const MANAGED_BY = 'flashsale-operator';
+export const CONFIG_HASH_ANNOTATION = 'flashsale.dev/config-hash';
+
+/** Condition reasons (CamelCase, stable: users and alerts match on them). */
+export const REASONS = {
+  // Ready / Progressing / Degraded
+  Reconciled: 'Reconciled',
+  Reconciling: 'Reconciling',
+  InvalidSpec: 'InvalidSpec',
+  ReconcileError: 'ReconcileError',
+  WaitingForWorkloads: 'WaitingForWorkloads',
+  WaitingForDependencies: 'WaitingForDependencies',
+  Paused: 'Paused',
+  NotPaused: 'NotPaused',
+  AsExpected: 'AsExpected',
+  Deleting: 'Deleting',
+  CleanupFailed: 'CleanupFailed',
+  // InventorySeeded
+  Seeded: 'Seeded',
+  Restocked: 'Restocked',
+  Reduced: 'Reduced',
+  RedisUnavailable: 'RedisUnavailable',
+  // TopicsReady
+  TopicsCreated: 'TopicsCreated',
+  KafkaUnavailable: 'KafkaUnavailable',
+  PartitionsCannotShrink: 'PartitionsCannotShrink',
+  // WorkloadsAvailable
+  DeploymentsAvailable: 'DeploymentsAvailable',
+  DeploymentsNotAvailable: 'DeploymentsNotAvailable',
+  ScaledDown: 'ScaledDown',
+  // ScalingReady
+  HorizontalPodAutoscalers: 'HorizontalPodAutoscalers',
+  KedaScaledObjects: 'KedaScaledObjects',
+  KedaNotInstalled: 'KedaNotInstalled',
+  AutoscalingDisabled: 'AutoscalingDisabled',
+  SaleOver: 'SaleOver',
+  // MonitoringReady
+  MonitoringCreated: 'MonitoringCreated',
+  MonitoringDisabled: 'MonitoringDisabled',
+  PrometheusOperatorNotInstalled: 'PrometheusOperatorNotInstalled',
+  // Secrets
+  SecretNotFound: 'SecretNotFound',
+} as const;
+export type Reason = (typeof REASONS)[keyof typeof REASONS];
+
+/** Names of the objects one sale owns. */
+export const childNames = (sale: string) => ({
+  config: `${sale}-config`,
+  gateway: `${sale}-gateway`,
+  processor: `${sale}-processor`,
+  processorMetrics: `${sale}-processor-metrics`,
+  gatewayPdb: `${sale}-gateway`,
+  processorPdb: `${sale}-processor`,
+  gatewayHpa: `${sale}-gateway`,
+  processorHpa: `${sale}-processor`,
+  rule: `${sale}-alerts`,
+  monitor: `${sale}`,
+});
+
+export type Phase = SalePhase;

@@ -1,0 +1,190 @@
+/**
+ * Gateway and processor Deployments: restricted pod security, probes on the right endpoints, configuration from the
+ * sale's ConfigMap plus per-component variables, user env last (overrides). `replicas` is left out whenever an
+ * autoscaler owns it.
+ */
+import { type FlashSaleSpec, parseDurationMs } from '@flashsale/common';
+import { CONFIG_HASH_ANNOTATION, childNames } from '../api/types.ts';
+import { childMeta, type SaleRef, selectorLabels } from './meta.ts';
+
+export interface WorkloadDefaults {
+  gatewayImage: string;
+  processorImage: string;
+  gatewayCommand: string[];
+  processorCommand: string[];
+}
+
+export const GATEWAY_PORT = 8080;
+export const PROCESSOR_METRICS_PORT = 9090;
+
+type EnvVar = { name: string; value?: string; valueFrom?: unknown };
+
+const secretEnv = (name: string, ref: { name: string; key: string } | undefined): EnvVar[] =>
+  ref ? [{ name, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } }] : [];
+
+function credentialEnv(spec: FlashSaleSpec): EnvVar[] {
+  const sasl = spec.kafka.sasl;
+  return [
+    ...secretEnv('REDIS_USERNAME', spec.redis.usernameSecretRef),
+    ...secretEnv('REDIS_PASSWORD', spec.redis.passwordSecretRef),
+    ...(sasl
+      ? [
+          { name: 'KAFKA_SASL_MECHANISM', value: sasl.mechanism },
+          ...secretEnv('KAFKA_USERNAME', sasl.usernameSecretRef),
+          ...secretEnv('KAFKA_PASSWORD', sasl.passwordSecretRef),
+        ]
+      : []),
+  ];
+}
+
+/** Later entries win: built-ins, then the user's overrides. */
+function mergeEnv(base: EnvVar[], overrides: { name: string; value: string }[]): EnvVar[] {
+  const names = new Set(overrides.map((e) => e.name));
+  return [...base.filter((e) => !names.has(e.name)), ...overrides.map((e) => ({ name: e.name, value: e.value }))];
+}
+
+const podSecurityContext = {
+  runAsNonRoot: true,
+  runAsUser: 10001,
+  runAsGroup: 10001,
+  fsGroup: 10001,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+const containerSecurityContext = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+};
+
+const defaultResources = {
+  requests: { cpu: '100m', memory: '128Mi' },
+  limits: { memory: '512Mi' },
+};
+
+interface DeploymentInput {
+  sale: SaleRef;
+  spec: FlashSaleSpec;
+  defaults: WorkloadDefaults;
+  /** undefined: leave replicas to the autoscaler */
+  replicas: number | undefined;
+  configHash: string;
+}
+
+function deployment(
+  input: DeploymentInput,
+  component: 'gateway' | 'processor',
+  name: string,
+  container: Record<string, unknown>,
+  strategy: unknown,
+) {
+  const { sale, replicas, configHash } = input;
+  const selector = selectorLabels(sale.name, component);
+  const meta = childMeta(sale, name, component);
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta,
+    spec: {
+      ...(replicas === undefined ? {} : { replicas }),
+      selector: { matchLabels: selector },
+      strategy,
+      revisionHistoryLimit: 5,
+      progressDeadlineSeconds: input.spec.upgradeStrategy.progressDeadlineSeconds,
+      template: {
+        metadata: {
+          labels: { ...meta.labels, ...selector },
+          annotations: { [CONFIG_HASH_ANNOTATION]: configHash },
+        },
+        spec: {
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: 45,
+          securityContext: podSecurityContext,
+          containers: [container],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
+        },
+      },
+    },
+  };
+}
+
+export function buildGatewayDeployment(input: DeploymentInput) {
+  const { sale, spec, defaults } = input;
+  const g = spec.gateway;
+  const names = childNames(sale.name);
+  const env = mergeEnv(
+    [
+      { name: 'PORT', value: String(GATEWAY_PORT) },
+      { name: 'RATE_LIMIT_ENABLED', value: String(g.rateLimit.enabled) },
+      { name: 'RATE_LIMIT_MAX_REQUESTS', value: String(g.rateLimit.maxRequests) },
+      { name: 'RATE_LIMIT_WINDOW', value: g.rateLimit.window },
+      { name: 'CIRCUIT_BREAKER_FAILURE_THRESHOLD', value: String(g.circuitBreaker.failureThreshold) },
+      { name: 'CIRCUIT_BREAKER_SUCCESS_THRESHOLD', value: String(g.circuitBreaker.successThreshold) },
+      { name: 'CIRCUIT_BREAKER_BASE_TIMEOUT', value: g.circuitBreaker.baseTimeout },
+      { name: 'CIRCUIT_BREAKER_MAX_TIMEOUT', value: g.circuitBreaker.maxTimeout },
+      ...credentialEnv(spec),
+    ],
+    g.env,
+  );
+  const container = {
+    name: 'gateway',
+    image: g.image ?? defaults.gatewayImage,
+    imagePullPolicy: g.imagePullPolicy,
+    command: defaults.gatewayCommand,
+    ports: [{ name: 'http', containerPort: GATEWAY_PORT, protocol: 'TCP' }],
+    envFrom: [{ configMapRef: { name: names.config } }],
+    env,
+    resources: g.resources ?? defaultResources,
+    securityContext: containerSecurityContext,
+    startupProbe: { httpGet: { path: '/livez', port: 'http' }, periodSeconds: 2, failureThreshold: 30 },
+    livenessProbe: { httpGet: { path: '/livez', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
+    readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
+    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+  };
+  return deployment(input, 'gateway', names.gateway, container, {
+    type: 'RollingUpdate',
+    rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' },
+  });
+}
+
+export function buildProcessorDeployment(input: DeploymentInput) {
+  const { sale, spec, defaults } = input;
+  const p = spec.processor;
+  const names = childNames(sale.name);
+  const env = mergeEnv(
+    [
+      { name: 'METRICS_PORT', value: String(PROCESSOR_METRICS_PORT) },
+      { name: 'HOLD_TTL', value: p.holdTtl },
+      { name: 'PAYMENT_FAILURE_RATE', value: String(p.payment.failureRate) },
+      { name: 'PAYMENT_LATENCY_MIN', value: p.payment.minLatency },
+      { name: 'PAYMENT_LATENCY_MAX', value: p.payment.maxLatency },
+      { name: 'SHUTDOWN_TIMEOUT', value: '30s' },
+      ...credentialEnv(spec),
+    ],
+    p.env,
+  );
+  const container = {
+    name: 'processor',
+    image: p.image ?? defaults.processorImage,
+    imagePullPolicy: p.imagePullPolicy,
+    command: defaults.processorCommand,
+    ports: [{ name: 'metrics', containerPort: PROCESSOR_METRICS_PORT, protocol: 'TCP' }],
+    envFrom: [{ configMapRef: { name: names.config } }],
+    env,
+    resources: p.resources ?? defaultResources,
+    securityContext: containerSecurityContext,
+    livenessProbe: { httpGet: { path: '/health', port: 'metrics' }, periodSeconds: 10, failureThreshold: 3 },
+    readinessProbe: { httpGet: { path: '/health', port: 'metrics' }, periodSeconds: 5, failureThreshold: 2 },
+    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+  };
+  // Rolling, never blue-green: two versions in one consumer group would split partitions; drain before stop.
+  return deployment(input, 'processor', names.processor, container, {
+    type: 'RollingUpdate',
+    rollingUpdate: { maxUnavailable: 0, maxSurge: 1 },
+  });
+}
+
+/** Hold TTL in ms (for the status and docs). */
+export const holdTtlMs = (spec: FlashSaleSpec) => parseDurationMs(spec.processor.holdTtl);

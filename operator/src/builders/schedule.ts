@@ -1,0 +1,77 @@
+/**
+ * Where a sale is in its life, from the clock: cold (long before), warm (pre-scaling before startsAt), live,
+ * draining (after endsAt, within the grace period) and over (scaled down, data kept for audit).
+ */
+import { type FlashSaleSpec, parseDurationMs } from '@flashsale/common';
+
+export type Stage = 'cold' | 'warm' | 'live' | 'draining' | 'over';
+
+export interface Schedule {
+  stage: Stage;
+  startsAt: number;
+  endsAt: number;
+  /** ms until the next stage boundary (undefined when over) */
+  nextChangeInMs: number | undefined;
+}
+
+export function saleSchedule(spec: FlashSaleSpec, now: number): Schedule {
+  const startsAt = Date.parse(spec.startsAt);
+  const endsAt = Date.parse(spec.endsAt);
+  const warmAt = startsAt - parseDurationMs(spec.autoscaling.preScale.lead);
+  const overAt = endsAt + parseDurationMs(spec.autoscaling.scaleDownGrace);
+  const bounds: [number, Stage][] = [
+    [warmAt, 'cold'],
+    [startsAt, 'warm'],
+    [endsAt, 'live'],
+    [overAt, 'draining'],
+  ];
+  for (const [until, stage] of bounds) {
+    if (now < until) return { stage, startsAt, endsAt, nextChangeInMs: until - now };
+  }
+  return { stage: 'over', startsAt, endsAt, nextChangeInMs: undefined };
+}
+
+export interface ReplicaPlan {
+  /** true when an autoscaler owns spec.replicas (then the Deployment is applied without it) */
+  autoscaled: boolean;
+  gateway: { replicas: number; min: number; max: number };
+  processor: { replicas: number; min: number; max: number };
+}
+
+/** Replica bounds per stage. Processor replicas never exceed the orders topic's partitions. */
+export function replicaPlan(spec: FlashSaleSpec, stage: Stage): ReplicaPlan {
+  const a = spec.autoscaling;
+  const parts = spec.topics.partitions;
+  const pMax = Math.max(1, Math.min(a.processor.maxReplicas, parts));
+  const pMin = Math.min(a.processor.minReplicas, pMax);
+  const gMax = a.gateway.maxReplicas;
+  const gMin = a.gateway.minReplicas;
+  if (stage === 'over') {
+    return { autoscaled: false, gateway: { replicas: 0, min: 0, max: 0 }, processor: { replicas: 0, min: 0, max: 0 } };
+  }
+  if (!a.enabled) {
+    const g = stage === 'cold' ? Math.min(1, spec.gateway.replicas) : spec.gateway.replicas;
+    const pWanted = Math.min(spec.processor.replicas, parts);
+    const p = stage === 'cold' ? Math.min(1, pWanted) : pWanted;
+    return { autoscaled: false, gateway: { replicas: g, min: g, max: g }, processor: { replicas: p, min: p, max: p } };
+  }
+  let gFloor = gMin;
+  let pFloor = pMin;
+  if (stage === 'cold') {
+    gFloor = 1;
+    pFloor = 1;
+  } else if (stage === 'warm') {
+    gFloor = clamp(a.preScale.gatewayReplicas ?? Math.max(gMin, Math.ceil(gMax / 2)), 1, gMax);
+    pFloor = clamp(a.preScale.processorReplicas ?? pMax, 1, pMax);
+  } else if (stage === 'draining') {
+    gFloor = 1;
+    pFloor = pMin;
+  }
+  return {
+    autoscaled: true,
+    gateway: { replicas: gFloor, min: gFloor, max: Math.max(gFloor, gMax) },
+    processor: { replicas: pFloor, min: pFloor, max: Math.max(pFloor, pMax) },
+  };
+}
+
+const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, v));

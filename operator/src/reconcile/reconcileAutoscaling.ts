@@ -1,0 +1,60 @@
+/**
+ * Autoscalers: HPAs (default) or KEDA ScaledObjects when chosen and installed (API discovery); none when autoscaling
+ * is off or the sale is over (then the Deployments carry fixed replicas). Bounds come from the replica plan, which
+ * pre-scales before startsAt and caps the processor at the partition count.
+ */
+import { childNames, REASONS } from '../api/types.ts';
+import { buildHorizontalPodAutoscalers, buildScaledObjects } from '../builders/buildAutoscalers.ts';
+import type { ReconcileContext } from './context.ts';
+import { ensureAbsent, ensureApplied } from './ensure.ts';
+
+const HPA = 'autoscaling/v2';
+const KEDA = 'keda.sh/v1alpha1';
+
+export async function reconcileAutoscaling(ctx: ReconcileContext): Promise<void> {
+  const names = childNames(ctx.ref.name);
+  const kedaInstalled = await ctx.deps.kube.hasGroupVersion(KEDA);
+  const removeHpas = async () => {
+    await ensureAbsent(ctx, HPA, 'HorizontalPodAutoscaler', names.gatewayHpa);
+    await ensureAbsent(ctx, HPA, 'HorizontalPodAutoscaler', names.processorHpa);
+  };
+  const removeScaledObjects = async () => {
+    if (!kedaInstalled) return;
+    await ensureAbsent(ctx, KEDA, 'ScaledObject', names.gatewayHpa);
+    await ensureAbsent(ctx, KEDA, 'ScaledObject', names.processorHpa);
+  };
+  const { plan, spec } = ctx;
+  const bounds = `gateway ${plan.gateway.min}-${plan.gateway.max}, processor ${plan.processor.min}-${plan.processor.max}`;
+  if (!plan.autoscaled) {
+    await removeHpas();
+    await removeScaledObjects();
+    const over = ctx.schedule.stage === 'over';
+    ctx.condition(
+      'ScalingReady',
+      'True',
+      over ? REASONS.SaleOver : REASONS.AutoscalingDisabled,
+      over
+        ? 'sale over: scaled to zero, data kept for audit'
+        : `fixed replicas: gateway ${plan.gateway.replicas}, processor ${plan.processor.replicas}`,
+    );
+    return;
+  }
+  if (spec.autoscaling.provider === 'KEDA' && kedaInstalled) {
+    await removeHpas();
+    for (const so of buildScaledObjects(ctx.ref, spec, plan)) await ensureApplied(ctx, so);
+    ctx.condition(
+      'ScalingReady',
+      'True',
+      REASONS.KedaScaledObjects,
+      `KEDA ScaledObjects (${ctx.schedule.stage}): ${bounds}`,
+    );
+    return;
+  }
+  await removeScaledObjects();
+  for (const hpa of buildHorizontalPodAutoscalers(ctx.ref, spec, plan)) await ensureApplied(ctx, hpa);
+  if (spec.autoscaling.provider === 'KEDA') {
+    ctx.condition('ScalingReady', 'True', REASONS.KedaNotInstalled, `KEDA is not installed; using HPAs: ${bounds}`);
+  } else {
+    ctx.condition('ScalingReady', 'True', REASONS.HorizontalPodAutoscalers, `HPAs (${ctx.schedule.stage}): ${bounds}`);
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * One level-based reconcile of one FlashSale, controller-runtime style:
+ *   get -> deletion/finalizer -> paused? -> parse spec (terminal when invalid) -> ensure children and external
+ *   state -> compute status -> write status once (when changed) -> result (requeueAfter / retry).
+ */
+import { PAUSED_ANNOTATION, parseFlashSaleSpec } from '@flashsale/common';
+import { type FlashSaleObject, REASONS } from '../api/types.ts';
+import { replicaPlan, saleSchedule } from '../builders/schedule.ts';
+import { computeStatus } from './computeStatus.ts';
+import { isTrue, setCondition, sortConditions } from './conditions.ts';
+import { type Deps, ReconcileContext } from './context.ts';
+import { DependencyError, type Result, TerminalError } from './errors.ts';
+import { finalizeSale, manageFinalizer } from './finalizeSale.ts';
+import { readCredentials } from './readCredentials.ts';
+import { reconcileAutoscaling } from './reconcileAutoscaling.ts';
+import { reconcileConfigMap } from './reconcileConfigMap.ts';
+import { reconcileDisruptionBudgets } from './reconcileDisruptionBudgets.ts';
+import { reconcileGatewayDeployment } from './reconcileGatewayDeployment.ts';
+import { reconcileMonitoring } from './reconcileMonitoring.ts';
+import { reconcileProcessorDeployment } from './reconcileProcessorDeployment.ts';
+import { reconcileServices } from './reconcileServices.ts';
+import { reconcileTopics } from './reconcileTopics.ts';
+import { seedInventory } from './seedInventory.ts';
+import { forgetSaleMetrics, writeStatus } from './writeStatus.ts';
+
+/** How soon to look again while Deployments are becoming available (their informer also wakes us). */
+const WAIT_FOR_WORKLOADS_MS = 5_000;
+
+export async function reconcileFlashSale(deps: Deps, key: string): Promise<Result> {
+  const [namespace = '', name = ''] = key.split('/');
+  let sale = await deps.kube.getFlashSale(namespace, name);
+  if (!sale) {
+    await forgetSaleMetrics(deps, namespace, name);
+    return {};
+  }
+  if (sale.metadata.deletionTimestamp) return finalizeSale(deps, sale);
+
+  const now = new Date(deps.now());
+  if (sale.metadata.annotations?.[PAUSED_ANNOTATION] === 'true') return reportPaused(deps, sale, now);
+
+  const parsed = parseFlashSaleSpec(sale.spec);
+  if (!parsed.ok) return reportInvalid(deps, sale, parsed.problems, now);
+  const spec = parsed.spec;
+
+  sale = await manageFinalizer(deps, sale, spec.deletionPolicy);
+  const schedule = saleSchedule(spec, now.getTime());
+  const ctx = new ReconcileContext(deps, sale, spec, now, schedule, replicaPlan(spec, schedule.stage));
+
+  const creds = await readCredentials(deps, namespace, spec);
+  ctx.credentials = { redis: creds.redis, kafka: creds.kafka };
+  if (creds.missing.length > 0) {
+    const msg = `Secret key(s) not found: ${creds.missing.join(', ')}`;
+    ctx.observed.dependencyErrors.push(msg);
+    ctx.event('Warning', REASONS.SecretNotFound, msg);
+  }
+
+  // Kubernetes side
+  const configHash = await reconcileConfigMap(ctx);
+  await reconcileGatewayDeployment(ctx, configHash);
+  await reconcileProcessorDeployment(ctx, configHash);
+  await reconcileServices(ctx);
+  await reconcileDisruptionBudgets(ctx);
+  await reconcileAutoscaling(ctx);
+  await reconcileMonitoring(ctx);
+  // Redis and Kafka side (failures become conditions; the reconcile is retried after the status is written)
+  if (creds.missing.length === 0) {
+    await seedInventory(ctx);
+    await reconcileTopics(ctx);
+  }
+
+  const wasReady = isTrue(sale.status?.conditions as never, 'Ready');
+  const status = computeStatus(ctx);
+  const ready = isTrue(status.conditions as never, 'Ready');
+  if (ready && !wasReady) ctx.event('Normal', 'Ready', `FlashSale is ready (${status.phase})`);
+  if (sale.status?.phase !== status.phase && status.phase) {
+    ctx.event('Normal', 'PhaseChanged', `Phase ${sale.status?.phase ?? '(none)'} -> ${status.phase}`);
+  }
+  await writeStatus(deps, sale, status);
+
+  if (ctx.observed.dependencyErrors.length > 0) throw new DependencyError(ctx.observed.dependencyErrors.join('; '));
+  if (!ready) ctx.requeueAfter(WAIT_FOR_WORKLOADS_MS);
+  if (schedule.nextChangeInMs !== undefined) ctx.requeueAfter(schedule.nextChangeInMs + 50);
+  if (schedule.stage === 'live' || schedule.stage === 'warm' || schedule.stage === 'draining') {
+    ctx.requeueAfter(deps.config.statusRefreshMs);
+  }
+  return { requeueAfterMs: ctx.requeueAfterMs };
+}
+
+async function reportPaused(deps: Deps, sale: FlashSaleObject, now: Date): Promise<Result> {
+  const conditions = setCondition(
+    (sale.status?.conditions ?? []) as never,
+    'Paused',
+    'True',
+    REASONS.Paused,
+    `reconciling is paused by the annotation flashsale.dev/paused=true`,
+    sale.metadata.generation,
+    now,
+  );
+  const withProgress = setCondition(
+    conditions,
+    'Progressing',
+    'False',
+    REASONS.Paused,
+    'paused',
+    sale.metadata.generation,
+    now,
+  );
+  await writeStatus(deps, sale, { ...sale.status, conditions: sortConditions(withProgress) });
+  return {};
+}
+
+async function reportInvalid(deps: Deps, sale: FlashSaleObject, problems: string[], now: Date): Promise<Result> {
+  const msg = `invalid spec: ${problems.join('; ')}`;
+  let c = setCondition(
+    (sale.status?.conditions ?? []) as never,
+    'Ready',
+    'False',
+    REASONS.InvalidSpec,
+    msg,
+    sale.metadata.generation,
+    now,
+  );
+  c = setCondition(c, 'Degraded', 'True', REASONS.InvalidSpec, msg, sale.metadata.generation, now);
+  c = setCondition(
+    c,
+    'Progressing',
+    'False',
+    REASONS.InvalidSpec,
+    'fix the spec to continue',
+    sale.metadata.generation,
+    now,
+  );
+  c = setCondition(c, 'Paused', 'False', REASONS.NotPaused, '', sale.metadata.generation, now);
+  await writeStatus(deps, sale, {
+    ...sale.status,
+    phase: 'Failed',
+    observedGeneration: sale.metadata.generation,
+    conditions: sortConditions(c),
+  });
+  deps.recorder.event(sale, 'Warning', REASONS.InvalidSpec, msg);
+  throw new TerminalError(msg);
+}

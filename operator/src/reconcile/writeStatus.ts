@@ -1,0 +1,37 @@
+/**
+ * Write the status once per reconcile, and only when it changed (merge-patch on /status; keys that disappeared are
+ * sent as null so the merge removes them).
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { SALE_PHASES } from '@flashsale/common';
+import type { FlashSaleObject, FlashSaleStatus } from '../api/types.ts';
+import type { Deps } from './context.ts';
+
+export async function writeStatus(deps: Deps, sale: FlashSaleObject, next: FlashSaleStatus): Promise<boolean> {
+  const prev = (sale.status ?? {}) as Record<string, unknown>;
+  const clean = JSON.parse(JSON.stringify(next)) as Record<string, unknown>;
+  recordMetrics(deps, sale, next);
+  if (isDeepStrictEqual(prev, clean)) return false;
+  const body: Record<string, unknown> = { ...clean };
+  for (const k of Object.keys(prev)) if (!(k in clean)) body[k] = null;
+  await deps.kube.patchFlashSaleStatus(sale.metadata.namespace, sale.metadata.name, body as FlashSaleStatus);
+  return true;
+}
+
+function recordMetrics(deps: Deps, sale: FlashSaleObject, s: FlashSaleStatus) {
+  const { namespace, name } = sale.metadata;
+  for (const phase of SALE_PHASES) deps.metrics.salePhase.set({ namespace, name, phase }, s.phase === phase ? 1 : 0);
+  for (const it of s.items ?? []) {
+    deps.metrics.saleSold.set({ namespace, name, item_id: it.id }, it.sold);
+    deps.metrics.saleRemaining.set({ namespace, name, item_id: it.id }, it.remaining);
+  }
+}
+
+export async function forgetSaleMetrics(deps: Deps, namespace: string, name: string): Promise<void> {
+  for (const g of [deps.metrics.salePhase, deps.metrics.saleSold, deps.metrics.saleRemaining]) {
+    const m = await g.get();
+    for (const v of m.values) {
+      if (v.labels.namespace === namespace && v.labels.name === name) g.remove(v.labels as never);
+    }
+  }
+}
