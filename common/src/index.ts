@@ -1,6 +1,8 @@
+export * from './alerts.ts';
 export * from './dlq.ts';
 export * from './duration.ts';
 export * from './errors.ts';
+export * from './flashsale-spec.ts';
 export * from './inventory.ts';
 export * from './kafka-admin.ts';
 export * from './keys.ts';
@@ -8,7 +10,6 @@ export * from './logger.ts';
 export * from './metrics.ts';
 export * from './order.ts';
 export * from './redis.ts';
+export * from './sale-env.ts';
 export * from './scripts.ts';
 export * from './topics.ts';
-export * from './flashsale-spec.ts';
-export * from './alerts.ts';

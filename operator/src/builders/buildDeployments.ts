@@ -3,7 +3,7 @@
  * sale's ConfigMap plus per-component variables, user env last (overrides). `replicas` is left out whenever an
  * autoscaler owns it.
  */
-import { type FlashSaleSpec, parseDurationMs } from '@flashsale/common';
+import { envList, type FlashSaleSpec, gatewayEnv, parseDurationMs, processorEnv } from '@flashsale/common';
 import { CONFIG_HASH_ANNOTATION, childNames } from '../api/types.ts';
 import { childMeta, type SaleRef, selectorLabels } from './meta.ts';
 
@@ -115,17 +115,7 @@ export function buildGatewayDeployment(input: DeploymentInput) {
   const g = spec.gateway;
   const names = childNames(sale.name);
   const env = mergeEnv(
-    [
-      { name: 'PORT', value: String(GATEWAY_PORT) },
-      { name: 'RATE_LIMIT_ENABLED', value: String(g.rateLimit.enabled) },
-      { name: 'RATE_LIMIT_MAX_REQUESTS', value: String(g.rateLimit.maxRequests) },
-      { name: 'RATE_LIMIT_WINDOW', value: g.rateLimit.window },
-      { name: 'CIRCUIT_BREAKER_FAILURE_THRESHOLD', value: String(g.circuitBreaker.failureThreshold) },
-      { name: 'CIRCUIT_BREAKER_SUCCESS_THRESHOLD', value: String(g.circuitBreaker.successThreshold) },
-      { name: 'CIRCUIT_BREAKER_BASE_TIMEOUT', value: g.circuitBreaker.baseTimeout },
-      { name: 'CIRCUIT_BREAKER_MAX_TIMEOUT', value: g.circuitBreaker.maxTimeout },
-      ...credentialEnv(spec),
-    ],
+    [{ name: 'PORT', value: String(GATEWAY_PORT) }, ...envList(gatewayEnv(spec)), ...credentialEnv(spec)],
     g.env,
   );
   const container = {
@@ -156,10 +146,7 @@ export function buildProcessorDeployment(input: DeploymentInput) {
   const env = mergeEnv(
     [
       { name: 'METRICS_PORT', value: String(PROCESSOR_METRICS_PORT) },
-      { name: 'HOLD_TTL', value: p.holdTtl },
-      { name: 'PAYMENT_FAILURE_RATE', value: String(p.payment.failureRate) },
-      { name: 'PAYMENT_LATENCY_MIN', value: p.payment.minLatency },
-      { name: 'PAYMENT_LATENCY_MAX', value: p.payment.maxLatency },
+      ...envList(processorEnv(spec)),
       { name: 'SHUTDOWN_TIMEOUT', value: '30s' },
       ...credentialEnv(spec),
     ],

@@ -1,0 +1,70 @@
+/**
+ * FlashSale spec -> environment of the gateway and processor: the ONE mapping, used by the operator (ConfigMap and
+ * Deployments) and by `flashsale up` (local child processes). Values only; secrets (Redis password, SASL) are
+ * resolved by whoever runs the process (the operator references Secrets, the CLI passes what it was given).
+ */
+import type { FlashSaleSpec } from './flashsale-spec.ts';
+
+export type SaleComponent = 'gateway' | 'processor';
+
+/** Environment shared by gateway and processor (in a cluster: the sale's ConfigMap, read with envFrom). */
+export function sharedEnv(sale: string, spec: FlashSaleSpec): Record<string, string> {
+  return {
+    SALE_NAME: sale,
+    SALE_STARTS_AT: spec.startsAt,
+    SALE_ENDS_AT: spec.endsAt,
+    REDIS_ADDR: spec.redis.addr,
+    REDIS_MODE: spec.redis.mode,
+    REDIS_TLS: String(spec.redis.tls.enabled),
+    KAFKA_ADDR: spec.kafka.brokers,
+    KAFKA_TLS: String(spec.kafka.tls.enabled),
+    TOPIC_PARTITIONS: String(spec.topics.partitions),
+    TOPIC_REPLICATION: String(spec.topics.replicationFactor),
+    /** the operator (or the CLI) owns the topics; the processor must not create them */
+    ENSURE_TOPICS: 'false',
+  };
+}
+
+/** Gateway-only variables derived from the spec (rate limit, circuit breaker). */
+export function gatewayEnv(spec: FlashSaleSpec): Record<string, string> {
+  const g = spec.gateway;
+  return {
+    RATE_LIMIT_ENABLED: String(g.rateLimit.enabled),
+    RATE_LIMIT_MAX_REQUESTS: String(g.rateLimit.maxRequests),
+    RATE_LIMIT_WINDOW: g.rateLimit.window,
+    CIRCUIT_BREAKER_FAILURE_THRESHOLD: String(g.circuitBreaker.failureThreshold),
+    CIRCUIT_BREAKER_SUCCESS_THRESHOLD: String(g.circuitBreaker.successThreshold),
+    CIRCUIT_BREAKER_BASE_TIMEOUT: g.circuitBreaker.baseTimeout,
+    CIRCUIT_BREAKER_MAX_TIMEOUT: g.circuitBreaker.maxTimeout,
+  };
+}
+
+/** Processor-only variables derived from the spec (hold TTL, simulated payment). */
+export function processorEnv(spec: FlashSaleSpec): Record<string, string> {
+  const p = spec.processor;
+  return {
+    HOLD_TTL: p.holdTtl,
+    PAYMENT_FAILURE_RATE: String(p.payment.failureRate),
+    PAYMENT_LATENCY_MIN: p.payment.minLatency,
+    PAYMENT_LATENCY_MAX: p.payment.maxLatency,
+  };
+}
+
+/**
+ * The complete environment of one component: shared, then component variables, then `overrides` (e.g. local
+ * addresses and ports), then the user's `spec.<component>.env` last (it wins, as in the Deployment).
+ */
+export function saleEnv(
+  sale: string,
+  spec: FlashSaleSpec,
+  component: SaleComponent,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
+  const own = component === 'gateway' ? gatewayEnv(spec) : processorEnv(spec);
+  const user = Object.fromEntries(spec[component].env.map((e) => [e.name, e.value]));
+  return { ...sharedEnv(sale, spec), ...own, ...overrides, ...user };
+}
+
+/** Record -> Kubernetes container env list. */
+export const envList = (env: Record<string, string>): { name: string; value: string }[] =>
+  Object.entries(env).map(([name, value]) => ({ name, value }));
