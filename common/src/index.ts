@@ -1,4 +1,5 @@
 export * from './alerts.ts';
+export * from './annotations.ts';
 export * from './dlq.ts';
 export * from './duration.ts';
 export * from './errors.ts';
