@@ -11,6 +11,7 @@ export * from './logger.ts';
 export * from './metrics.ts';
 export * from './order.ts';
 export * from './redis.ts';
+export * from './sale-cleanup.ts';
 export * from './sale-env.ts';
 export * from './scripts.ts';
 export * from './topics.ts';

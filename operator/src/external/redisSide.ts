@@ -6,15 +6,14 @@
 import {
   auditSale,
   createRedis,
+  deleteSaleKeys,
   type FlashSaleSpec,
   type ItemAudit,
   parseAddrList,
   type RedisClient,
   type SeedResult,
-  saleKeyPatterns,
   seedItem,
 } from '@flashsale/common';
-import type { Cluster, Redis } from 'ioredis';
 
 export interface RedisCredentials {
   username?: string | undefined;
@@ -78,20 +77,5 @@ export function readInventory(r: RedisClient, sale: string, ids: string[]): Prom
   return auditSale(r, sale, ids);
 }
 
-/** Delete every key of the sale (all masters in cluster mode); returns how many were removed. */
-export async function deleteSaleKeys(r: RedisClient, sale: string): Promise<number> {
-  const nodes: Redis[] =
-    'nodes' in r && typeof (r as Cluster).nodes === 'function' ? (r as Cluster).nodes('master') : [r as Redis];
-  let removed = 0;
-  for (const node of nodes) {
-    for (const match of saleKeyPatterns(sale)) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', 500);
-        cursor = next;
-        for (const k of keys) removed += await node.unlink(k);
-      } while (cursor !== '0');
-    }
-  }
-  return removed;
-}
+/** Moved to @flashsale/common (sale-cleanup.ts), shared with the CLI. */
+export { deleteSaleKeys };
