@@ -22,6 +22,11 @@ export interface LeaderCallbacks {
   onStoppedLeading: () => void;
 }
 
+/** MicroTime as the API server parses it (6 fractional digits); client-node would send a Date with 3. */
+const microTime = (d: Date) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date;
+const asMicro = (v: unknown) =>
+  (v instanceof Date ? microTime(v) : String(v).replace(/\.(\d{3})Z$/, '.$1000Z')) as unknown as Date;
+
 export class LeaderElector {
   private readonly api: CoordinationV1Api;
   private readonly cfg: LeaderElectionConfig;
@@ -73,7 +78,7 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { namespace, name, identity } = this.cfg;
-    const now = new Date();
+    const now = microTime(new Date());
     const durationS = Math.ceil(this.cfg.leaseDurationMs / 1000);
     let lease: V1Lease;
     try {
@@ -113,7 +118,7 @@ export class LeaderElector {
         spec: {
           holderIdentity: identity,
           leaseDurationSeconds: durationS,
-          acquireTime: holder === identity && spec.acquireTime ? spec.acquireTime : now,
+          acquireTime: holder === identity && spec.acquireTime ? asMicro(spec.acquireTime) : now,
           renewTime: now,
           leaseTransitions: transitions,
         },
@@ -122,7 +127,7 @@ export class LeaderElector {
     const u = updated.spec;
     this.observed = {
       holder: identity,
-      renew: u?.renewTime ? new Date(u.renewTime).toISOString() : now.toISOString(),
+      renew: u?.renewTime ? new Date(u.renewTime).toISOString() : new Date().toISOString(),
       at: Date.now(),
     };
     return true;
@@ -144,7 +149,13 @@ export class LeaderElector {
         name,
         body: {
           metadata: { name, namespace, resourceVersion: lease.metadata?.resourceVersion },
-          spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 },
+          spec: {
+            ...lease.spec,
+            acquireTime: lease.spec?.acquireTime ? asMicro(lease.spec.acquireTime) : undefined,
+            renewTime: lease.spec?.renewTime ? asMicro(lease.spec.renewTime) : undefined,
+            holderIdentity: '',
+            leaseDurationSeconds: 1,
+          },
         },
       });
     } catch (e) {

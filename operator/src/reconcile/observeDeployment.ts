@@ -24,7 +24,9 @@ export function observeDeployment(d: V1Deployment): DeploymentObservation {
     available = total === 0;
     message = available ? `${name}: scaled to 0` : `${name}: scaling down (${total} pods left)`;
   } else {
-    available = availableCond?.status === 'True' && updated >= desired && availableN >= desired && total <= desired;
+    // Rollout complete (every pod on the latest template, no old pods left) and serving. Not "all replicas
+    // available": an HPA scale-up must not flip the sale's Ready condition.
+    available = updated >= desired && total <= desired && availableN >= 1 && availableCond !== undefined;
     message = `${name}: ${availableN}/${desired} available, ${updated} updated`;
   }
   return { name, available, desired, ready, message, progressDeadlineExceeded };

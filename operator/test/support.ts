@@ -1,0 +1,189 @@
+/**
+ * Helpers of the operator's end-to-end tests: real API server (kwok), Redis and Kafka from the harness; kubectl for
+ * what users do; the operator in-process (startOperator), confined to the test's own namespace and lease.
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createRedis, type RedisClient } from '@flashsale/common';
+import kafkajs, { type Admin } from 'kafkajs';
+import { inject } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { loadConfig } from '../src/config.ts';
+import { type OperatorHandle, startOperator } from '../src/operator.ts';
+
+const run = promisify(execFile);
+export const ROOT = join(import.meta.dirname, '../..');
+
+export function services() {
+  const s = inject('services');
+  if (!s.kube) throw new Error('the Kubernetes control plane (services.kube) is missing: the harness did not start it');
+  if (!s.redis) throw new Error('Redis (services.redis) is missing');
+  if (!s.kafka) throw new Error('Kafka (services.kafka) is missing');
+  return { kube: s.kube, redis: s.redis, kafka: s.kafka };
+}
+
+export async function kubectl(args: string[], input?: string): Promise<string> {
+  const { kube } = services();
+  const child = run(kube.kubectl, args, { env: { ...process.env, KUBECONFIG: kube.kubeconfig }, maxBuffer: 32 << 20 });
+  if (input !== undefined) {
+    child.child.stdin?.end(input);
+  }
+  const { stdout } = await child;
+  return stdout;
+}
+
+/** kubectl that may fail: returns {ok, out} with stderr on failure. */
+export async function tryKubectl(args: string[], input?: string): Promise<{ ok: boolean; out: string }> {
+  try {
+    return { ok: true, out: await kubectl(args, input) };
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    return { ok: false, out: err.stderr || err.message };
+  }
+}
+
+export async function installCrd(): Promise<void> {
+  await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(ROOT, 'crds')]);
+  await kubectl(['wait', '--for=condition=Established', 'crd/flashsales.flashsale.dev', '--timeout=30s']);
+}
+
+export const uniq = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+export async function createNamespace(prefix = 'op'): Promise<string> {
+  const ns = uniq(prefix);
+  await kubectl(['create', 'namespace', ns]);
+  return ns;
+}
+
+export type Manifest = { metadata: Record<string, unknown>; spec: Record<string, any> } & Record<string, any>;
+
+/** The example manifest, pointed at the harness's Redis and Kafka, live now (startsAt 1 min ago). */
+export function exampleSale(name: string, namespace: string, mutate?: (m: Manifest) => void): Manifest {
+  const { redis, kafka } = services();
+  const m = parse(readFileSync(join(ROOT, 'examples/flashsale.yaml'), 'utf8')) as Manifest;
+  m.metadata.name = name;
+  m.metadata.namespace = namespace;
+  m.spec.redis.addr = redis.addr;
+  m.spec.kafka.brokers = kafka.brokers.join(',');
+  m.spec.startsAt = new Date(Date.now() - 60_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  m.spec.endsAt = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  m.spec.topics.partitions = 2;
+  mutate?.(m);
+  return m;
+}
+
+export const applyManifest = (m: Manifest) => kubectl(['apply', '-f', '-'], stringify(m));
+
+export async function getJson<T = any>(kind: string, namespace: string, name: string): Promise<T | null> {
+  const r = await tryKubectl(['-n', namespace, 'get', kind, name, '-o', 'json', '--show-managed-fields']);
+  if (!r.ok) {
+    if (/NotFound|not found/.test(r.out)) return null;
+    throw new Error(r.out);
+  }
+  return JSON.parse(r.out) as T;
+}
+
+export const condition = (fs: any, type: string) =>
+  (fs?.status?.conditions ?? []).find((c: { type: string }) => c.type === type) as
+    | { status: string; reason: string; message: string }
+    | undefined;
+
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 30_000,
+  everyMs = 250,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as T;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; last: ${String((last as Error)?.message ?? JSON.stringify(last))}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Wait for Ready=True on the current generation. */
+export function waitReady(ns: string, name: string, timeoutMs = 40_000) {
+  return waitFor(
+    `FlashSale ${ns}/${name} Ready=True`,
+    async () => {
+      const fs = await getJson('flashsale', ns, name);
+      return fs && condition(fs, 'Ready')?.status === 'True' && fs.status?.observedGeneration === fs.metadata.generation
+        ? fs
+        : null;
+    },
+    timeoutMs,
+  );
+}
+
+export interface TestOperatorOptions {
+  namespace: string;
+  leaseName?: string;
+  identity?: string;
+  env?: Record<string, string>;
+}
+
+export async function startTestOperator(o: TestOperatorOptions): Promise<OperatorHandle> {
+  const { kube } = services();
+  const cfg = loadConfig({
+    KUBECONFIG: kube.kubeconfig,
+    LOG_LEVEL: process.env.OPERATOR_TEST_LOG ?? 'silent',
+    WATCH_NAMESPACE: o.namespace,
+    METRICS_PORT: '0',
+    METRICS_HOST: '127.0.0.1',
+    LEASE_NAMESPACE: o.namespace,
+    LEASE_NAME: o.leaseName ?? 'flashsale-operator',
+    LEASE_DURATION: '4s',
+    RENEW_DEADLINE: '3s',
+    RETRY_PERIOD: '500ms',
+    STATUS_REFRESH: '2s',
+    BACKOFF_BASE: '200ms',
+    BACKOFF_MAX: '3s',
+    RESYNC_PERIOD: '30s',
+    DEPENDENCY_TIMEOUT: '1s',
+    ...(o.identity ? { POD_NAME: o.identity } : {}),
+    ...o.env,
+  });
+  return startOperator(cfg);
+}
+
+export function redisClient(): RedisClient {
+  const { redis } = services();
+  return createRedis({ mode: 'single', nodes: [{ host: redis.host, port: redis.port }] });
+}
+
+export async function kafkaAdmin(): Promise<Admin> {
+  const { kafka } = services();
+  const admin = new kafkajs.Kafka({
+    clientId: 'operator-test',
+    brokers: kafka.brokers,
+    logLevel: kafkajs.logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  return admin;
+}
+
+export async function topicPartitions(admin: Admin, topic: string): Promise<number | undefined> {
+  const names = await admin.listTopics();
+  if (!names.includes(topic)) return undefined;
+  const md = await admin.fetchTopicMetadata({ topics: [topic] });
+  return md.topics[0]?.partitions.length;
+}
+
+export async function deleteNamespace(ns: string): Promise<void> {
+  await tryKubectl(['delete', 'namespace', ns, '--wait=false']);
+}
