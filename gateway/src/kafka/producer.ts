@@ -216,10 +216,13 @@ export class OrderProducer {
     }
   }
 
-  async close(): Promise<void> {
-    await this.flush();
+  /** Flush (bounded by `timeoutMs`), then disconnect; never hangs on a dead broker. */
+  async close(timeoutMs = 10_000): Promise<void> {
+    const bounded = (p: Promise<unknown>, ms: number) =>
+      Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, ms).unref())]);
+    await bounded(this.flush(), timeoutMs);
     this.closed = true;
     this.breaker.shutdown();
-    await Promise.allSettled([this.producer.disconnect(), this.admin?.disconnect()]);
+    await bounded(Promise.allSettled([this.producer.disconnect(), this.admin?.disconnect()]), 3000);
   }
 }

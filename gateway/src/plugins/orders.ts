@@ -158,6 +158,7 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
 
       const k = itemKeys(saleName, o.itemId);
       let status: OrderStatus = 'QUEUED';
+      let sending = false;
       try {
         const q = (await callScript(
           ctx.redis,
@@ -190,6 +191,7 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
             correlation_id: String(req.id),
             created_at: new Date(now).toISOString(),
           };
+          sending = true;
           await producer.send(msg);
         }
       } catch (e) {
@@ -197,7 +199,7 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
           callScript(ctx.redis, 'order_queue', [k.order(orderId)], ['cancel', orderId, o.key]),
           idempotency.release(o.userId, o.key, orderId),
         ]);
-        if (isRedisError(e)) throw e;
+        if (!sending) throw e;
         const retryMs = e instanceof BreakerOpenError ? e.retryAfterMs : 1000;
         req.log.warn(
           { event: 'order_not_queued', err: (e as Error).message, order_id: orderId, breaker: producer.breakerState },
