@@ -312,12 +312,9 @@ export const flashSaleSpecObject = z.object({
   autoscaling: autoscalingSpecSchema,
   monitoring: monitoringSpecSchema,
   upgradeStrategy: upgradeStrategySchema,
-  deletionPolicy: z
-    .enum(['Retain', 'Delete'])
-    .default('Retain')
-    .meta({
-      description: "Delete removes the sale's Redis keys and Kafka topics with the FlashSale; Retain keeps them",
-    }),
+  deletionPolicy: z.enum(['Retain', 'Delete']).default('Retain').meta({
+    description: "Delete removes the sale's Redis keys and Kafka topics with the FlashSale; Retain keeps them",
+  }),
 });
 
 /** Cross-field rules, as CEL for the API server (same words as the zod refinements below). */
@@ -344,6 +341,25 @@ export const flashSaleSpecSchema = flashSaleSpecObject
         ctx.addIssue({ code: 'custom', path: ['items', n, 'id'], message: 'item ids must be unique' });
       ids.add(it.id);
     });
+    // Checked by the operator (Ready=False reason InvalidSpec), not by the API server: duration comparisons.
+    const ms = (d: string) =>
+      Number(/^\d+/.exec(d)?.[0]) * ({ ms: 1, s: 1e3, m: 6e4, h: 3.6e6 }[d.replace(/^\d+/, '')] ?? 1);
+    const cb = s.gateway.circuitBreaker;
+    if (ms(cb.maxTimeout) < ms(cb.baseTimeout)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gateway', 'circuitBreaker', 'maxTimeout'],
+        message: 'must not be below gateway.circuitBreaker.baseTimeout',
+      });
+    }
+    const pay = s.processor.payment;
+    if (ms(pay.maxLatency) < ms(pay.minLatency)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['processor', 'payment', 'maxLatency'],
+        message: 'must not be below processor.payment.minLatency',
+      });
+    }
     const a = s.autoscaling;
     if (a.gateway.maxReplicas < a.gateway.minReplicas) {
       ctx.addIssue({

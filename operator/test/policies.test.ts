@@ -1,0 +1,179 @@
+/**
+ * Bad input and deletion policies on the real control plane: the API server refuses what the schema can say
+ * (CEL rules), the operator reports the rest with Ready=False and a reason and keeps running; Retain keeps Redis
+ * keys and topics; Delete with an unreachable Redis is retried and reported, and switching to Retain is the way out.
+ */
+import { auditItem, itemKeys, topics } from '@flashsale/common';
+import type { Admin } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OperatorHandle } from '../src/operator.ts';
+import {
+  applyManifest,
+  condition,
+  createNamespace,
+  deleteNamespace,
+  exampleSale,
+  getJson,
+  installCrd,
+  kafkaAdmin,
+  kubectl,
+  redisClient,
+  startTestOperator,
+  topicPartitions,
+  tryKubectl,
+  uniq,
+  waitFor,
+  waitReady,
+} from './support.ts';
+
+let ns: string;
+let op: OperatorHandle;
+let admin: Admin;
+const r = redisClient();
+
+beforeAll(async () => {
+  await installCrd();
+  ns = await createNamespace('op-pol');
+  op = await startTestOperator({ namespace: ns });
+  admin = await kafkaAdmin();
+});
+
+afterAll(async () => {
+  // never leave a finalizer behind: it would wedge the namespace
+  const list = await tryKubectl(['-n', ns, 'get', 'flashsales', '-o', 'name']);
+  for (const n of list.out.split('\n').filter(Boolean)) {
+    await tryKubectl(['-n', ns, 'patch', n, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+  }
+  await op?.stop();
+  await admin?.disconnect();
+  r.disconnect();
+  if (ns) await deleteNamespace(ns);
+});
+
+describe('bad input', () => {
+  it('is refused by the API server where the schema can say so (CEL and OpenAPI)', async () => {
+    const name = uniq('bad');
+    const m = exampleSale(name, ns, (x) => {
+      x.spec.endsAt = x.spec.startsAt;
+      x.spec.items.push({ id: 'console-x', quantity: 1 });
+      x.spec.items[1].quantity = -5;
+      x.spec.autoscaling.gateway.minReplicas = 20;
+    });
+    const res = await tryKubectl(['apply', '-f', '-'], JSON.stringify(m));
+    expect(res.ok).toBe(false);
+    expect(res.out).toMatch(/endsAt must be after startsAt/);
+    expect(res.out).toMatch(/Duplicate value|item ids must be unique/);
+    expect(res.out).toMatch(/greater than or equal to 0/);
+    expect(res.out).toMatch(/maxReplicas must be >= minReplicas/);
+
+    const ok = uniq('grow');
+    await applyManifest(exampleSale(ok, ns, (x) => (x.spec.topics.partitions = 4)));
+    const shrink = await tryKubectl(
+      ['apply', '-f', '-'],
+      JSON.stringify(exampleSale(ok, ns, (x) => (x.spec.topics.partitions = 2))),
+    );
+    expect(shrink.ok).toBe(false);
+    expect(shrink.out).toMatch(/partitions may only grow/);
+    await kubectl(['-n', ns, 'delete', 'flashsale', ok]);
+  });
+
+  it('an unreachable Redis or a missing Secret gives Ready=False with a reason; the operator keeps working', async () => {
+    const noRedis = uniq('nored');
+    await applyManifest(exampleSale(noRedis, ns, (x) => (x.spec.redis.addr = '127.0.0.1:1')));
+    const noSecret = uniq('nosec');
+    await applyManifest(
+      exampleSale(noSecret, ns, (x) => (x.spec.redis.passwordSecretRef = { name: 'missing', key: 'password' })),
+    );
+    const a = await waitFor('InventorySeeded=False on the unreachable Redis', async () => {
+      const fs = await getJson('flashsale', ns, noRedis);
+      return condition(fs, 'InventorySeeded')?.reason === 'RedisUnavailable' ? fs : null;
+    });
+    expect(condition(a, 'Ready')).toMatchObject({ status: 'False', reason: 'WaitingForDependencies' });
+    expect(condition(a, 'Ready')?.message).toMatch(/127\.0\.0\.1:1/);
+    expect(condition(a, 'Degraded')?.status).toBe('True');
+    expect(a.status.phase).toBe('Pending');
+    const b = await waitFor('Ready=False on the missing Secret', async () => {
+      const fs = await getJson('flashsale', ns, noSecret);
+      return condition(fs, 'Ready')?.status === 'False' &&
+        /missing\/password/.test(condition(fs, 'Ready')?.message ?? '')
+        ? fs
+        : null;
+    });
+    expect(condition(b, 'Ready')?.reason).toBe('WaitingForDependencies');
+    // the Kubernetes side is still applied, and other sales still converge
+    expect(await getJson('deployment', ns, `${noRedis}-gateway`)).not.toBeNull();
+    const fine = uniq('fine');
+    await applyManifest(exampleSale(fine, ns));
+    await waitReady(ns, fine);
+    // dropping the reference heals the sale
+    await applyManifest(exampleSale(noSecret, ns));
+    await waitReady(ns, noSecret);
+    for (const n of [fine, noSecret, noRedis]) await kubectl(['-n', ns, 'delete', 'flashsale', n]);
+  });
+});
+
+describe('deletion policies', () => {
+  it('Retain keeps Redis keys and topics; no finalizer is added', async () => {
+    const name = uniq('keep');
+    await applyManifest(exampleSale(name, ns));
+    const fs = await waitReady(ns, name);
+    expect(fs.metadata.finalizers ?? []).toEqual([]);
+    await kubectl(['-n', ns, 'delete', 'flashsale', name]);
+    expect(await getJson('flashsale', ns, name)).toBeNull();
+    expect((await auditItem(r, name, 'console-x')).initial).toBe(500);
+    expect(await topicPartitions(admin, topics(name).orders)).toBe(2);
+    // clean up by hand what Retain kept
+    await admin.deleteTopics({ topics: [topics(name).orders, topics(name).dlq] });
+    for (const it of ['console-x', 'headphones-pro', 'gift-card-50']) {
+      await r.del(itemKeys(name, it).stock, itemKeys(name, it).meta);
+    }
+  });
+
+  it('Delete with Redis unreachable is retried and reported; switching to Retain lets it go', async () => {
+    const name = uniq('stuck');
+    const m = exampleSale(name, ns, (x) => {
+      x.spec.redis.addr = '127.0.0.1:1';
+      x.spec.deletionPolicy = 'Delete';
+    });
+    await applyManifest(m);
+    await waitFor('the finalizer', async () =>
+      ((await getJson('flashsale', ns, name))?.metadata.finalizers ?? []).includes('flashsale.dev/cleanup'),
+    );
+    await kubectl(['-n', ns, 'delete', 'flashsale', name, '--wait=false']);
+    const stuck = await waitFor('Degraded=True reason CleanupFailed', async () => {
+      const fs = await getJson('flashsale', ns, name);
+      return condition(fs, 'Degraded')?.reason === 'CleanupFailed' ? fs : null;
+    });
+    expect(condition(stuck, 'Degraded')?.message).toMatch(/deletionPolicy=Retain/);
+    expect(stuck.metadata.deletionTimestamp).toBeTruthy();
+    await kubectl(['-n', ns, 'patch', 'flashsale', name, '--type=merge', '-p', '{"spec":{"deletionPolicy":"Retain"}}']);
+    await waitFor('the FlashSale to be gone', async () => (await getJson('flashsale', ns, name)) === null, 20_000);
+    expect(await op.metrics.count('error')).toBeGreaterThan(0);
+  });
+});
+
+describe('a spec the API server accepts but the operator cannot run', () => {
+  it('gets Ready=False reason InvalidSpec, phase Failed, a Warning event, and no retry loop', async () => {
+    const name = uniq('inval');
+    await applyManifest(
+      exampleSale(name, ns, (x) => {
+        x.spec.gateway.circuitBreaker.baseTimeout = '5m';
+        x.spec.gateway.circuitBreaker.maxTimeout = '30s';
+      }),
+    );
+    const fs = await waitFor('Ready=False reason InvalidSpec', async () => {
+      const f = await getJson('flashsale', ns, name);
+      return condition(f, 'Ready')?.reason === 'InvalidSpec' ? f : null;
+    });
+    expect(fs.status.phase).toBe('Failed');
+    expect(condition(fs, 'Ready')?.message).toMatch(/spec\.gateway\.circuitBreaker\.maxTimeout: must not be below/);
+    expect(await getJson('deployment', ns, `${name}-gateway`)).toBeNull();
+    const errors = await op.metrics.count('error');
+    await new Promise((res) => setTimeout(res, 2000));
+    expect(await op.metrics.count('error')).toBe(errors); // terminal: not retried
+    // fixing the spec heals it
+    await applyManifest(exampleSale(name, ns));
+    await waitReady(ns, name);
+    await kubectl(['-n', ns, 'delete', 'flashsale', name]);
+  });
+});
