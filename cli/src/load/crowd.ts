@@ -2,7 +2,9 @@
  * The crowd: who sends what and when. Pure and seeded, so a run can be repeated.
  * A user arrives at one moment, then sends their attempts back to back; a retrier repeats
  * its previous request with the same idempotency key (a double click or a client retry);
- * a bot fires all its attempts at once with fresh keys.
+ * a bot fires all its attempts at once with fresh keys, sends `botWeight` times a person's share of attempts and
+ * shares its client address with other bots (a few IPs), so the per-user and per-IP rate limits see it.
+ * Each user has a client IP, sent as X-Forwarded-For (the local gateway trusts loopback as a proxy).
  */
 import type { LoadOptions } from './options.ts';
 
@@ -13,6 +15,8 @@ export interface Attempt {
   persona: Persona;
   item: string;
   key: string;
+  /** client address the gateway sees (X-Forwarded-For) */
+  ip: string;
   /** true when this attempt repeats the previous one of the user (same key and body) */
   repeat: boolean;
 }
@@ -43,25 +47,35 @@ export function planCrowd(o: LoadOptions, items: string[], runId: string): Arriv
     if (items.length > 1 && rand() < o.hotShare) return items[0] as string;
     return items[Math.floor(rand() * items.length)] as string;
   };
-  const perUser = Math.floor(o.attempts / o.users);
-  let extra = o.attempts - perUser * o.users;
+  const personas: Persona[] = [];
+  for (let u = 0; u < o.users; u++) {
+    const r = rand();
+    personas.push(r < o.botShare ? 'bot' : r < o.botShare + o.retryShare ? 'retrier' : 'shopper');
+  }
+  // attempts per user: one each (when there are enough), the rest in proportion to weight (bots hammer)
+  const base = o.attempts >= o.users ? 1 : 0;
+  const rest = o.attempts - base * o.users;
+  const weight = (p: Persona) => (p === 'bot' ? o.botWeight : 1);
+  const totalWeight = personas.reduce((n, p) => n + weight(p), 0);
+  const counts = personas.map((p) => base + Math.floor((rest * weight(p)) / totalWeight));
+  let extra = o.attempts - counts.reduce((n, c) => n + c, 0);
+  for (let u = 0; extra > 0; u = (u + 1) % o.users, extra--) counts[u] = (counts[u] ?? 0) + 1;
   const arrivals: Arrival[] = [];
   let poissonClock = 0;
   const rate = o.rampSeconds > 0 ? o.users / (o.rampSeconds * 1000) : Number.POSITIVE_INFINITY;
   for (let u = 0; u < o.users; u++) {
-    const r = rand();
-    const persona: Persona = r < o.botShare ? 'bot' : r < o.botShare + o.retryShare ? 'retrier' : 'shopper';
-    const n = perUser + (extra > 0 ? 1 : 0);
-    if (extra > 0) extra--;
+    const persona = personas[u] as Persona;
+    const n = counts[u] ?? 0;
     if (n === 0) continue;
     const user = `u-${runId}-${u}`;
+    const ip = persona === 'bot' ? `10.255.0.${1 + (u % 8)}` : `10.${(u >> 16) & 255}.${(u >> 8) & 255}.${u & 255}`;
     const attempts: Attempt[] = [];
     for (let i = 0; i < n; i++) {
       const prev = attempts[attempts.length - 1];
       if (prev && persona === 'retrier' && i % 2 === 1) {
         attempts.push({ ...prev, repeat: true });
       } else {
-        attempts.push({ user, persona, item: pickItem(), key: `${runId}-${u}-${i}`, repeat: false });
+        attempts.push({ user, persona, item: pickItem(), key: `${runId}-${u}-${i}`, ip, repeat: false });
       }
     }
     let at: number;

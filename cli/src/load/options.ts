@@ -17,6 +17,8 @@ export const loadOptionsSchema = z
     retryShare: z.number().min(0).max(1),
     /** share of users that are bots sending all their attempts at once, ignoring Retry-After */
     botShare: z.number().min(0).max(1),
+    /** a bot sends this many times a person's share of the attempts */
+    botWeight: z.number().int().min(1).max(10_000),
     /** share of accepted orders followed over SSE to their final status */
     sseShare: z.number().min(0).max(1),
     /** share of attempts aimed at the first item (a hot item); the rest spread evenly */
@@ -42,6 +44,7 @@ export const LOAD_DEFAULTS: Omit<LoadOptions, 'url'> = {
   concurrency: 128,
   retryShare: 0.1,
   botShare: 0.02,
+  botWeight: 20,
   sseShare: 0.05,
   hotShare: 0,
   quantity: 1,

@@ -20,6 +20,8 @@ export interface LoadProgress {
 export interface LoadRecord {
   runId: string;
   startedAt: string;
+  /** epoch ms of the first request sent */
+  firstSentAt: number;
   durationMs: number;
   planned: number;
   attempts: number;
@@ -64,6 +66,7 @@ export async function runLoad(o: LoadOptions, items: string[], deps: Deps = {}):
   const deadline = Date.now() + o.maxSeconds * 1000;
   const stop = AbortSignal.any([AbortSignal.timeout(o.maxSeconds * 1000), ...(deps.signal ? [deps.signal] : [])]);
   let sseCounter = 0;
+  let firstSentAt: number | undefined;
 
   const acquire = async () => {
     while (inFlight >= o.concurrency) await new Promise<void>((r) => waiters.push(r));
@@ -76,6 +79,7 @@ export async function runLoad(o: LoadOptions, items: string[], deps: Deps = {}):
 
   const send = async (a: Attempt): Promise<{ status: number; retryAfter: number }> => {
     await acquire();
+    firstSentAt ??= Date.now();
     const t0 = performance.now();
     try {
       const res = await pool.request({
@@ -84,6 +88,7 @@ export async function runLoad(o: LoadOptions, items: string[], deps: Deps = {}):
         headers: {
           'content-type': 'application/json',
           'idempotency-key': a.key,
+          'x-forwarded-for': a.ip,
           'x-correlation-id': `${runId}-${attempts}`,
         },
         body: JSON.stringify({ user_id: a.user, item_id: a.item, quantity: o.quantity }),
@@ -196,6 +201,7 @@ export async function runLoad(o: LoadOptions, items: string[], deps: Deps = {}):
     return {
       runId,
       startedAt,
+      firstSentAt: firstSentAt ?? start,
       durationMs: burstMs,
       planned,
       attempts,

@@ -1,0 +1,262 @@
+/**
+ * The audit after a load run, from the system's own records, not from the generator's counters:
+ * - every accepted order's record in Redis (`readOrder`) is polled until it has a final status or the settle time is up
+ *   (lost = accepted orders with no record or no final status);
+ * - units: `auditSale` per item (oversold = confirmed + held beyond the initial stock; drift must be 0);
+ * - the order stream: the orders topic is read back and every accepted order id must be in it; the DLQ topic's size;
+ * - sold out: `SoldOutWatch` polls the stock levels during the run and records the first moment every item is at 0.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  auditSale,
+  FINAL_STATUSES,
+  type ItemAudit,
+  type OrderStatus,
+  type RedisClient,
+  readLevels,
+  readOrder,
+  topics,
+} from '@flashsale/common';
+import type { Kafka } from 'kafkajs';
+import { increment } from './stats.ts';
+
+/** Polls remaining stock; `soldOutAt` is the first time the sum over items reached 0. */
+export class SoldOutWatch {
+  soldOutAt: number | undefined;
+  lastRemaining = Number.NaN;
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+  private readonly r: RedisClient;
+  private readonly sale: string;
+  private readonly items: string[];
+
+  constructor(r: RedisClient, sale: string, items: string[]) {
+    this.r = r;
+    this.sale = sale;
+    this.items = items;
+  }
+
+  start(intervalMs = 50): this {
+    this.timer = setInterval(() => void this.poll(), intervalMs);
+    return this;
+  }
+
+  async poll(): Promise<number> {
+    if (this.busy) return this.lastRemaining;
+    this.busy = true;
+    try {
+      const levels = await readLevels(this.r, this.sale, this.items);
+      let sum = 0;
+      for (const v of levels.values()) sum += Math.max(0, v);
+      this.lastRemaining = sum;
+      if (sum === 0 && this.soldOutAt === undefined) this.soldOutAt = Date.now();
+      return sum;
+    } catch {
+      return this.lastRemaining;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}
+
+export interface StreamCheck {
+  /** messages in the orders topic (all runs of the sale) */
+  ordersInTopic: number;
+  /** accepted orders of this run whose id is not in the orders topic */
+  acceptedMissingFromTopic: number;
+  /** messages in the DLQ topic */
+  dlqMessages: number;
+}
+
+export interface Verification {
+  settleMs: number;
+  /** accepted orders by the final status in their Redis record */
+  finalStatuses: Record<string, number>;
+  /** accepted orders whose record never reached a final status within the settle time */
+  pending: number;
+  /** accepted orders with no record at all */
+  missing: number;
+  /** pending + missing (+ those missing from the orders topic): must be 0 */
+  lost: number;
+  items: ItemAudit[];
+  units: { initial: number; remaining: number; confirmed: number; held: number; released: number; expired: number };
+  /** units sold or held beyond the seeded stock, summed over items: must be 0 */
+  oversold: number;
+  /** sum over items of |initial - remaining - confirmed - held|: must be 0 */
+  drift: number;
+  /** units confirmed by this run's accepted orders (from their records) */
+  confirmedThisRun: number;
+  stream?: StreamCheck | undefined;
+}
+
+export interface VerifyInput {
+  redis: RedisClient;
+  sale: string;
+  items: string[];
+  /** order id -> item id of every order answered 202 */
+  accepted: Map<string, string>;
+  quantity: number;
+  settleSeconds: number;
+  kafka?: Kafka | undefined;
+  onProgress?: (final: number, total: number) => void;
+}
+
+const CHUNK = 2000;
+
+/** Read the records of `ids`; returns id -> status ('' when absent). */
+async function readStatuses(
+  r: RedisClient,
+  sale: string,
+  ids: [string, string][],
+): Promise<Map<string, { status: string; quantity: number }>> {
+  const out = new Map<string, { status: string; quantity: number }>();
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const part = ids.slice(i, i + CHUNK);
+    const recs = await Promise.all(part.map(([id, item]) => readOrder(r, sale, item, id)));
+    part.forEach(([id], n) => {
+      const rec = recs[n];
+      out.set(id, { status: rec?.status ?? '', quantity: Number(rec?.quantity ?? 0) });
+    });
+  }
+  return out;
+}
+
+/** Read the orders topic from the start to its current end with a throwaway group; collect order ids. */
+export async function readOrderIds(kafka: Kafka, sale: string, timeoutMs = 60_000): Promise<Set<string>> {
+  const topic = topics(sale).orders;
+  const admin = kafka.admin();
+  await admin.connect();
+  const groupId = `flashsale-cli-verify-${randomUUID().slice(0, 8)}`;
+  try {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const todo = new Map(ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, Number(e.high)]));
+    const ids = new Set<string>();
+    if (todo.size === 0) return ids;
+    const consumer = kafka.consumer({ groupId, maxBytes: 16 * 1024 * 1024, sessionTimeout: 10_000 });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      const finished = new Promise<void>((resolve) => {
+        void consumer.run({
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            for (const m of batch.messages) {
+              try {
+                const id = (JSON.parse(m.value?.toString('utf8') ?? '{}') as { order_id?: string }).order_id;
+                if (id) ids.add(id);
+              } catch {
+                // not an order: the processor dead-letters it; nothing to count here
+              }
+              const end = todo.get(batch.partition);
+              if (end !== undefined && Number(m.offset) + 1 >= end) todo.delete(batch.partition);
+            }
+            if (todo.size === 0) resolve();
+          },
+        });
+      });
+      await Promise.race([
+        finished,
+        sleep(timeoutMs).then(() => {
+          throw new Error(`reading ${topic} back took more than ${timeoutMs / 1000} s`);
+        }),
+      ]);
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+    }
+    return ids;
+  } finally {
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+async function topicSize(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offs = await admin.fetchTopicOffsets(topic);
+    return offs.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** Wait until every accepted order is final (or the settle time is up), then audit. */
+export async function verifySale(v: VerifyInput): Promise<Verification> {
+  const t0 = Date.now();
+  const deadline = t0 + v.settleSeconds * 1000;
+  let open: [string, string][] = [...v.accepted.entries()];
+  const final = new Map<string, { status: string; quantity: number }>();
+  let lastSeen = new Map<string, { status: string; quantity: number }>();
+  for (;;) {
+    lastSeen = await readStatuses(v.redis, v.sale, open);
+    const still: [string, string][] = [];
+    for (const e of open) {
+      const s = lastSeen.get(e[0]);
+      if (s && FINAL_STATUSES.has(s.status as OrderStatus)) final.set(e[0], s);
+      else still.push(e);
+    }
+    open = still;
+    v.onProgress?.(final.size, v.accepted.size);
+    if (open.length === 0 || Date.now() >= deadline) break;
+    await sleep(250);
+  }
+  const finalStatuses: Record<string, number> = {};
+  let confirmedThisRun = 0;
+  for (const s of final.values()) {
+    increment(finalStatuses, s.status);
+    if (s.status === 'CONFIRMED') confirmedThisRun += s.quantity || v.quantity;
+  }
+  let missing = 0;
+  let pending = 0;
+  for (const [id] of open) {
+    const s = lastSeen.get(id);
+    if (!s || s.status === '') missing++;
+    else {
+      pending++;
+      increment(finalStatuses, `${s.status} (not final)`);
+    }
+  }
+  const items = await auditSale(v.redis, v.sale, v.items);
+  const units = { initial: 0, remaining: 0, confirmed: 0, held: 0, released: 0, expired: 0 };
+  let oversold = 0;
+  let drift = 0;
+  for (const a of items) {
+    units.initial += a.initial;
+    units.remaining += a.remaining;
+    units.confirmed += a.confirmed;
+    units.held += a.held;
+    units.released += a.released;
+    units.expired += a.expired;
+    oversold += Math.max(0, a.confirmed + a.held - a.initial) + Math.max(0, -a.remaining);
+    drift += Math.abs(a.drift);
+  }
+  let stream: StreamCheck | undefined;
+  if (v.kafka) {
+    const [ids, dlqMessages] = await Promise.all([
+      readOrderIds(v.kafka, v.sale),
+      topicSize(v.kafka, topics(v.sale).dlq),
+    ]);
+    let acceptedMissingFromTopic = 0;
+    for (const id of v.accepted.keys()) if (!ids.has(id)) acceptedMissingFromTopic++;
+    stream = { ordersInTopic: ids.size, acceptedMissingFromTopic, dlqMessages };
+  }
+  return {
+    settleMs: Date.now() - t0,
+    finalStatuses,
+    pending,
+    missing,
+    lost: pending + missing + (stream?.acceptedMissingFromTopic ?? 0),
+    items,
+    units,
+    oversold,
+    drift,
+    confirmedThisRun,
+    stream,
+  };
+}
