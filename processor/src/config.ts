@@ -67,6 +67,8 @@ export const envSchema = z.object({
   /** partitions handled at once by one processor */
   PARTITIONS_CONCURRENCY: int(4, 1, 256),
   /** transient Redis errors: attempts and backoff before the order is dead-lettered (redis_failure) */
+  /** a command with no answer after this long fails (and is retried; the scripts are replay-safe) */
+  REDIS_COMMAND_TIMEOUT: duration('5s'),
   REDIS_RETRY_ATTEMPTS: int(6, 1, 100),
   REDIS_RETRY_BASE: duration('100ms'),
   REDIS_RETRY_MAX: duration('3s'),
@@ -84,7 +86,12 @@ export const envSchema = z.object({
 
 export interface ProcessorConfig {
   sale: string;
-  redis: { mode: 'single' | 'cluster'; nodes: { host: string; port: number }[]; password?: string | undefined };
+  redis: {
+    mode: 'single' | 'cluster';
+    nodes: { host: string; port: number }[];
+    password?: string | undefined;
+    commandTimeoutMs: number;
+  };
   kafka: { brokers: string[]; clientId: string; sessionTimeoutMs: number };
   logLevel: (typeof LOG_LEVELS)[number];
   metrics: { port: number; host: string };
@@ -120,7 +127,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   return {
     sale: e.SALE_NAME,
-    redis: { mode: e.REDIS_MODE, nodes: e.REDIS_ADDR, password: e.REDIS_PASSWORD },
+    redis: {
+      mode: e.REDIS_MODE,
+      nodes: e.REDIS_ADDR,
+      password: e.REDIS_PASSWORD,
+      commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT,
+    },
     kafka: { brokers: e.KAFKA_ADDR, clientId: e.KAFKA_CLIENT_ID, sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT },
     logLevel: e.LOG_LEVEL,
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },

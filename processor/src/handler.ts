@@ -3,8 +3,10 @@
  *
  * 1. decode + validate every message (poison -> DLQ `invalid_order_format`, never blocks the partition);
  * 2. reserve: one Lua call per order, all issued in message order on one connection (auto-pipelining keeps
- *    the order, and one item always maps to one slot and node), so per-item order is kept; failed calls are
- *    retried with backoff, in order, then dead-lettered as `redis_failure`;
+ *    the order, and one item always maps to one slot and node), so per-item order is kept; calls that failed
+ *    transiently are re-issued together with backoff (one budget per batch), then dead-lettered as
+ *    `redis_failure`. Under a fault a retried order can land after a later order of the same item that went
+ *    through: the only reordering, and only under failure;
  * 3. pay the reserved orders concurrently (bounded), then confirm or release by compare-and-set;
  * 4. write dead letters and wait for their acknowledgement; only then does the caller commit the offsets.
  */
@@ -215,56 +217,53 @@ export function createHandler(d: HandlerDeps) {
       }
     }
 
-    // 2. reserve, issued in message order without waiting in between (one pipeline), then retried in order
+    // 2. reserve, issued in message order without waiting in between (one pipeline per round). Orders whose
+    //    call failed transiently are re-issued together, still in message order, after a backoff; the batch has
+    //    one retry budget (an outage costs REDIS_RETRY_ATTEMPTS rounds, not that many per order).
     const valid = work.filter((w) => w.order);
-    const first = await Promise.allSettled(
-      valid.map((w) => {
-        const o = w.order!;
-        const { keys, args } = reserveArgs(
-          config.sale,
-          {
-            orderId: o.order_id,
-            itemId: o.item_id,
-            userId: o.user_id,
-            quantity: o.quantity,
-            correlationId: o.correlation_id,
-            requestId: o.request_id,
-          },
-          config.holdTtlMs,
-        );
-        return callScript(redis, 'inventory_reserve', keys, args);
-      }),
-    );
-    for (let i = 0; i < valid.length; i++) {
-      const w = valid[i]!;
+    const reserveOf = (w: Work) => {
       const o = w.order!;
-      const res = first[i]!;
-      if (res.status === 'fulfilled') {
-        w.reserve = parseReserve(res.value);
-        continue;
-      }
-      try {
-        const again = await retry('reserve', async () => {
-          const { keys, args } = reserveArgs(
-            config.sale,
-            {
-              orderId: o.order_id,
-              itemId: o.item_id,
-              userId: o.user_id,
-              quantity: o.quantity,
-              correlationId: o.correlation_id,
-              requestId: o.request_id,
-            },
-            config.holdTtlMs,
-          );
-          if (!isTransientRedisError(res.reason)) throw res.reason;
-          return callScript(redis, 'inventory_reserve', keys, args);
-        });
-        w.reserve = parseReserve(again);
-      } catch (e) {
-        const transient = isTransientRedisError(e);
-        fail(w, transient ? 'redis_failure' : 'processing_error', (e as Error).message, true);
-        finish(w, transient ? 'REDIS_FAILURE' : 'PROCESSING_ERROR');
+      const { keys, args } = reserveArgs(
+        config.sale,
+        {
+          orderId: o.order_id,
+          itemId: o.item_id,
+          userId: o.user_id,
+          quantity: o.quantity,
+          correlationId: o.correlation_id,
+          requestId: o.request_id,
+        },
+        config.holdTtlMs,
+      );
+      return callScript(redis, 'inventory_reserve', keys, args);
+    };
+    let pending = valid;
+    let delay = config.redisRetry.baseMs;
+    for (let round = 1; pending.length > 0; round++) {
+      const results = await Promise.allSettled(pending.map(reserveOf));
+      const again: Work[] = [];
+      let lastError: unknown;
+      results.forEach((res, i) => {
+        const w = pending[i]!;
+        if (res.status === 'fulfilled') {
+          w.reserve = parseReserve(res.value);
+        } else if (isTransientRedisError(res.reason) && round < config.redisRetry.attempts) {
+          again.push(w);
+          lastError = res.reason;
+        } else {
+          const transient = isTransientRedisError(res.reason);
+          fail(w, transient ? 'redis_failure' : 'processing_error', (res.reason as Error).message, true);
+          finish(w, transient ? 'REDIS_FAILURE' : 'PROCESSING_ERROR');
+        }
+      });
+      pending = again;
+      if (pending.length > 0) {
+        log.warn(
+          { event: 'redis_retry', what: 'reserve', round, orders: pending.length, err: (lastError as Error)?.message },
+          'transient Redis error, retrying',
+        );
+        await sleep(delay / 2 + Math.random() * (delay / 2));
+        delay = Math.min(delay * 2, config.redisRetry.maxMs);
       }
     }
 

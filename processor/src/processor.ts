@@ -31,7 +31,17 @@ export interface StartOptions {
 export async function startProcessor(config: ProcessorConfig, opts: StartOptions = {}): Promise<ProcessorHandle> {
   const log = createLogger('processor', config.logLevel).child({ sale: config.sale });
   const metrics = createMetrics(opts.defaultMetrics ?? true);
-  const redis = createRedis({ mode: config.redis.mode, nodes: config.redis.nodes, password: config.redis.password });
+  const redis = createRedis(
+    { mode: config.redis.mode, nodes: config.redis.nodes, password: config.redis.password },
+    {
+      commandTimeout: config.redis.commandTimeoutMs,
+      // Fail fast while disconnected: the processor's own retry policy (REDIS_RETRY_*) decides how long to wait
+      // before an order is dead-lettered, not ioredis' offline queue.
+      enableOfflineQueue: false,
+      retryStrategy: (n: number) => Math.min(50 * 2 ** n, 1000),
+    },
+  );
+  redis.on('error', (e: Error) => log.warn({ event: 'redis_error', err: e.message }, 'Redis connection error'));
   const payment = opts.payment ?? new SimulatedPaymentProvider({ ...config.payment });
   const instanceId = randomUUID().slice(0, 8);
   const consumer = new OrdersConsumer({

@@ -3,7 +3,7 @@ import type { Logger } from '@flashsale/common';
 import kafkajs from 'kafkajs';
 
 // kafkajs is CommonJS; its spread exports are invisible to ESM named imports
-const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
+const { Kafka, logLevel: KafkaLogLevel, Partitioners } = kafkajs;
 
 export interface OutRecord {
   key: Buffer | string | null;
@@ -27,7 +27,10 @@ export class DlqProducer implements DlqSink {
       logLevel: KafkaLogLevel.WARN,
       logCreator: () => (e) => log.warn({ event: 'kafka_producer', kafka: e.log.message }, 'kafka producer'),
     });
-    this.producer = kafka.producer({ allowAutoTopicCreation: false });
+    this.producer = kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
   }
 
   connect(): Promise<void> {

@@ -234,3 +234,59 @@ export async function metricValue(
   }
   return sum;
 }
+
+// ---- network faults ----------------------------------------------------------------------------------------
+
+import net from 'node:net';
+
+/**
+ * A loopback TCP proxy to a real service whose link the test can cut: cutting resets every connection and stops
+ * listening (new connections are refused, as when the service is down); restoring listens on the same port.
+ */
+export async function tcpProxy(target: string) {
+  const [host, portText] = [target.slice(0, target.lastIndexOf(':')), target.slice(target.lastIndexOf(':') + 1)];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((c) => {
+    const u = net.connect(Number(portText), host);
+    sockets.add(c);
+    sockets.add(u);
+    const end = () => {
+      c.destroy();
+      u.destroy();
+      sockets.delete(c);
+      sockets.delete(u);
+    };
+    c.on('error', end).on('close', end);
+    u.on('error', end).on('close', end);
+    c.pipe(u);
+    u.pipe(c);
+  });
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  await listen(0);
+  const port = (server.address() as net.AddressInfo).port;
+  let up = true;
+  const cut = async () => {
+    if (!up) return;
+    up = false;
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    for (const s of sockets) s.destroy();
+    await closed;
+  };
+  return {
+    addr: `127.0.0.1:${port}`,
+    cut,
+    async restore() {
+      if (up) return;
+      await listen(port);
+      up = true;
+    },
+    close: cut,
+  };
+}
