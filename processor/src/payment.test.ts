@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { chargeWithTimeout, SimulatedPaymentProvider } from './payment.ts';
+
+const req = (n: number) => ({ orderId: `i.${n}`, userId: 'u', itemId: 'i', quantity: 1 });
+
+describe('simulated payment provider', () => {
+  it('fails the configured share, the same orders for the same seed', async () => {
+    const p = new SimulatedPaymentProvider({
+      failureRate: 0.1,
+      timeoutShare: 0,
+      seed: 's1',
+      latencyMinMs: 0,
+      latencyMaxMs: 0,
+    });
+    const run = () => Promise.all(Array.from({ length: 2000 }, (_, n) => chargeWithTimeout(p, req(n), 1000)));
+    const a = await run();
+    const failed = a.filter((r) => !r.ok).length;
+    expect(failed).toBeGreaterThan(140);
+    expect(failed).toBeLessThan(260);
+    expect((await run()).map((r) => r.ok)).toEqual(a.map((r) => r.ok));
+    const other = new SimulatedPaymentProvider({ ...p.opts, seed: 's2' });
+    const b = await Promise.all(Array.from({ length: 2000 }, (_, n) => chargeWithTimeout(other, req(n), 1000)));
+    expect(b.map((r) => r.ok)).not.toEqual(a.map((r) => r.ok));
+  });
+
+  it('turns a hanging payment into payment_timeout after the timeout', async () => {
+    const p = new SimulatedPaymentProvider({
+      failureRate: 1,
+      timeoutShare: 1,
+      seed: 's',
+      latencyMinMs: 0,
+      latencyMaxMs: 0,
+    });
+    const t0 = Date.now();
+    const r = await chargeWithTimeout(p, req(1), 50);
+    expect(r).toMatchObject({ ok: false, reason: 'payment_timeout' });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    const d = new SimulatedPaymentProvider({ ...p.opts, timeoutShare: 0 });
+    expect(await chargeWithTimeout(d, req(1), 50)).toMatchObject({ ok: false, reason: 'payment_failed' });
+  });
+});
