@@ -122,6 +122,11 @@ export function registerCommands(program: Command): void {
     .option('--bot-weight <n>', "a bot's attempts as a multiple of a person's", int('--bot-weight', 1), d.botWeight)
     .option('--sse-share <share>', 'accepted orders followed over SSE', share('--sse-share'), d.sseShare)
     .option('--hot-share <share>', 'attempts aimed at the first item', share('--hot-share'), d.hotShare)
+    .addOption(
+      new Option('--spread <how>', "attempts over items: evenly, or by each item's remaining stock")
+        .choices(['even', 'stock'])
+        .default(d.spread),
+    )
     .option('--quantity <n>', 'units per order', int('--quantity', 1), d.quantity)
     .option('--items <ids>', 'comma-separated item ids (default: GET /v1/sale)', list, [])
     .option(
@@ -152,6 +157,7 @@ export function registerCommands(program: Command): void {
           sseShare: o.sseShare,
           hotShare: o.hotShare,
           quantity: o.quantity,
+          spread: o.spread,
           items: o.items,
           settleSeconds: o.settle,
           maxSeconds: o.maxSeconds,

@@ -40,12 +40,25 @@ export function rng(seed: number): () => number {
   };
 }
 
-export function planCrowd(o: LoadOptions, items: string[], runId: string): Arrival[] {
+/**
+ * `weights` (optional, one per item, e.g. the stock) makes an item's share of the non-hot attempts proportional to
+ * its weight instead of even.
+ */
+export function planCrowd(o: LoadOptions, items: string[], runId: string, weights?: number[]): Arrival[] {
   if (items.length === 0) throw new Error('no items to order: the sale lists none and --items is empty');
   const rand = rng(o.seed);
+  const cumulative: number[] = [];
+  let acc = 0;
+  for (let i = 0; i < items.length; i++) {
+    acc += Math.max(0, weights?.[i] ?? 1);
+    cumulative.push(acc);
+  }
   const pickItem = () => {
     if (items.length > 1 && rand() < o.hotShare) return items[0] as string;
-    return items[Math.floor(rand() * items.length)] as string;
+    if (!weights || acc <= 0) return items[Math.floor(rand() * items.length)] as string;
+    const x = rand() * acc;
+    const i = cumulative.findIndex((c) => x < c);
+    return items[i < 0 ? items.length - 1 : i] as string;
   };
   const personas: Persona[] = [];
   for (let u = 0; u < o.users; u++) {

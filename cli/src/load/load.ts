@@ -42,11 +42,12 @@ export async function resolveTarget(t: LoadTarget): Promise<Required<Omit<LoadTa
   return { url, sale, redis, redisMode: t.redisMode ?? s?.redisMode ?? 'single', ...(kafka ? { kafka } : {}) };
 }
 
-export async function saleItems(url: string): Promise<string[]> {
+/** Items of the sale and their remaining stock, from the gateway's GET /v1/sale. */
+export async function saleItems(url: string): Promise<{ id: string; remaining: number }[]> {
   const res = await fetch(new URL('/v1/sale', url), { signal: AbortSignal.timeout(5000) });
   if (!res.ok) throw new CliError(`GET /v1/sale answered ${res.status}`);
-  const body = (await res.json()) as { items?: { item_id: string }[] };
-  return (body.items ?? []).map((i) => i.item_id);
+  const body = (await res.json()) as { items?: { item_id: string; remaining: number }[] };
+  return (body.items ?? []).map((i) => ({ id: i.item_id, remaining: i.remaining }));
 }
 
 export function connect(addr: string, mode: 'single' | 'cluster'): RedisClient {
@@ -69,7 +70,9 @@ export async function runLoadCommand(run: LoadRun): Promise<{ code: number; repo
     throw new CliError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n'), EXIT.usage);
   }
   const o = parsed.data;
-  const items = o.items.length > 0 ? o.items : await saleItems(t.url);
+  const listed = o.items.length > 0 && o.spread === 'even' ? [] : await saleItems(t.url);
+  const items = o.items.length > 0 ? o.items : listed.map((i) => i.id);
+  const weights = o.spread === 'stock' ? items.map((id) => listed.find((i) => i.id === id)?.remaining ?? 0) : undefined;
   if (items.length === 0) throw new CliError(`sale ${t.sale} lists no items (seeded?)`);
   const redis = connect(t.redis, t.redisMode);
   const kafka = t.kafka
@@ -85,14 +88,19 @@ export async function runLoadCommand(run: LoadRun): Promise<{ code: number; repo
         `load: ${fmt(o.attempts)} attempts from ${fmt(o.users)} users (${o.arrival} over ${o.rampSeconds} s) at ${t.url}, sale ${t.sale}, ${items.length} item(s)\n`,
       );
     }
-    const rec = await runLoad(o, items, {
-      onProgress: (p) =>
-        bar.update(
-          `${fmt(p.sent)}/${fmt(p.planned)} sent  ${fmt(p.accepted)} accepted  ${fmt(p.sent / Math.max(0.001, p.elapsedMs / 1000))}/s  remaining ${Number.isNaN(watch.lastRemaining) ? '?' : fmt(watch.lastRemaining)}`,
-          p.sent,
-          p.planned,
-        ),
-    });
+    const rec = await runLoad(
+      o,
+      items,
+      {
+        onProgress: (p) =>
+          bar.update(
+            `${fmt(p.sent)}/${fmt(p.planned)} sent  ${fmt(p.accepted)} accepted  ${fmt(p.sent / Math.max(0.001, p.elapsedMs / 1000))}/s  remaining ${Number.isNaN(watch.lastRemaining) ? '?' : fmt(watch.lastRemaining)}`,
+            p.sent,
+            p.planned,
+          ),
+      },
+      weights,
+    );
     bar.done();
     const v = await verifySale({
       redis,

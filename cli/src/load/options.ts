@@ -24,6 +24,8 @@ export const loadOptionsSchema = z
     /** share of attempts aimed at the first item (a hot item); the rest spread evenly */
     hotShare: z.number().min(0).max(1),
     quantity: z.number().int().min(1).max(100),
+    /** how attempts spread over items: evenly, or in proportion to each item's remaining stock */
+    spread: z.enum(['even', 'stock']),
     /** items to order; empty: ask the gateway's GET /v1/sale */
     items: z.array(z.string().min(1)),
     /** seconds to wait after the burst for every accepted order to reach a final status */
@@ -48,6 +50,7 @@ export const LOAD_DEFAULTS: Omit<LoadOptions, 'url'> = {
   sseShare: 0.05,
   hotShare: 0,
   quantity: 1,
+  spread: 'even',
   items: [],
   settleSeconds: 60,
   maxSeconds: 600,

@@ -46,9 +46,14 @@ interface Deps {
   signal?: AbortSignal;
 }
 
-export async function runLoad(o: LoadOptions, items: string[], deps: Deps = {}): Promise<LoadRecord> {
+export async function runLoad(
+  o: LoadOptions,
+  items: string[],
+  deps: Deps = {},
+  weights?: number[],
+): Promise<LoadRecord> {
   const runId = randomUUID().slice(0, 8);
-  const crowd = planCrowd(o, items, runId);
+  const crowd = planCrowd(o, items, runId, weights);
   const planned = crowd.reduce((n, a) => n + a.attempts.length, 0);
   const origin = new URL(o.url).origin;
   const pool = new Pool(origin, { connections: o.concurrency, pipelining: 1, keepAliveTimeout: 10_000 });
