@@ -190,8 +190,8 @@ const ROWS: [row: string, panels: PanelSpec[]][] = [
         source: 'operator',
         description: "From the operator's status metrics (read from Redis at each reconcile).",
         targets: [
-          [`max by (item) (${O.saleSold}{namespace=~"$namespace", name=~"$sale"})`, 'sold {{item}}'],
-          [`max by (item) (${O.saleRemaining}{namespace=~"$namespace", name=~"$sale"})`, 'remaining {{item}}'],
+          [`max by (item_id) (${O.saleSold}{namespace=~"$namespace", name=~"$sale"})`, 'sold {{item_id}}'],
+          [`max by (item_id) (${O.saleRemaining}{namespace=~"$namespace", name=~"$sale"})`, 'remaining {{item_id}}'],
         ],
       },
       {

@@ -20,6 +20,7 @@ const env = { ...process.env, KUBECONFIG: kubeconfig };
 const id = randomUUID().slice(0, 8);
 const ns = `fso-${id}`;
 const watched = [`fso-${id}-a`, `fso-${id}-b`];
+const watchedOne = `fso-${id}-w`;
 const release = `fso-${id}`;
 const fullname = `${release}-flash-sale-operator`;
 const sa = `system:serviceaccount:${ns}:${fullname}`;
@@ -62,12 +63,12 @@ async function replicaSetHashes(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  for (const n of [ns, ...watched]) await k(['create', 'namespace', n]);
+  for (const n of [ns, ...watched, watchedOne]) await k(['create', 'namespace', n]);
 }, 60_000);
 
 afterAll(async () => {
   await run(helm, ['uninstall', release, '-n', ns, '--wait', '--timeout', '60s'], { env });
-  for (const n of [ns, ...watched]) await run(kubectl, ['delete', 'namespace', n, '--wait=false'], { env });
+  for (const n of [ns, ...watched, watchedOne]) await run(kubectl, ['delete', 'namespace', n, '--wait=false'], { env });
 }, 90_000);
 
 describe('the rendered chart on the real API server', () => {
@@ -78,7 +79,7 @@ describe('the rendered chart on the real API server', () => {
         '--api-versions',
         'monitoring.coreos.com/v1',
         // namespaces this test owns instead of the example names
-        ...(set.name === 'namespaced' ? ['--set', `operator.watchNamespaces={${watched.join(',')}}`] : []),
+        ...(set.name === 'namespaced' ? ['--set', `operator.watchNamespace=${watchedOne}`] : []),
         ...(set.name === 'monitoring' ? ['--set', `dashboards.namespace=${ns}`] : []),
       ]),
     );
@@ -158,10 +159,11 @@ describe('helm install, upgrade, test and uninstall on the local control plane',
       ['patch', 'servicemonitors.monitoring.coreos.com', '-n', watched[0]!],
       ['get', 'secrets', '-n', watched[0]!],
       ['create', 'events', '-n', watched[0]!],
-      ['create', 'events.events.k8s.io', '-n', watched[0]!],
       ['get', 'leases.coordination.k8s.io', '-n', ns],
       ['create', 'leases.coordination.k8s.io', '-n', ns],
       ['update', 'leases.coordination.k8s.io', '-n', ns],
+      ['create', 'services', '-n', watched[1]!],
+      ['delete', 'configmaps', '-n', watched[1]!],
     ];
     const denied: string[][] = [
       ['list', 'secrets', '-n', watched[0]!],
@@ -172,6 +174,12 @@ describe('helm install, upgrade, test and uninstall on the local control plane',
       ['create', 'pods', '--subresource=exec', '-n', watched[0]!],
       ['update', 'deployments.apps', '--subresource=scale', '-n', watched[0]!],
       ['update', 'leases.coordination.k8s.io', '-n', watched[0]!],
+      ['update', 'flashsales.flashsale.dev', '-n', watched[0]!],
+      ['list', 'configmaps', '-A'],
+      ['watch', 'services', '-n', watched[0]!],
+      ['list', 'leases.coordination.k8s.io', '-n', ns],
+      ['patch', 'events', '-n', watched[0]!],
+      ['create', 'events.events.k8s.io', '-n', watched[0]!],
       ['get', 'nodes'],
       ['delete', 'namespaces'],
       ['create', 'clusterroles.rbac.authorization.k8s.io'],

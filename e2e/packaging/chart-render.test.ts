@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LOG_LEVELS } from '../../common/src/logger.ts';
+import { envSchema as operatorEnvSchema } from '../../operator/src/config.ts';
 import { CHART_NAMESPACE_PLACEHOLDER, generatedFiles } from '../../tools/gen-rules.ts';
 import { requireService } from '../support/services.ts';
 import {
@@ -74,12 +75,18 @@ describe('helm template', () => {
       (dep.spec.template.spec.containers[0].env as { name: string; value?: string }[]).map((e) => [e.name, e.value]),
     );
     expect(env).toMatchObject({
-      LEADER_ELECTION: 'true',
-      LEADER_ELECTION_NAMESPACE: NS,
+      LEADER_ELECT: 'true',
+      LEASE_NAMESPACE: NS,
+      LEASE_NAME: 'rel-flash-sale-operator',
+      WATCH_NAMESPACE: '',
       DEFAULT_GATEWAY_IMAGE: 'flash-sale-engine:0.1.0',
       DEFAULT_PROCESSOR_IMAGE: 'flash-sale-engine:0.1.0',
-      GATEWAY_COMMAND: JSON.stringify(['/usr/bin/tini', '--', 'node', 'gateway/src/main.ts']),
+      GATEWAY_COMMAND: '/usr/bin/tini -- node gateway/src/main.ts',
+      PROCESSOR_COMMAND: '/usr/bin/tini -- node processor/src/main.ts',
     });
+    // every variable the chart sets is one the operator's config reads (operator/src/config.ts)
+    const known = Object.keys(operatorEnvSchema.shape);
+    for (const name of Object.keys(env)) expect(known, `${name} is not read by the operator`).toContain(name);
     const crd = one(objs, 'CustomResourceDefinition');
     expect(crd.metadata.name).toBe('flashsales.flashsale.dev');
     expect(crd.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
@@ -130,22 +137,22 @@ describe('helm template', () => {
     expect(JSON.parse(cm.data['flash-sale.json'])).toEqual(JSON.parse(dashboard));
   });
 
-  it('namespaced values: Roles in the watched namespaces only, no ClusterRole, no CRD, one replica', async () => {
+  it('namespaced values: a Role in the watched namespace only, no ClusterRole, no CRD, one replica', async () => {
     const objs = await render(byName('namespaced'), MON);
     expect(find(objs, 'ClusterRole')).toHaveLength(0);
     expect(find(objs, 'ClusterRoleBinding')).toHaveLength(0);
     expect(find(objs, 'CustomResourceDefinition')).toHaveLength(0);
-    expect(find(objs, 'Role').map((r) => r.metadata.namespace)).toEqual(['shop-a', 'shop-b']);
+    // leader election off: no Lease Role either
+    expect(find(objs, 'Role').map((r) => r.metadata.namespace)).toEqual(['shop-a']);
     expect(find(objs, 'RoleBinding').map((r) => r.subjects[0])).toEqual([
-      { kind: 'ServiceAccount', name: 'fs-operator', namespace: NS },
       { kind: 'ServiceAccount', name: 'fs-operator', namespace: NS },
     ]);
     const dep = one(objs, 'Deployment');
     expect(dep.spec.replicas).toBe(1);
     expect(dep.spec.template.spec.serviceAccountName).toBe('fs-operator');
     const env = dep.spec.template.spec.containers[0].env as { name: string; value?: string }[];
-    expect(env).toContainEqual({ name: 'WATCH_NAMESPACES', value: 'shop-a,shop-b' });
-    expect(env).toContainEqual({ name: 'LEADER_ELECTION', value: 'false' });
+    expect(env).toContainEqual({ name: 'WATCH_NAMESPACE', value: 'shop-a' });
+    expect(env).toContainEqual({ name: 'LEADER_ELECT', value: 'false' });
     expect(find(objs, 'PodDisruptionBudget')).toHaveLength(0);
   });
 
@@ -226,8 +233,13 @@ describe('values.schema.json refuses bad values with a message naming the value'
     ['a digest that is not sha256', ['--set', 'image.digest=abc'], /\/image\/digest': 'abc' does not match pattern/],
     [
       'an invalid namespace name',
-      ['--set', 'operator.watchNamespaces={Bad_NS}'],
-      /watchNamespaces\/0': 'Bad_NS' does not match/,
+      ['--set', 'operator.watchNamespace=Bad_NS'],
+      /\/operator\/watchNamespace': 'Bad_NS' does not match pattern/,
+    ],
+    [
+      'a command argument with a space',
+      ['--set', 'operator.workloadDefaults.gatewayCommand={node,a b}'],
+      /gatewayCommand\/1': 'a b' does not match pattern/,
     ],
     ['a string for a boolean', ['--set-string', 'crds.enabled=yes'], /\/crds\/enabled': got string, want boolean/],
   ];
