@@ -49,8 +49,8 @@ typecheck: deps
 test: services-install
 	tools/run-tests.sh
 
-demo: services-up
-	@echo "Services are up (see 'make services-status'). The demo sale arrives with the CLI issue."
+demo: deps
+	node cli/src/demo.ts
 
 bench: services-up
 	@echo "Benchmarks arrive with the processing and gateway issues."
