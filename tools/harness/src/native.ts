@@ -32,6 +32,14 @@ function log(msg: string) {
   process.stderr.write(`harness: ${msg}\n`);
 }
 
+async function stopService(name: ServiceName, daemons: Daemon[]): Promise<void> {
+  if (SERVICES[name].stopOrder === 'reverse') {
+    for (const d of [...daemons].reverse()) await stopDaemons([d]);
+  } else {
+    await stopDaemons(daemons);
+  }
+}
+
 async function check(name: ServiceName, st: State | undefined): Promise<ServiceStatus> {
   if (!st) return { name, state: 'stopped' };
   const dead = st.daemons.filter((d) => !isOurs(d));
@@ -60,7 +68,7 @@ async function upOne<K extends ServiceName>(
     }
     if (st) {
       log(`${name}: left over from an earlier run (${s.detail}); stopping it`);
-      await stopDaemons(st.daemons);
+      await stopService(name, st.daemons);
       await removeFile(statePath(name));
     }
     const svc = SERVICES[name] as NativeService<K>;
@@ -78,7 +86,7 @@ async function downOne(name: ServiceName): Promise<boolean> {
   return withLock(`service-${name}`, async () => {
     const st = await readState(name);
     if (!st) return false;
-    await stopDaemons(st.daemons);
+    await stopService(name, st.daemons);
     await removeFile(statePath(name));
     log(`${name}: stopped`);
     return true;

@@ -72,6 +72,7 @@ status:
 
 export const kube: NativeService<'kube'> = {
   name: 'kube',
+  stopOrder: 'reverse',
   install: ensureKube,
   async start(started) {
     const p = ports();

@@ -20,9 +20,10 @@ export const redisCluster: NativeService<'redisCluster'> = {
   install: () => ensureApt({ 'redis-server': 'redis-server', 'redis-cli': 'redis-tools' }),
   async start(started) {
     const nodePorts = ports().redisCluster;
+    // each node also listens on its cluster bus port, port + 10000
     await assertPortsFree(
       'redisCluster',
-      nodePorts.map((port) => ({ port, env: 'FSE_REDIS_CLUSTER_PORT' })),
+      nodePorts.flatMap((port) => [port, port + 10000]).map((port) => ({ port, env: 'FSE_REDIS_CLUSTER_PORT' })),
     );
     const base = serviceDir('redisCluster');
     const logPath = logFile('redisCluster');

@@ -11,6 +11,8 @@ export interface NativeService<K extends ServiceName> {
   install(): Promise<void>;
   /** Starts from fresh data (or keeps the data dir when keepData) and resolves once the service really answers. */
   start(started: Daemon[], opts: { keepData: boolean }): Promise<Endpoint<K>>;
+  /** 'reverse': stop one process after the other, last started first (clients before their servers). */
+  readonly stopOrder?: 'parallel' | 'reverse';
   /** A real request against the running service. */
   healthy(endpoint: Endpoint<K>): Promise<boolean>;
 }
