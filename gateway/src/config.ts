@@ -95,6 +95,7 @@ export const envSchema = z.object({
   REDIS_COMMAND_TIMEOUT: duration('2s'),
   KAFKA_ADDR: addrList('KAFKA_ADDR', 'kafka-service:9092'),
   KAFKA_CLIENT_ID: z.string().min(1).default('flashsale-gateway'),
+  KAFKA_TLS: bool(false),
   KAFKA_SEND_TIMEOUT: duration('5s'),
   PRODUCER_BATCH_MAX: int(500, 1, 10_000),
   PRODUCER_LINGER: duration('2ms'),
@@ -136,6 +137,7 @@ export interface GatewayConfig {
   kafka: {
     brokers: string[];
     clientId: string;
+    tls: boolean;
     sendTimeoutMs: number;
     batchMax: number;
     lingerMs: number;
@@ -205,6 +207,7 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
     kafka: {
       brokers: e.KAFKA_ADDR.map((a) => `${a.host}:${a.port}`),
       clientId: e.KAFKA_CLIENT_ID,
+      tls: e.KAFKA_TLS,
       sendTimeoutMs: e.KAFKA_SEND_TIMEOUT,
       batchMax: e.PRODUCER_BATCH_MAX,
       lingerMs: e.PRODUCER_LINGER,

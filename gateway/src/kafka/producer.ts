@@ -11,6 +11,7 @@ import { type BreakerOptions, type BreakerState, ExponentialBreaker } from './br
 export interface ProducerOptions {
   brokers: string[];
   clientId: string;
+  tls?: boolean;
   topic: string;
   sendTimeoutMs: number;
   batchMax: number;
@@ -45,6 +46,7 @@ export class OrderProducer {
     this.kafka = new Kafka({
       clientId: opts.clientId,
       brokers: opts.brokers,
+      ssl: opts.tls === true,
       connectionTimeout: Math.min(3000, opts.sendTimeoutMs),
       requestTimeout: opts.sendTimeoutMs,
       retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
