@@ -21,17 +21,25 @@ export interface RunResult {
   stderr: string;
 }
 
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  timeoutMs?: number;
+  cwd?: string;
+}
+
 /** Runs a program; never throws on a non-zero exit (the caller asserts on `code`). */
-export function run(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
-): Promise<RunResult> {
+export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       cmd,
       args,
-      { env: opts.env ?? process.env, maxBuffer: 64 * 1024 * 1024, timeout: opts.timeoutMs ?? 120_000 },
+      {
+        env: opts.env ?? process.env,
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: opts.timeoutMs ?? 120_000,
+        ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      },
       (err, stdout, stderr) => {
         if (err && typeof (err as { code?: unknown }).code !== 'number') {
           reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`));
@@ -45,11 +53,7 @@ export function run(
 }
 
 /** Runs and throws with the output when the exit code is not 0. */
-export async function runOk(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
-): Promise<string> {
+export async function runOk(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
   const r = await run(cmd, args, opts);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
   return r.stdout;
