@@ -111,6 +111,12 @@ export class OrdersConsumer {
     return ensureTopics(this.admin, { sale: this.o.sale, partitions, replication });
   }
 
+  /** Partition count of a topic (0 when it does not exist). */
+  async partitionCount(topic: string): Promise<number> {
+    const md = await this.admin.fetchTopicMetadata({ topics: [topic] }).catch(() => ({ topics: [] }));
+    return md.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+  }
+
   async start(handle: BatchHandler): Promise<void> {
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.t.orders, fromBeginning: true });

@@ -43,6 +43,8 @@ export interface HandlerDeps {
   log: Logger;
   /** limits payments in flight across all partitions */
   paymentSlots: Semaphore;
+  /** partitions of the DLQ topic: a batch's dead letters go to partition (source partition % this), in one request */
+  dlqPartitions?: number;
   /** called with the remaining units seen by a reserve, to keep the inventory gauge fresh */
   onLevel?: (itemId: string, remaining: number) => void;
 }
@@ -299,7 +301,12 @@ export function createHandler(d: HandlerDeps) {
     // 4. dead letters, acknowledged before the caller commits; then mark the orders (replays skip them)
     const dead = work.filter((w) => w.dlq);
     if (dead.length === 0) return;
-    await d.dlq.send(dead.map((w) => buildDlqRecord(w.msg, w.dlq!.reason, w.dlq!.error, w.order)));
+    await d.dlq.send(
+      dead.map((w) => ({
+        ...buildDlqRecord(w.msg, w.dlq!.reason, w.dlq!.error, w.order),
+        partition: d.dlqPartitions ? w.msg.partition % d.dlqPartitions : undefined,
+      })),
+    );
     for (const w of dead) {
       metrics.movedToDlq.inc({ reason: w.dlq!.reason });
       log.warn(

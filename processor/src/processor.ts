@@ -74,6 +74,7 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
   await consumer.connectAdmin();
   if (config.topics.ensure) await consumer.ensureTopics(config.topics.partitions, config.topics.replication);
   await dlq.connect();
+  const dlqPartitions = await consumer.partitionCount(topics(config.sale).dlq);
 
   const handler = createHandler({
     config,
@@ -83,6 +84,7 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
     metrics,
     log,
     paymentSlots: new Semaphore(config.payment.concurrency),
+    dlqPartitions,
     onLevel: (item, remaining) => metrics.inventoryLevel.set({ item_id: item }, remaining),
   });
   const sweep = sweepOnce(config, redis, metrics, log);

@@ -6,6 +6,8 @@ import kafkajs from 'kafkajs';
 const { Kafka, logLevel: KafkaLogLevel, Partitioners } = kafkajs;
 
 export interface OutRecord {
+  /** the DLQ partition; records of one call to `send` with the same partition go out in one request */
+  partition?: number | undefined;
   key: Buffer | string | null;
   value: Buffer | string | null;
   headers: Record<string, string | Buffer>;
@@ -39,14 +41,25 @@ export class DlqProducer implements DlqSink {
 
   async send(records: OutRecord[]): Promise<void> {
     if (records.length === 0) return;
-    // One send per record: each request goes to one partition leader (kafkajs can acknowledge multi-broker
-    // sends that were never written when a leader moves; see docs/design-notes.md).
+    // One request per partition: each goes to one partition leader (kafkajs can acknowledge multi-broker sends
+    // that were never written when a leader moves; see docs/design-notes.md). Records without a partition go
+    // one per request.
+    const groups = new Map<number | string, OutRecord[]>();
+    records.forEach((r, i) => {
+      const k = r.partition ?? `single-${i}`;
+      groups.set(k, [...(groups.get(k) ?? []), r]);
+    });
     await Promise.all(
-      records.map((r) =>
+      [...groups.values()].map((rs) =>
         this.producer.send({
           topic: this.topic,
           acks: -1,
-          messages: [{ key: r.key, value: r.value, headers: r.headers }],
+          messages: rs.map((r) => ({
+            key: r.key,
+            value: r.value,
+            headers: r.headers,
+            ...(r.partition !== undefined ? { partition: r.partition } : {}),
+          })),
         }),
       ),
     );

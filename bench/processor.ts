@@ -1,0 +1,212 @@
+/**
+ * Processor benchmark (not a test): orders processed per second by one processor process draining a backlog
+ * from Kafka (reserve + simulated payment + confirm/release + DLQ), beside the raw Redis EVALSHA ceiling of the
+ * same reserve script measured in the same run, so the ratio is visible. Each order costs 2 script calls
+ * (reserve, then confirm or release), so 0.5 x ceiling is the Redis-bound limit for one connection.
+ *
+ *   node bench/processor.ts [--orders 30000] [--items 16] [--partitions 6] [--latency-max 1ms] [--failure 0.1]
+ *   REDIS_ADDR / KAFKA_ADDR default to the harness's ports (make services-up).
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import {
+  callScript,
+  createRedis,
+  encodeOrder,
+  ensureTopics,
+  groupLag,
+  parseAddrList,
+  processorGroupId,
+  reserveArgs,
+  seedItem,
+  topics,
+} from '@flashsale/common';
+import kafkajs from 'kafkajs';
+
+const { Kafka, logLevel, Partitioners } = kafkajs;
+
+const { values } = parseArgs({
+  options: {
+    orders: { type: 'string', default: '30000' },
+    items: { type: 'string', default: '16' },
+    partitions: { type: 'string', default: '6' },
+    'latency-min': { type: 'string', default: '0ms' },
+    'latency-max': { type: 'string', default: '1ms' },
+    failure: { type: 'string', default: '0.1' },
+    'ceiling-ops': { type: 'string', default: '50000' },
+    window: { type: 'string', default: '1000' },
+  },
+});
+const ORDERS = Number(values.orders);
+const ITEMS = Number(values.items);
+const PARTITIONS = Number(values.partitions);
+const redisAddr = process.env.REDIS_ADDR ?? '127.0.0.1:16379';
+const kafkaAddr = process.env.KAFKA_ADDR ?? '127.0.0.1:19092';
+const sale = `bench-${randomUUID().slice(0, 8)}`;
+const items = Array.from({ length: ITEMS }, (_, i) => `item${i}`);
+
+const redis = createRedis({ mode: 'single', nodes: parseAddrList(redisAddr, 'REDIS_ADDR') });
+const kafka = new Kafka({ clientId: 'bench-processor', brokers: kafkaAddr.split(','), logLevel: logLevel.NOTHING });
+const admin = kafka.admin();
+
+/** EVALSHA inventory_reserve as fast as one auto-pipelined connection goes, `window` calls in flight. */
+async function ceiling(ops: number, window: number): Promise<number> {
+  const s = `${sale}-ceiling`;
+  for (const i of items) await seedItem(redis, s, i, ops);
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async () => {
+    while (next < ops) {
+      const n = next++;
+      const item = items[n % items.length]!;
+      const { keys, args } = reserveArgs(
+        s,
+        { orderId: `${item}.c${n}`, itemId: item, userId: `u${n}`, quantity: 1, correlationId: 'c', requestId: 'r' },
+        60_000,
+      );
+      await callScript(redis, 'inventory_reserve', keys, args);
+    }
+  };
+  await Promise.all(Array.from({ length: window }, worker));
+  return ops / ((performance.now() - t0) / 1000);
+}
+
+async function produceBacklog(): Promise<void> {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const now = new Date().toISOString();
+  for (let start = 0; start < ORDERS; start += 2000) {
+    const messages = [];
+    for (let n = start; n < Math.min(ORDERS, start + 2000); n++) {
+      const item = items[n % items.length]!;
+      const o = {
+        v: 1 as const,
+        order_id: `${item}.b${n}`,
+        sale,
+        item_id: item,
+        user_id: `user${n}`,
+        quantity: 1,
+        request_id: `r${n}`,
+        correlation_id: `c${n}`,
+        created_at: now,
+      };
+      messages.push({ key: item, value: encodeOrder(o) });
+    }
+    await producer.send({ topic: topics(sale).orders, acks: -1, messages });
+  }
+  await producer.disconnect();
+}
+
+async function lag(): Promise<number> {
+  const l = await groupLag(admin, processorGroupId(sale), topics(sale).orders);
+  return l.reduce((n, p) => n + p.lag, 0);
+}
+
+async function main() {
+  await admin.connect();
+  await ensureTopics(admin, { sale, partitions: PARTITIONS, replication: 1 });
+  for (const i of items) await seedItem(redis, sale, i, ORDERS); // enough stock: every order is reserved and paid
+  process.stderr.write(`producing ${ORDERS} orders over ${ITEMS} items and ${PARTITIONS} partitions...\n`);
+  await produceBacklog();
+
+  process.stderr.write('measuring the EVALSHA ceiling...\n');
+  const ceil = await ceiling(Number(values['ceiling-ops']), Number(values.window));
+
+  process.stderr.write('starting the processor...\n');
+  const child = spawn(process.execPath, [new URL('../processor/src/main.ts', import.meta.url).pathname], {
+    env: {
+      ...process.env,
+      SALE_NAME: sale,
+      REDIS_ADDR: redisAddr,
+      KAFKA_ADDR: kafkaAddr,
+      LOG_LEVEL: 'error',
+      METRICS_PORT: '0',
+      METRICS_HOST: '127.0.0.1',
+      PAYMENT_LATENCY_MIN: values['latency-min'],
+      PAYMENT_LATENCY_MAX: values['latency-max'],
+      PAYMENT_FAILURE_RATE: values.failure,
+      PAYMENT_TIMEOUT: '200ms',
+      PAYMENT_CONCURRENCY: '1024',
+      PARTITIONS_CONCURRENCY: String(PARTITIONS),
+      ENSURE_TOPICS: 'false',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const spawned = performance.now();
+  // start: the first effect in Redis; end: every order settled (confirmed or released); then the commit catches up
+  const settled = async () => {
+    const m = await Promise.all(
+      items.map((i) => redis.hmget(`fs:{${sale}:${i}}:meta`, 'confirmed', 'released', 'held')),
+    );
+    return m.reduce(
+      (acc, a) => ({
+        done: acc.done + Number(a[0]) + Number(a[1]),
+        touched: acc.touched + Number(a[0]) + Number(a[1]) + Number(a[2]),
+      }),
+      { done: 0, touched: 0 },
+    );
+  };
+  let first = 0;
+  let effectsDone = 0;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 25));
+    const s = await settled();
+    if (!first && s.touched > 0) first = performance.now();
+    if (s.done >= ORDERS) {
+      effectsDone = performance.now();
+      break;
+    }
+    if (performance.now() - spawned > 600_000) throw new Error(`processor did not settle the backlog (${s.done})`);
+  }
+  while ((await lag()) > 0) await new Promise((r) => setTimeout(r, 50));
+  const done = performance.now();
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+
+  const audit = await Promise.all(
+    items.map((i) => redis.hmget(`fs:{${sale}:${i}}:meta`, 'confirmed', 'released', 'held')),
+  );
+  const confirmed = audit.reduce((n, a) => n + Number(a[0]), 0);
+  const released = audit.reduce((n, a) => n + Number(a[1]), 0);
+  const rate = ORDERS / ((effectsDone - first) / 1000);
+  const withStart = ORDERS / ((done - spawned) / 1000);
+  const cpus = os.cpus();
+  const report = {
+    sale,
+    orders: ORDERS,
+    items: ITEMS,
+    partitions: PARTITIONS,
+    payment: { latency: `${values['latency-min']}..${values['latency-max']}`, failureRate: Number(values.failure) },
+    processedPerSecond: Math.round(rate),
+    processedPerSecondIncludingStartup: Math.round(withStart),
+    secondsToCommitAfterLastEffect: Number(((done - effectsDone) / 1000).toFixed(2)),
+    evalshaCeilingPerSecond: Math.round(ceil),
+    ratioOrdersToEvalsha: Number((rate / ceil).toFixed(3)),
+    ratioToRedisBoundLimit: Number((rate / (ceil / 2)).toFixed(3)),
+    outcome: { confirmed, released, total: confirmed + released },
+    machine: {
+      cpu: cpus[0]?.model,
+      cores: cpus.length,
+      memoryGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+      /** other work on the machine skews every figure: read them with this */
+      loadAverage1m: Number(os.loadavg()[0]!.toFixed(2)),
+    },
+  };
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(
+    `processor: ${report.processedPerSecond} orders/s; EVALSHA ceiling ${report.evalshaCeilingPerSecond}/s ` +
+      `(ratio ${report.ratioOrdersToEvalsha}; ${report.ratioToRedisBoundLimit} of the 2-calls-per-order limit) ` +
+      `on ${report.machine.cores} x ${report.machine.cpu}, load average ${report.machine.loadAverage1m}\n`,
+  );
+  await admin.disconnect();
+  redis.disconnect();
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${(e as Error).stack}\n`);
+  process.exit(1);
+});
