@@ -229,6 +229,11 @@ export function buildKubectlProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // kafkajs 2.2.4 schedules timers with negative delays on Node >= 24 (harmless); keep the output readable
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => {
+    if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`${w.name}: ${w.message}\n`);
+  });
   const program = buildKubectlProgram();
   for (const c of program.commands) c.exitOverride();
   try {
