@@ -245,18 +245,6 @@ export function saleAlertGroups(opts: SaleAlertOptions): RuleGroup[] {
   return [{ name: `flashsale.${opts.namespace ? `${opts.namespace}.` : ''}${opts.sale}`, rules }];
 }
 
-/**
- * @deprecated use `saleAlertGroups({ sale, namespace, thresholds, runbookUrl })`, which also filters by namespace.
- * Kept so callers written against the first draft keep compiling.
- */
-export function saleAlertRules(
-  sale: string,
-  thresholds?: Partial<SaleAlertThresholds>,
-  runbookUrl?: string,
-): AlertRule[] {
-  return saleAlertGroups({ sale, thresholds, runbookUrl }).flatMap((g) => g.rules);
-}
-
 /** The operator's own rule group (shipped by the chart when the Prometheus Operator is installed). */
 export function operatorAlertGroups(opts: OperatorAlertOptions = {}): RuleGroup[] {
   const base = opts.runbookUrl ?? DEFAULT_RUNBOOK_URL;
