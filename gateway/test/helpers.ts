@@ -37,14 +37,30 @@ export function kafkaFor(brokers: string[]): Kafka {
   return new Kafka({ clientId: 'gateway-test', brokers, logLevel: logLevel.NOTHING });
 }
 
-export async function createOrdersTopic(brokers: string[], sale: string, partitions = 3): Promise<void> {
+export async function createOrdersTopic(
+  brokers: string[],
+  sale: string,
+  partitions = 3,
+  replicationFactor = 1,
+): Promise<void> {
   const admin = kafkaFor(brokers).admin();
   await admin.connect();
   try {
+    const topic = topics(sale).orders;
+    // waitForLeaders fails on a 3-broker cluster (design-notes): create, then poll until every partition has a leader
     await admin.createTopics({
-      topics: [{ topic: topics(sale).orders, numPartitions: partitions, replicationFactor: 1 }],
-      waitForLeaders: true,
+      topics: [{ topic, numPartitions: partitions, replicationFactor }],
+      waitForLeaders: false,
     });
+    await waitUntil(
+      `leaders of ${topic}`,
+      async () => {
+        const m = await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);
+        const parts = m?.topics[0]?.partitions ?? [];
+        return parts.length === partitions && parts.every((p) => p.leader >= 0);
+      },
+      20_000,
+    );
   } finally {
     await admin.disconnect();
   }

@@ -4,7 +4,15 @@
  * broker acknowledged the message; it rejects with BreakerOpenError while the breaker is open.
  */
 import { encodeOrder, ORDER_HEADERS, type OrderMessage } from '@flashsale/common';
-import { type Admin, Kafka, logLevel, type Message, Partitioners, type Producer } from 'kafkajs';
+import {
+  type Admin,
+  Kafka,
+  logLevel,
+  type Message,
+  Partitioners,
+  type PartitionMetadata,
+  type Producer,
+} from 'kafkajs';
 import type { Logger } from 'pino';
 import { type BreakerOptions, type BreakerState, ExponentialBreaker } from './breaker.ts';
 
@@ -23,10 +31,21 @@ interface Pending {
   message: Message;
   resolve: () => void;
   reject: (e: unknown) => void;
+  settled?: boolean;
 }
 
+const settle = (p: Pending, err?: unknown) => {
+  if (p.settled) return;
+  p.settled = true;
+  if (err === undefined) p.resolve();
+  else p.reject(err);
+};
+
+/** How often the partition leaders are re-read (also after any failed produce). */
+const METADATA_MAX_AGE_MS = 30_000;
+
 export class OrderProducer {
-  readonly breaker: ExponentialBreaker<[Message[]], void>;
+  readonly breaker: ExponentialBreaker<[Pending[]], void>;
   private readonly kafka: Kafka;
   private readonly producer: Producer;
   private readonly opts: ProducerOptions;
@@ -39,6 +58,9 @@ export class OrderProducer {
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  private leaders: { partitions: PartitionMetadata[]; at: number } | undefined;
+  private leadersLoading: Promise<void> | undefined;
 
   constructor(opts: ProducerOptions, log: Logger) {
     this.opts = opts;
@@ -80,7 +102,7 @@ export class OrderProducer {
     this.producer.on(this.producer.events.DISCONNECT, () => {
       this.connected = false;
     });
-    this.breaker = new ExponentialBreaker<[Message[]], void>((batch) => this.produce(batch), {
+    this.breaker = new ExponentialBreaker<[Pending[]], void>((batch) => this.produce(batch), {
       ...opts.breaker,
       callTimeoutMs: opts.sendTimeoutMs,
     });
@@ -94,6 +116,8 @@ export class OrderProducer {
   async start(): Promise<void> {
     try {
       await this.ensureConnected();
+      this.refreshLeaders();
+      await this.leadersLoading;
     } catch (e) {
       this.log.warn({ event: 'kafka_connect_failed', err: (e as Error).message }, 'Kafka not reachable at start-up');
     }
@@ -114,9 +138,73 @@ export class OrderProducer {
     return this.connecting;
   }
 
-  private async produce(batch: Message[]): Promise<void> {
+  private getAdmin(): Admin {
+    this.admin ??= this.kafka.admin({ retry: { retries: 0 } });
+    return this.admin;
+  }
+
+  /** Re-read the topic's partition leaders (in the background; sends never wait for it). */
+  private refreshLeaders(): void {
+    if (this.leadersLoading || this.closed) return;
+    this.leadersLoading = (async () => {
+      const admin = this.getAdmin();
+      await admin.connect();
+      const m = await admin.fetchTopicMetadata({ topics: [this.opts.topic] });
+      const parts = m.topics[0]?.partitions ?? [];
+      if (parts.length > 0 && parts.every((p) => p.leader >= 0)) this.leaders = { partitions: parts, at: Date.now() };
+    })()
+      .catch(() => {})
+      .finally(() => {
+        this.leadersLoading = undefined;
+      });
+  }
+
+  /**
+   * One produce request per partition leader, concurrently: a send() spanning several brokers can report
+   * success for messages never written when a broker dies (kafkajs #1303, see design-notes), one per leader
+   * cannot. Each order settles with its own leader's answer; any failure counts once for the breaker.
+   */
+  private async produce(batch: Pending[]): Promise<void> {
     await this.ensureConnected();
-    await this.producer.send({ topic: this.opts.topic, messages: batch, acks: -1, timeout: this.opts.sendTimeoutMs });
+    const leaders = this.leaders;
+    if (!leaders || Date.now() - leaders.at > METADATA_MAX_AGE_MS) this.refreshLeaders();
+    const groups = new Map<number, Pending[]>();
+    for (const p of batch) {
+      let leader = -1;
+      if (leaders) {
+        const partition = this.partitioner({
+          topic: this.opts.topic,
+          partitionMetadata: leaders.partitions,
+          message: p.message,
+        });
+        p.message.partition = partition;
+        leader = leaders.partitions.find((x) => x.partitionId === partition)?.leader ?? -1;
+      }
+      const g = groups.get(leader);
+      if (g) g.push(p);
+      else groups.set(leader, [p]);
+    }
+    const results = await Promise.allSettled(
+      [...groups.values()].map(async (group) => {
+        try {
+          await this.producer.send({
+            topic: this.opts.topic,
+            messages: group.map((p) => p.message),
+            acks: -1,
+            timeout: this.opts.sendTimeoutMs,
+          });
+          for (const p of group) settle(p);
+        } catch (e) {
+          for (const p of group) settle(p, e);
+          throw e;
+        }
+      }),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      this.refreshLeaders();
+      throw (failed as PromiseRejectedResult).reason;
+    }
   }
 
   /** Queue one order; resolves when the broker acknowledged it. */
@@ -158,13 +246,14 @@ export class OrderProducer {
     const batch = this.queue.splice(0, this.opts.batchMax);
     this.inflight += 1;
     this.breaker
-      .fire(batch.map((p) => p.message))
+      .fire(batch)
       .then(
         () => {
-          for (const p of batch) p.resolve();
+          for (const p of batch) settle(p);
         },
         (e) => {
-          for (const p of batch) p.reject(e);
+          // open breaker, call timeout, or a failed leader: whatever did not settle on its own fails now
+          for (const p of batch) settle(p, e);
         },
       )
       .finally(() => {
@@ -197,10 +286,7 @@ export class OrderProducer {
   async ping(timeoutMs: number): Promise<boolean> {
     let t: NodeJS.Timeout | undefined;
     try {
-      if (!this.admin) {
-        this.admin = this.kafka.admin({ retry: { retries: 0 } });
-      }
-      const admin = this.admin;
+      const admin = this.getAdmin();
       const probe = (async () => {
         await admin.connect();
         const c = await admin.describeCluster();

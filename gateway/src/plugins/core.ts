@@ -12,9 +12,8 @@ export const corePlugin = (ctx: GatewayContext) =>
     });
     app.setErrorHandler((err, req, reply) => {
       const api = toApiError(err);
-      if (api.status >= 500) {
-        req.log.error({ event: 'request_failed', err, code: api.code }, 'Request failed');
-      }
+      if (api.status === 500) req.log.error({ event: 'request_failed', err, code: api.code }, 'Request failed');
+      else if (api.status >= 500) req.log.warn({ event: 'request_refused', code: api.code }, api.message);
       return sendError(req, reply, api);
     });
     app.setNotFoundHandler((req, reply) => {
