@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { saleAlertGroups } from '../../common/src/alerts.ts';
 import { parseFlashSaleSpec } from '../../common/src/flashsale-spec.ts';
+import { OPERATOR_METRICS } from '../../common/src/metrics.ts';
 import { eventually, requireService } from '../support/services.ts';
 import { CHART, ROOT, run, runOk } from './support.ts';
 
@@ -191,6 +192,20 @@ describe('helm install + the operator under the chart identity', () => {
       saleAlertGroups({ sale: saleName, namespace: saleNs, thresholds: parsed.spec.monitoring.alerts }),
     );
     expect(rule.metadata.labels.release).toBe('kube-prometheus-stack');
+  });
+
+  it("the operator's metrics carry what the chart's operator alerts select (leader, reconciles of controller flashsale)", async () => {
+    const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+    // FlashSaleOperatorNoLeader stays quiet: this replica holds the chart's Lease
+    expect(text).toContain(`${OPERATOR_METRICS.leaderStatus}{name="${fullname}"} 1`);
+    expect(text).toMatch(
+      new RegExp(`^${OPERATOR_METRICS.reconcileTotal}\\{controller="flashsale",result="\\w+"\\} [1-9]`, 'm'),
+    );
+    expect(text).toContain(`# TYPE ${OPERATOR_METRICS.reconcileErrors} counter`);
+    const lease = JSON.parse(await k(['-n', ns, 'get', 'lease', fullname, '-o', 'json'])) as {
+      spec: { holderIdentity: string };
+    };
+    expect(lease.spec.holderIdentity).toBe(`${fullname}-local`);
   });
 
   it('the operator outside its namespace is refused (Role in the watched namespace only)', async () => {

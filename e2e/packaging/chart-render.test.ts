@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { flashSaleSpecObject } from '../../common/src/flashsale-spec.ts';
 import { LOG_LEVELS } from '../../common/src/logger.ts';
 import { envSchema as operatorEnvSchema } from '../../operator/src/config.ts';
 import { CHART_NAMESPACE_PLACEHOLDER, generatedFiles } from '../../tools/gen-rules.ts';
@@ -163,6 +164,11 @@ describe('helm template', () => {
         .map((s) => `${s.metadata.name}:${s.spec.ports[0].port}`)
         .sort(),
     ).toEqual(['kafka-service:9092', 'redis-service:6379', 'rel-flash-sale-operator-metrics:8080']);
+    // the names and ports a FlashSale uses when it names no Redis or Kafka (common/src/flashsale-spec.ts defaults)
+    const defaults = flashSaleSpecObject.shape;
+    const redisDefault = defaults.redis.parse(undefined).addr;
+    const kafkaDefault = defaults.kafka.parse(undefined).brokers;
+    expect(['redis-service:6379', 'kafka-service:9092']).toEqual([redisDefault, kafkaDefault]);
     const sets = find(objs, 'StatefulSet');
     expect(sets.map((s) => s.metadata.name).sort()).toEqual([
       'rel-flash-sale-operator-redis',
