@@ -89,6 +89,10 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
       m.ordersValidationFailed.inc();
       return refuse(e as ApiError);
     }
+    req.log.debug(
+      { event: 'order_received', user_id: o.userId, item_id: o.itemId, quantity: o.quantity },
+      'Order received',
+    );
     try {
       await enforceRateLimit(ctx, req, 'order-user', config.rateLimit.orderUser, o.userId);
     } catch (e) {
