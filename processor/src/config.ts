@@ -37,7 +37,9 @@ export const envSchema = z.object({
   SALE_NAME: saleNameSchema,
   REDIS_ADDR: addrList('REDIS_ADDR').default(parseAddrList('redis-service:6379')),
   REDIS_MODE: redisModeSchema.default('single'),
+  REDIS_USERNAME: z.string().optional(),
   REDIS_PASSWORD: z.string().optional(),
+  REDIS_TLS: bool(false),
   KAFKA_ADDR: z
     .string()
     .default('kafka-service:9092')
@@ -49,6 +51,7 @@ export const envSchema = z.object({
     )
     .pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port[,host:port...]')).min(1)),
   KAFKA_CLIENT_ID: z.string().min(1).default('flashsale-processor'),
+  KAFKA_TLS: bool(false),
   /** a crashed member's partitions move to the others after this long */
   KAFKA_SESSION_TIMEOUT: duration('30s'),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
@@ -89,10 +92,12 @@ export interface ProcessorConfig {
   redis: {
     mode: 'single' | 'cluster';
     nodes: { host: string; port: number }[];
+    username?: string | undefined;
     password?: string | undefined;
+    tls: boolean;
     commandTimeoutMs: number;
   };
-  kafka: { brokers: string[]; clientId: string; sessionTimeoutMs: number };
+  kafka: { brokers: string[]; clientId: string; sessionTimeoutMs: number; tls: boolean };
   logLevel: (typeof LOG_LEVELS)[number];
   metrics: { port: number; host: string };
   holdTtlMs: number;
@@ -130,10 +135,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redis: {
       mode: e.REDIS_MODE,
       nodes: e.REDIS_ADDR,
+      username: e.REDIS_USERNAME,
       password: e.REDIS_PASSWORD,
+      tls: e.REDIS_TLS,
       commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT,
     },
-    kafka: { brokers: e.KAFKA_ADDR, clientId: e.KAFKA_CLIENT_ID, sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT },
+    kafka: {
+      brokers: e.KAFKA_ADDR,
+      clientId: e.KAFKA_CLIENT_ID,
+      sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT,
+      tls: e.KAFKA_TLS,
+    },
     logLevel: e.LOG_LEVEL,
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
     holdTtlMs: e.HOLD_TTL,

@@ -17,6 +17,7 @@ import {
   type PartitionLag,
   processorGroupId,
   topics,
+  waitForLeaders,
 } from '@flashsale/common';
 import type { Admin, Consumer, Kafka as KafkaClient } from 'kafkajs';
 import kafkajs from 'kafkajs';
@@ -40,6 +41,7 @@ export type BatchHandler = (messages: InMessage[]) => Promise<void>;
 export interface ConsumerOptions {
   brokers: string[];
   clientId: string;
+  tls: boolean;
   sale: string;
   partitionsConcurrency: number;
   sessionTimeoutMs: number;
@@ -51,6 +53,7 @@ function kafkaFor(o: ConsumerOptions, suffix: string): KafkaClient {
   return new Kafka({
     clientId: `${o.clientId}-${suffix}`,
     brokers: o.brokers,
+    ssl: o.tls,
     logLevel: KafkaLogLevel.WARN,
     logCreator: () => (e) => {
       // kafkajs logs the errors it retries by itself at ERROR; real failures surface as CRASH events
@@ -105,6 +108,11 @@ export class OrdersConsumer {
 
   async connectAdmin(): Promise<void> {
     await this.admin.connect();
+  }
+
+  /** Wait until the sale's topics exist with leaders (when the operator or the CLI creates them). */
+  async awaitTopics(timeoutMs = 120_000): Promise<void> {
+    await waitForLeaders(this.admin, { [this.t.orders]: 1, [this.t.dlq]: 1 }, timeoutMs);
   }
 
   ensureTopics(partitions: number, replication: number) {

@@ -32,7 +32,13 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
   const log = createLogger('processor', config.logLevel).child({ sale: config.sale });
   const metrics = createMetrics(opts.defaultMetrics ?? true);
   const redis = createRedis(
-    { mode: config.redis.mode, nodes: config.redis.nodes, password: config.redis.password },
+    {
+      mode: config.redis.mode,
+      nodes: config.redis.nodes,
+      username: config.redis.username,
+      password: config.redis.password,
+      tls: config.redis.tls,
+    },
     {
       commandTimeout: config.redis.commandTimeoutMs,
       // Fail fast while disconnected: the processor's own retry policy (REDIS_RETRY_*) decides how long to wait
@@ -47,13 +53,14 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
   const consumer = new OrdersConsumer({
     brokers: config.kafka.brokers,
     clientId: config.kafka.clientId,
+    tls: config.kafka.tls,
     sale: config.sale,
     partitionsConcurrency: config.partitionsConcurrency,
     sessionTimeoutMs: config.kafka.sessionTimeoutMs,
     instanceId,
     log,
   });
-  const dlq = new DlqProducer(config.kafka.brokers, config.kafka.clientId, topics(config.sale).dlq, log);
+  const dlq = new DlqProducer(config.kafka, topics(config.sale).dlq, log);
   let draining = false;
 
   const server = await startHttp(config.metrics.host, config.metrics.port, metrics.registry, async () => {
@@ -73,6 +80,7 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
 
   await consumer.connectAdmin();
   if (config.topics.ensure) await consumer.ensureTopics(config.topics.partitions, config.topics.replication);
+  else await consumer.awaitTopics();
   await dlq.connect();
   const dlqPartitions = await consumer.partitionCount(topics(config.sale).dlq);
 

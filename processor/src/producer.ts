@@ -21,11 +21,12 @@ export interface DlqSink {
 export class DlqProducer implements DlqSink {
   readonly topic: string;
   private readonly producer;
-  constructor(brokers: string[], clientId: string, topic: string, log: Logger) {
+  constructor(kafkaCfg: { brokers: string[]; clientId: string; tls: boolean }, topic: string, log: Logger) {
     this.topic = topic;
     const kafka = new Kafka({
-      clientId: `${clientId}-dlq`,
-      brokers,
+      clientId: `${kafkaCfg.clientId}-dlq`,
+      brokers: kafkaCfg.brokers,
+      ssl: kafkaCfg.tls,
       logLevel: KafkaLogLevel.WARN,
       logCreator: () => (e) => log.warn({ event: 'kafka_producer', kafka: e.log.message }, 'kafka producer'),
     });

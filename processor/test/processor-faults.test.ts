@@ -10,12 +10,14 @@ import { loadConfig } from '../src/config.ts';
 import { type ProcessorHandle, startProcessor } from '../src/processor.ts';
 import {
   checkConservation,
+  dlqOrderId,
   kafkaBrokers,
   makeOrders,
   metricValue,
   newRedis,
   processorEnv,
   produce,
+  readDlq,
   redisAddr,
   statuses,
   tcpProxy,
@@ -139,6 +141,13 @@ describe('Redis faults', () => {
     await waitAllFinal(r, sale, lost);
     await waitFor('DLQ gauge after all redis_failure replays', async () => (await gauge()) === (await expected()));
     expect((await listDlq({ sale, brokers })).reasons.map((x) => x.reason).sort()).not.toContain('redis_failure');
+    // a redriven order that fails again is dead-lettered with the next attempt number
+    const lostIds = new Set(lost.map((o) => o.order_id));
+    for (const e of await readDlq(sale)) {
+      const id = dlqOrderId(e);
+      if (!id || !lostIds.has(id)) continue;
+      expect(e.headers.dlq_attempt).toBe(e.headers.dlq_reason === 'redis_failure' ? '1' : '2');
+    }
 
     // replaying the payment failures is idempotent: statuses and stock stay, no new dead letters
     const auditBefore = await checkConservation(r, sale);
