@@ -349,9 +349,35 @@ describe('health, metrics, OpenAPI', () => {
       });
       expect(o.statusCode).toBe(503);
       expect(o.json().code).toBe('DEPENDENCY_UNAVAILABLE');
+      // fail-open: the cached sale view is still served
+      expect((await g.app.inject({ method: 'GET', url: '/v1/sale' })).statusCode).toBe(200);
     } finally {
       await g.close();
     }
+  });
+
+  it('refuses limited routes with 503 while Redis is down when RATE_LIMIT_FAIL_OPEN=false, and /ready fails while draining', async () => {
+    const g = await buildGateway(
+      testConfig(uniqueSale(), {
+        REDIS_ADDR: '127.0.0.1:1',
+        RATE_LIMIT_FAIL_OPEN: 'false',
+        REDIS_COMMAND_TIMEOUT: '200ms',
+      }),
+    );
+    try {
+      const r = await g.app.inject({ method: 'GET', url: '/v1/sale' });
+      expect(r.statusCode).toBe(503);
+      expect(r.json().code).toBe('DEPENDENCY_UNAVAILABLE');
+      expect(r.headers['retry-after']).toBe('1');
+    } finally {
+      await g.close();
+    }
+    const ok = await buildGateway(testConfig(sale));
+    await ok.init();
+    expect((await ok.app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(200);
+    ok.ctx.closing = true;
+    expect((await ok.app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(503);
+    await ok.close();
   });
 
   it('exports every runbook gateway metric and the HTTP metrics by route and status', async () => {
