@@ -77,6 +77,10 @@ interface Condition {
 beforeAll(async () => {
   await k(['create', 'namespace', ns]);
   await k(['create', 'namespace', saleNs]);
+  // the CRD as users apply it by hand (crds.enabled=false below): chart-install.test.ts owns the chart's CRD path,
+  // and two releases taking ownership of the one shared CRD in parallel would race
+  await k(['apply', '--server-side', '--force-conflicts', '--field-manager=packaging-test', '-f', join(ROOT, 'crds')]);
+  await k(['wait', '--for=condition=Established', 'crd/flashsales.flashsale.dev', '--timeout=30s']);
   await runOk(
     kube.helm,
     [
@@ -85,7 +89,8 @@ beforeAll(async () => {
       CHART,
       '-n',
       ns,
-      '--take-ownership',
+      '--set',
+      'crds.enabled=false',
       '--set',
       `operator.watchNamespace=${saleNs}`,
       '--set',
