@@ -1,6 +1,6 @@
 /** The order API over real Redis and Kafka: every status code, replay, idempotency, rate limits, sold-out fast path. */
 import { randomUUID } from 'node:crypto';
-import { GATEWAY_METRICS, idempotencyKey, type RedisClient, reserve } from '@flashsale/common';
+import { GATEWAY_METRICS, idempotencyKey, type RedisClient, release, reserve } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGateway, type Gateway } from '../src/app.ts';
 import { IdempotencyStore } from '../src/idempotency.ts';
@@ -186,12 +186,14 @@ describe('POST /v1/orders', () => {
   it('refuses a sold-out item locally within ~100 ms and produces nothing more to Kafka', async () => {
     const brokers = services().brokers;
     // sell the 2 pears through the processor's reserve script (it publishes the sold-out event)
+    const held: string[] = [];
     for (const u of ['p1', 'p2']) {
+      held.push(`pear.${randomUUID().replaceAll('-', '')}`);
       const r = await reserve(
         redis,
         sale,
         {
-          orderId: `pear.${randomUUID().replaceAll('-', '')}`,
+          orderId: held.at(-1)!,
           itemId: 'pear',
           userId: u,
           quantity: 1,
@@ -218,6 +220,10 @@ describe('POST /v1/orders', () => {
       remaining: 0,
       sold_out: true,
     });
+    // a released hold returns the unit: the gateway accepts pear orders again
+    await release(redis, sale, 'pear', held[0]!, 'PAYMENT_FAILED', 'payment_failed');
+    await waitUntil('the restocked event', () => !gw.ctx.sale.isSoldOut('pear'), 2000);
+    expect((await order({ user_id: 's-back', item_id: 'pear', quantity: 1 }, 'k-back')).statusCode).toBe(202);
   });
 });
 
