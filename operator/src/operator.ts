@@ -25,7 +25,10 @@ export interface OperatorHandle {
   /** port of /metrics /healthz /readyz (undefined when disabled) */
   readonly port: number | undefined;
   isLeader(): boolean;
-  /** resolves when leadership is lost (the process should exit, as controller-runtime does) */
+  /**
+   * resolves the first time leadership is lost; `main.ts` then exits as controller-runtime does (in-process users may
+   * keep the handle: it stands by and campaigns again)
+   */
   readonly lostLeadership: Promise<void>;
   stop(): Promise<void>;
 }
@@ -119,7 +122,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
     async stop() {
       if (stopped) return;
       stopped = true;
-      if (elector) await elector.stop();
+      if (elector) await elector.stop(() => controller.stopWorkers());
       await controller.stop();
       await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
       await deps.redis.close();

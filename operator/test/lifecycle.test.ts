@@ -15,6 +15,7 @@ import {
   exampleSale,
   getJson,
   installCrd,
+  type Json,
   kafkaAdmin,
   kubectl,
   type Manifest,
@@ -88,10 +89,10 @@ describe('a FlashSale applied with kubectl', () => {
     expect(gw.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
     // an HPA owns the replicas: the operator never applied spec.replicas
     const replicaOwners = (gw.metadata.managedFields ?? [])
-      .filter((f: any) => f.manager === 'flashsale-operator' && f.fieldsV1?.['f:spec']?.['f:replicas'])
-      .map((f: any) => f.manager);
+      .filter((f: Json) => f.manager === 'flashsale-operator' && f.fieldsV1?.['f:spec']?.['f:replicas'])
+      .map((f: Json) => f.manager);
     expect(replicaOwners).toEqual([]);
-    const cond = gw.status.conditions.find((x: any) => x.type === 'Available');
+    const cond = gw.status.conditions.find((x: Json) => x.type === 'Available');
     expect(cond.status).toBe('True');
     const hpa = await getJson('horizontalpodautoscaler', ns, `${name}-processor`);
     expect(hpa.spec.maxReplicas).toBeLessThanOrEqual(2); // capped at the 2 partitions

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createRedis, type RedisClient } from '@flashsale/common';
+import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import kafkajs, { type Admin } from 'kafkajs';
 import { inject } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -58,7 +59,9 @@ export async function createNamespace(prefix = 'op'): Promise<string> {
   return ns;
 }
 
-export type Manifest = { metadata: Record<string, unknown>; spec: Record<string, any> } & Record<string, any>;
+// biome-ignore lint/suspicious/noExplicitAny: JSON from the API server, asserted on by the tests
+export type Json = any;
+export type Manifest = { metadata: Record<string, unknown>; spec: Json } & Record<string, Json>;
 
 /** The example manifest, pointed at the harness's Redis and Kafka, live now (startsAt 1 min ago). */
 export function exampleSale(name: string, namespace: string, mutate?: (m: Manifest) => void): Manifest {
@@ -77,16 +80,39 @@ export function exampleSale(name: string, namespace: string, mutate?: (m: Manife
 
 export const applyManifest = (m: Manifest) => kubectl(['apply', '-f', '-'], stringify(m));
 
-export async function getJson<T = any>(kind: string, namespace: string, name: string): Promise<T | null> {
-  const r = await tryKubectl(['-n', namespace, 'get', kind, name, '-o', 'json', '--show-managed-fields']);
-  if (!r.ok) {
-    if (/NotFound|not found/.test(r.out)) return null;
-    throw new Error(r.out);
+const KINDS: Record<string, [string, string]> = {
+  flashsale: ['flashsale.dev/v1alpha1', 'FlashSale'],
+  deployment: ['apps/v1', 'Deployment'],
+  configmap: ['v1', 'ConfigMap'],
+  service: ['v1', 'Service'],
+  lease: ['coordination.k8s.io/v1', 'Lease'],
+  poddisruptionbudget: ['policy/v1', 'PodDisruptionBudget'],
+  horizontalpodautoscaler: ['autoscaling/v2', 'HorizontalPodAutoscaler'],
+  prometheusrule: ['monitoring.coreos.com/v1', 'PrometheusRule'],
+  servicemonitor: ['monitoring.coreos.com/v1', 'ServiceMonitor'],
+};
+
+let objectApi: KubernetesObjectApi | undefined;
+
+/** Read an object with managedFields (client-node, cheaper than a kubectl process per poll); null when absent. */
+export async function getJson<T = Json>(kind: string, namespace: string, name: string): Promise<T | null> {
+  const gvk = KINDS[kind];
+  if (!gvk) throw new Error(`unknown kind ${kind}`);
+  if (!objectApi) {
+    const kc = new KubeConfig();
+    kc.loadFromFile(services().kube.kubeconfig);
+    objectApi = KubernetesObjectApi.makeApiClient(kc);
   }
-  return JSON.parse(r.out) as T;
+  try {
+    const o = await objectApi.read({ apiVersion: gvk[0], kind: gvk[1], metadata: { name, namespace } });
+    return JSON.parse(JSON.stringify(o)) as T;
+  } catch (e) {
+    if ((e as { code?: number }).code === 404) return null;
+    throw e;
+  }
 }
 
-export const condition = (fs: any, type: string) =>
+export const condition = (fs: Json, type: string) =>
   (fs?.status?.conditions ?? []).find((c: { type: string }) => c.type === type) as
     | { status: string; reason: string; message: string }
     | undefined;

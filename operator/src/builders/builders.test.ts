@@ -9,6 +9,8 @@ import { buildPrometheusRule, buildServiceMonitor } from './buildMonitoring.ts';
 import { buildGatewayService } from './buildServices.ts';
 import { replicaPlan, saleSchedule } from './schedule.ts';
 
+// biome-ignore lint/suspicious/noExplicitAny: asserting on built JSON
+type Json = any;
 const sale = { name: 'bf', namespace: 'shop', uid: 'uid-1' };
 const defaults = {
   gatewayImage: 'img/gw:1',
@@ -97,7 +99,7 @@ describe('builders', () => {
     ]);
     expect('replicas' in d.spec).toBe(false);
     const pod = d.spec.template.spec;
-    const c = pod.containers[0] as Record<string, any>;
+    const c = pod.containers[0] as Json;
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     expect(c.securityContext).toMatchObject({
       allowPrivilegeEscalation: false,
@@ -118,7 +120,7 @@ describe('builders', () => {
     const s = spec({ redis: { passwordSecretRef: { name: 'r', key: 'pw' } }, processor: { image: 'mine:2' } });
     const d = buildProcessorDeployment({ sale, spec: s, defaults, replicas: 3, configHash: 'h' });
     expect(d.spec).toMatchObject({ replicas: 3, strategy: { rollingUpdate: { maxUnavailable: 0 } } });
-    const c = d.spec.template.spec.containers[0] as Record<string, any>;
+    const c = d.spec.template.spec.containers[0] as Json;
     expect(c.image).toBe('mine:2');
     expect(c.livenessProbe.httpGet).toEqual({ path: '/health', port: 'metrics' });
     expect(c.env).toContainEqual({ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'r', key: 'pw' } } });

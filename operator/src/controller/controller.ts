@@ -34,7 +34,8 @@ function specOrMetaChanged(o: FlashSaleObject, old: FlashSaleObject | undefined)
 }
 
 export class Controller {
-  readonly queue: WorkQueue;
+  /** replaced on every loss of leadership (a shut-down queue hands out nothing) */
+  queue: WorkQueue;
   private readonly cfg: OperatorConfig;
   private readonly log: Logger;
   private readonly metrics: OperatorMetrics;
@@ -43,6 +44,7 @@ export class Controller {
   readonly deployments: ManagedInformer<V1Deployment>;
   private workersRunning = false;
   private workers: Promise<void>[] = [];
+  private previousTerm: Promise<void> = Promise.resolve();
   private resyncTimer: NodeJS.Timeout | undefined;
   /** keys being reconciled right now (never two reconciles of one key: asserted in tests) */
   readonly inFlight = new Set<string>();
@@ -117,36 +119,36 @@ export class Controller {
     for (const s of this.sales.list()) this.queue.add(keyOf(s));
   }
 
-  /** Start the workers (on becoming leader). */
+  /** Start the workers (on becoming leader), after the workers of an earlier term have finished. */
   startWorkers(): void {
     if (this.workersRunning) return;
     this.workersRunning = true;
-    this.resync();
-    for (let i = 0; i < this.cfg.maxConcurrentReconciles; i++) this.workers.push(this.worker());
+    const q = this.queue;
+    void this.previousTerm.then(() => {
+      if (!this.workersRunning || q !== this.queue) return;
+      this.resync();
+      for (let i = 0; i < this.cfg.maxConcurrentReconciles; i++) this.workers.push(this.worker(q));
+    });
   }
 
-  private async worker(): Promise<void> {
-    while (this.workersRunning) {
-      const key = await this.queue.get();
+  private async worker(q: WorkQueue): Promise<void> {
+    for (;;) {
+      const key = await q.get();
       if (key === undefined) return;
-      if (!this.workersRunning) {
-        this.queue.done(key);
-        return;
-      }
-      await this.process(key);
-      this.queue.done(key);
+      await this.process(q, key);
+      q.done(key);
     }
   }
 
-  private async process(key: string): Promise<void> {
+  private async process(q: WorkQueue, key: string): Promise<void> {
     if (this.inFlight.has(key)) throw new Error(`bug: concurrent reconcile of ${key}`);
     this.inFlight.add(key);
     const end = this.metrics.reconcileTime.startTimer({ controller: CONTROLLER_NAME });
     try {
       const res = await this.reconcile(key);
-      this.queue.forget(key);
+      q.forget(key);
       if (res.requeueAfterMs !== undefined) {
-        this.queue.addAfter(key, res.requeueAfterMs);
+        q.addAfter(key, res.requeueAfterMs);
         this.metrics.reconcileTotal.inc({ controller: CONTROLLER_NAME, result: 'requeue_after' });
       } else {
         this.metrics.reconcileTotal.inc({ controller: CONTROLLER_NAME, result: 'success' });
@@ -155,13 +157,13 @@ export class Controller {
       this.metrics.reconcileErrors.inc({ controller: CONTROLLER_NAME });
       this.metrics.reconcileTotal.inc({ controller: CONTROLLER_NAME, result: 'error' });
       if (e instanceof TerminalError) {
-        this.queue.forget(key);
+        q.forget(key);
         this.log.warn(
           { event: 'reconcile_terminal', key, err: e.message },
           'terminal error: not retried until the spec changes',
         );
       } else {
-        const delay = this.queue.addRateLimited(key);
+        const delay = q.addRateLimited(key);
         const level = e instanceof DependencyError ? 'warn' : 'error';
         this.log[level]({ event: 'reconcile_error', key, err: errorMessage(e), retryInMs: delay }, 'reconcile failed');
       }
@@ -171,17 +173,22 @@ export class Controller {
     }
   }
 
-  /** Stop the workers (on losing leadership or shutdown); waits for running reconciles. */
+  /** Stop the workers (on losing leadership or shutdown); waits for running reconciles; a fresh queue is ready. */
   async stopWorkers(): Promise<void> {
     this.workersRunning = false;
-    this.queue.shutDown();
-    await Promise.all(this.workers);
+    const old = this.queue;
+    this.queue = new WorkQueue(this.cfg.backoff, this.metrics.queueMetrics());
+    old.shutDown();
+    const workers = this.workers;
     this.workers = [];
+    this.previousTerm = this.previousTerm.then(() => Promise.all(workers)).then(() => undefined);
+    await this.previousTerm;
   }
 
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
     await this.stopWorkers();
+    this.queue.shutDown();
     await Promise.all([this.sales.stop(), this.deployments.stop()]);
   }
 

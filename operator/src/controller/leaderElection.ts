@@ -133,11 +133,13 @@ export class LeaderElector {
     return true;
   }
 
-  /** Stop; when leading, release the lease (empty holder) so a standby takes over at once. */
-  async stop(): Promise<void> {
+  /** Stop; when leading, run `beforeRelease`, then release the lease (empty holder) so a standby takes over at once. */
+  async stop(beforeRelease?: () => Promise<void>): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     if (!this.leading) return;
+    // finish in-flight work first: a standby may start the moment the lease is released
+    if (beforeRelease) await beforeRelease();
     this.leading = false;
     this.cb.onStoppedLeading();
     const { namespace, name } = this.cfg;

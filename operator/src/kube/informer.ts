@@ -62,7 +62,7 @@ export class ManagedInformer<T extends KubernetesObject> {
       handlers.delete?.(o);
     });
     this.inf.on('connect', () => {
-      this.touch();
+      this.lastEventAt = Date.now();
       this.synced = true;
     });
     this.inf.on('error', (err) => this.onError(err));
