@@ -52,8 +52,9 @@ test: services-install
 demo: deps
 	node cli/src/demo.ts
 
-bench: services-up
-	@echo "Benchmarks arrive with the processing and gateway issues."
+bench: deps
+	$(HARNESS) up redis kafka
+	node bench/run.ts
 
 clean:
 	rm -rf node_modules reports/tmp

@@ -235,6 +235,8 @@ const say = (o: UpOptions, text: string) => {
 
 export interface UpHandle {
   session: UpSession;
+  /** child process ids by name (gateway, processor-0, ...) */
+  pids: Record<string, number>;
   prepared: PreparedSale;
   /** resolves with the exit code once everything has stopped */
   done: Promise<number>;
@@ -353,7 +355,8 @@ export async function startUp(o: UpOptions): Promise<UpHandle> {
       }),
     ),
   );
-  return { session, prepared, done, stop: () => stop(EXIT.ok) };
+  const pids = Object.fromEntries(children.map((c) => [c.name, c.proc.pid ?? 0]));
+  return { session, pids, prepared, done, stop: () => stop(EXIT.ok) };
 }
 
 /** The command: start, then wait for a signal or a child's death. */

@@ -61,6 +61,8 @@ export interface LoadRun {
   target: LoadTarget;
   output: OutputFormat;
   progress: boolean;
+  /** where the table or JSON goes (default stdout) */
+  out?: NodeJS.WritableStream | undefined;
 }
 
 export async function runLoadCommand(run: LoadRun): Promise<{ code: number; report: LoadReport }> {
@@ -116,7 +118,9 @@ export async function runLoadCommand(run: LoadRun): Promise<{ code: number; repo
     watch.stop();
     await watch.poll();
     const report = buildReport(t.sale, o, items, rec, v, watch.soldOutAt);
-    process.stdout.write(run.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
+    (run.out ?? process.stdout).write(
+      run.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report),
+    );
     return { code: report.ok ? EXIT.ok : EXIT.verifyFailed, report };
   } finally {
     watch.stop();

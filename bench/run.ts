@@ -1,0 +1,319 @@
+/**
+ * `make bench`: runs every benchmark in its own process, one after the other (2 shared cores: never two at once),
+ * collects their JSON, writes `bench/results/<time>.json` and `bench/results/latest.json`, and rewrites the generated
+ * section of `docs/benchmarks.md`: each figure beside the ceiling measured in the same run, as a ratio, with the
+ * machine described (cores, memory, load average before and after: other work on the machine skews every figure).
+ *
+ *   node bench/run.ts [--only gateway,processor,e2e,scaling] [--quick]
+ *
+ * Benchmarks that are missing (bench/gateway.ts, bench/processor.ts belong to the gateway and processor work) or
+ * that fail are reported as such; the others still run.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string', default: 'gateway,processor,e2e,scaling' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+const only = new Set(String(values.only).split(','));
+const quick = values.quick;
+
+interface Bench {
+  name: string;
+  file: string;
+  args: string[];
+  /** what the figures are scaled to, in words */
+  note: string;
+  timeoutMs: number;
+}
+
+const E2E = quick ? { units: 2000, attempts: 10_000, users: 2500 } : { units: 10_000, attempts: 50_000, users: 12_500 };
+
+const BENCHES: Bench[] = [
+  {
+    name: 'gateway',
+    file: 'bench/gateway.ts',
+    args: ['--duration', quick ? '5' : '10', '--connections', '50'],
+    note: 'autocannon, 50 connections, full path vs no-op fastify route, same run',
+    timeoutMs: 180_000,
+  },
+  {
+    name: 'processor',
+    file: 'bench/processor.ts',
+    args: ['--orders', quick ? '10000' : '30000'],
+    note: 'backlog drained by one processor, payment latency 0-1 ms, vs redis EVALSHA of the reserve script',
+    timeoutMs: 300_000,
+  },
+  {
+    name: 'e2e',
+    file: 'bench/e2e.ts',
+    args: ['--units', String(E2E.units), '--attempts', String(E2E.attempts), '--users', String(E2E.users)],
+    note: `flashsale up + flashsale load: ${E2E.units} units, ${E2E.attempts} attempts from ${E2E.users} users (the issue asks 200,000 from 50,000; scaled to finish in minutes on this machine)`,
+    timeoutMs: 420_000,
+  },
+  {
+    name: 'scaling',
+    file: 'bench/scaling.ts',
+    args: ['--orders', quick ? '4000' : '10000'],
+    note: 'backlog drained with processors x partitions x items; payment 0-1 ms',
+    timeoutMs: 600_000,
+  },
+];
+
+/** The last JSON object a benchmark printed (one line, or a pretty-printed block). */
+export function lastJson(text: string): Record<string, unknown> | null {
+  const lines = text.split('\n');
+  for (let end = lines.length - 1; end >= 0; end--) {
+    const l = lines[end]?.trimEnd() ?? '';
+    if (!l.endsWith('}')) continue;
+    for (let start = end; start >= 0; start--) {
+      if (!(lines[start] ?? '').startsWith('{')) continue;
+      try {
+        const v = JSON.parse(lines.slice(start, end + 1).join('\n')) as unknown;
+        if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+      } catch {
+        // not a complete object yet: extend upwards
+      }
+    }
+  }
+  return null;
+}
+
+function runBench(
+  b: Bench,
+): Promise<{ ok: boolean; seconds: number; result: Record<string, unknown> | null; error?: string }> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--no-warnings', join(ROOT, b.file), ...b.args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      process.stdout.write(d);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      process.stderr.write(d);
+    });
+    const timer = setTimeout(() => child.kill('SIGTERM'), b.timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      const seconds = Math.round((Date.now() - t0) / 1000);
+      const result = lastJson(out);
+      if (code === 0 && result) resolve({ ok: true, seconds, result });
+      else
+        resolve({
+          ok: false,
+          seconds,
+          result,
+          error: `exit ${code ?? signal}${signal === 'SIGTERM' ? ` (timeout ${b.timeoutMs / 1000} s)` : ''}: ${err.trim().split('\n').slice(-3).join(' | ')}`,
+        });
+    });
+  });
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    loadAverage1m: Number((os.loadavg()[0] ?? 0).toFixed(2)),
+  };
+}
+
+type Row = { figure: string; value: string; ceiling: string; ratio: string; target: string; met: string };
+const n = (v: unknown, d = 0) =>
+  typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '-';
+const yes = (b: boolean | undefined) => (b === undefined ? '-' : b ? 'yes' : '**no**');
+type J = Record<string, unknown>;
+const get = (o: unknown, ...path: string[]): unknown =>
+  path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as J)[k] : undefined), o);
+const num = (v: unknown) => (typeof v === 'number' ? v : Number.NaN);
+
+export function rows(r: Record<string, { ok: boolean; result: J | null; error?: string } | undefined>): Row[] {
+  const out: Row[] = [];
+  const missing = (name: string, why: string) =>
+    out.push({ figure: name, value: why, ceiling: '-', ratio: '-', target: '-', met: '-' });
+
+  const g = r.gateway;
+  if (g?.ok && g.result) {
+    const full = num(get(g.result, 'full', 'acceptedPerSecond'));
+    const base = num(get(g.result, 'base', 'acceptedPerSecond'));
+    out.push({
+      figure: 'gateway accepted orders/s (full path, 1 process)',
+      value: n(full),
+      ceiling: `${n(base)} (no-op fastify route)`,
+      ratio: n(full / base, 3),
+      target: '>= 0.30 and >= 10,000/s',
+      met: yes(full / base >= 0.3 && full >= 10_000),
+    });
+    out.push({
+      figure: 'gateway latency p50 / p99 at saturation (ms)',
+      value: `${n(get(g.result, 'full', 'p50'))} / ${n(get(g.result, 'full', 'p99'))}`,
+      ceiling: `${n(get(g.result, 'base', 'p50'))} / ${n(get(g.result, 'base', 'p99'))} (no-op)`,
+      ratio: n(num(get(g.result, 'full', 'p99')) / Math.max(1, num(get(g.result, 'base', 'p99'))), 1),
+      target: 'p99 <= 50 ms at 80 % of the rate (not measured at 80 % yet)',
+      met: '-',
+    });
+  } else missing('gateway benchmark', g ? `failed: ${g.error}` : 'not run');
+
+  const p = r.processor;
+  if (p?.ok && p.result) {
+    const rate = num(p.result.processedPerSecond);
+    const ceil = num(p.result.evalshaCeilingPerSecond);
+    out.push({
+      figure: 'processor orders/s (1 process, payment latency 0-1 ms)',
+      value: n(rate),
+      ceiling: `${n(ceil)} (EVALSHA reserve, same run)`,
+      ratio: n(rate / ceil, 3),
+      target: '>= 0.15 and >= 20,000/s',
+      met: yes(rate / ceil >= 0.15 && rate >= 20_000),
+    });
+  } else missing('processor benchmark', p ? `failed: ${p.error}` : 'not run');
+
+  const e = r.e2e;
+  if (e?.ok && e.result) {
+    const soldOut = e.result.soldOutAfterMs as number | null;
+    const ceil = num(e.result.soldOutCeilingMs);
+    out.push({
+      figure: `end to end: sold out after (s), ${n(e.result.units)} units, ${n(e.result.attempts)} attempts`,
+      value: soldOut === null ? 'never' : n(soldOut / 1000, 2),
+      ceiling: `${n(ceil / 1000, 2)} (2x the time ${n(e.result.achievedRate)} req/s delivers the units)`,
+      ratio: soldOut ? n(ceil / soldOut, 3) : '-',
+      target: 'ratio >= 1',
+      met: yes(soldOut !== null && ceil / soldOut >= 1),
+    });
+    out.push({
+      figure: 'end to end: oversold units / lost orders',
+      value: `${n(e.result.oversold)} / ${n(e.result.lost)}`,
+      ceiling: '0 / 0',
+      ratio: '-',
+      target: '0 / 0',
+      met: yes(e.result.oversold === 0 && e.result.lost === 0),
+    });
+    out.push({
+      figure: 'end to end: achieved request rate (load generator on the same 2 cores)',
+      value: `${n(e.result.achievedRate)} req/s`,
+      ceiling: `${n(e.result.offeredRate)} req/s offered`,
+      ratio: n(num(e.result.achievedRate) / num(e.result.offeredRate), 3),
+      target: '-',
+      met: '-',
+    });
+    const rss = (e.result.peakRssMb ?? {}) as Record<string, number | null>;
+    for (const [proc, mb] of Object.entries(rss)) {
+      out.push({
+        figure: `peak RSS ${proc} under the end-to-end load (MB)`,
+        value: n(mb),
+        ceiling: '250 MB',
+        ratio: n(num(mb) / 250, 2),
+        target: '<= 1',
+        met: yes(typeof mb === 'number' && mb <= 250),
+      });
+    }
+  } else missing('end-to-end benchmark', e ? `failed: ${e.error}` : 'not run');
+
+  const s = r.scaling;
+  if (s?.ok && s.result) {
+    const list = (s.result.results ?? []) as {
+      processors: number;
+      partitions: number;
+      items: number;
+      ordersPerSecond: number;
+    }[];
+    const base = list[0];
+    for (const c of list) {
+      out.push({
+        figure: `scaling: ${c.processors} processor(s), ${c.partitions} partition(s), ${c.items} item(s)`,
+        value: `${n(c.ordersPerSecond)} orders/s`,
+        ceiling: base
+          ? `${n(base.ordersPerSecond)} (${base.processors}x${base.partitions}x${base.items} baseline)`
+          : '-',
+        ratio: base ? n(c.ordersPerSecond / base.ordersPerSecond, 2) : '-',
+        target: '-',
+        met: '-',
+      });
+    }
+  } else missing('scaling benchmark', s ? `failed: ${s.error}` : 'not run');
+  return out;
+}
+
+export function renderSection(report: {
+  at: string;
+  machine: J;
+  machineAfter: J;
+  notes: Record<string, string>;
+  rows: Row[];
+  command: string;
+}): string {
+  const m = report.machine;
+  const lines = [
+    '<!-- bench:begin (generated by bench/run.ts; edit outside these markers) -->',
+    `Latest run: ${report.at}, \`${report.command}\`, JSON in \`bench/results/latest.json\`.`,
+    '',
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}. ` +
+      `Load average (1 min) ${m.loadAverage1m} before and ${report.machineAfter.loadAverage1m} after: ` +
+      'Redis, Kafka, the services and the load generator share these cores (and other work on the machine, if any).',
+    '',
+    '| figure | value | ceiling (same run) | ratio | target | met |',
+    '|---|---|---|---|---|---|',
+    ...report.rows.map((r) => `| ${r.figure} | ${r.value} | ${r.ceiling} | ${r.ratio} | ${r.target} | ${r.met} |`),
+    '',
+    ...Object.entries(report.notes).map(([k, v]) => `- ${k}: ${v}`),
+    '<!-- bench:end -->',
+  ];
+  return lines.join('\n');
+}
+
+async function main() {
+  const at = new Date().toISOString();
+  const before = machine();
+  const results: Record<string, { ok: boolean; seconds: number; result: J | null; error?: string }> = {};
+  const notes: Record<string, string> = {};
+  for (const b of BENCHES) {
+    if (!only.has(b.name)) continue;
+    if (!existsSync(join(ROOT, b.file))) {
+      results[b.name] = { ok: false, seconds: 0, result: null, error: `${b.file} does not exist yet` };
+      continue;
+    }
+    process.stderr.write(`\n=== bench ${b.name}: node ${b.file} ${b.args.join(' ')}\n`);
+    results[b.name] = await runBench(b);
+    notes[b.name] = `${b.note} (\`node ${b.file} ${b.args.join(' ')}\`, ${results[b.name]?.seconds} s)`;
+  }
+  const after = machine();
+  const command = `make bench${quick ? ' (--quick)' : ''}`;
+  const table = rows(results);
+  const report = { at, command, machine: before, machineAfter: after, notes, results, rows: table };
+  const dir = join(ROOT, 'bench/results');
+  await mkdir(dir, { recursive: true });
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  await writeFile(join(dir, `${at.replace(/[:.]/g, '-')}.json`), text);
+  await writeFile(join(dir, 'latest.json'), text);
+
+  const docFile = join(ROOT, 'docs/benchmarks.md');
+  const section = renderSection(report);
+  let doc = await readFile(docFile, 'utf8').catch(() => '');
+  if (/<!-- bench:begin[\s\S]*<!-- bench:end -->/.test(doc)) {
+    doc = doc.replace(/<!-- bench:begin[\s\S]*<!-- bench:end -->/, section);
+  } else {
+    doc = `# Benchmarks\n\nRun with \`make bench\` (services from the harness; about 10 minutes).\n\n${section}\n`;
+  }
+  await writeFile(docFile, doc);
+  process.stdout.write(`\n${section}\n\nwrote bench/results/latest.json and docs/benchmarks.md\n`);
+}
+
+if (import.meta.main) await main();
