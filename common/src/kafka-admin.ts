@@ -151,6 +151,20 @@ export async function ensureTopics(admin: Admin, spec: TopicSpec): Promise<Ensur
         resources: existed.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configEntries })),
       }),
     );
+    // the change reaches the brokers' metadata asynchronously (KRaft): wait until they report it
+    const wantRetention = String(spec.retentionMs);
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const d = await withAdminRetry('describeConfigs', () =>
+        admin.describeConfigs({
+          includeSynonyms: false,
+          resources: existed.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms'] })),
+        }),
+      );
+      const seen = d.resources.map((r) => r.configEntries.find((e) => e.configName === 'retention.ms')?.configValue);
+      if (seen.every((v) => v === wantRetention) || Date.now() > deadline) break;
+      await sleep(200);
+    }
   }
   const partitions = await waitForLeaders(admin, want);
   return { created, grown: grow, partitions };
