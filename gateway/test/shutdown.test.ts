@@ -94,4 +94,19 @@ describe('graceful shutdown', () => {
     expect(accepted.filter((id) => !inKafka.has(id))).toEqual([]);
     expect(outcomes[500] ?? 0).toBe(0);
   });
+
+  it('refuses to start with a bad variable: names it on stderr and exits non-zero', async () => {
+    const p = spawn(process.execPath, [new URL('../src/main.ts', import.meta.url).pathname], {
+      env: { ...process.env, SALE_NAME: 'ok', PORT: 'eighty', RATE_LIMIT_WINDOW: 'soon' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    p.stderr!.on('data', (c) => {
+      stderr += String(c);
+    });
+    const [code] = await once(p, 'exit');
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/PORT/);
+    expect(stderr).toMatch(/RATE_LIMIT_WINDOW: "soon" is not a duration/);
+  });
 });
