@@ -5,6 +5,7 @@
 import { PROCESSOR_METRICS as M, type RedisClient, seedItem } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
+import type { PaymentProvider, PaymentResult } from '../src/payment.ts';
 import { type ProcessorHandle, startProcessor } from '../src/processor.ts';
 import {
   checkConservation,
@@ -31,8 +32,11 @@ afterAll(async () => {
   r.disconnect();
 });
 
-async function start(sale: string, extra: Record<string, string> = {}) {
-  const p = await startProcessor(loadConfig(processorEnv(sale, extra)), { defaultMetrics: false });
+async function start(sale: string, extra: Record<string, string> = {}, payment?: PaymentProvider) {
+  const p = await startProcessor(loadConfig(processorEnv(sale, extra)), {
+    defaultMetrics: false,
+    ...(payment ? { payment } : {}),
+  });
   running.push(p);
   return p;
 }
@@ -138,5 +142,31 @@ describe('processor end to end', () => {
       return d.length >= count('PAYMENT_FAILED') ? d : undefined;
     });
     expect(new Set(dlq.map(dlqOrderId)).size).toBe(count('PAYMENT_FAILED'));
+  });
+
+  it('keeps per-item order (first come, first served) while payments run concurrently', async () => {
+    const sale = uniqueSale('fifo');
+    await seedItem(r, sale, 'solo', 5);
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const slow: PaymentProvider = {
+      async charge(): Promise<PaymentResult> {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((res) => setTimeout(res, 50));
+        inFlight--;
+        return { ok: true };
+      },
+    };
+    await start(sale, {}, slow);
+    const orders = makeOrders(sale, ['solo'], 40);
+    await produce(sale, orders);
+    const final = await waitAllFinal(r, sale, orders);
+    // the five units went to the first five orders of the item, in topic order
+    expect(orders.map((o) => final.get(o.order_id))).toEqual([
+      ...Array(5).fill('CONFIRMED'),
+      ...Array(35).fill('SOLD_OUT'),
+    ]);
+    expect(maxInFlight).toBeGreaterThan(1);
   });
 });
