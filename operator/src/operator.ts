@@ -18,6 +18,8 @@ import { OperatorMetrics } from './metrics.ts';
 import type { Deps } from './reconcile/context.ts';
 import { reconcileFlashSale } from './reconcile/reconcileFlashSale.ts';
 
+const INFORMER_STUCK_MS = 5 * 60_000;
+
 export interface OperatorHandle {
   readonly metrics: OperatorMetrics;
   readonly controller: Controller;
@@ -101,9 +103,17 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
   let server: Server | undefined;
   if (config.metrics.port >= 0) {
     server = await startHttp(config.metrics.host, config.metrics.port, metrics.registry, {
+      // unhealthy when a watch has failed for longer than the limit without recovering (a restart may help)
       healthz: () => {
-        const restarts = controller.sales.restarts + controller.deployments.restarts;
-        return { ok: true, detail: `informer restarts: ${restarts}` };
+        const stuck = [controller.sales, controller.deployments].filter(
+          (i) => i.failingSince !== undefined && Date.now() - i.failingSince > INFORMER_STUCK_MS,
+        );
+        return stuck.length === 0
+          ? { ok: true, detail: 'ok' }
+          : {
+              ok: false,
+              detail: `informer(s) failing for over ${INFORMER_STUCK_MS / 1000}s: ${stuck.map((i) => i.name).join(', ')}`,
+            };
       },
       readyz: () =>
         controller.synced ? { ok: true, detail: 'ok' } : { ok: false, detail: 'informer caches not synced yet' },

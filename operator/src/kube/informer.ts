@@ -31,6 +31,8 @@ export class ManagedInformer<T extends KubernetesObject> {
   synced = false;
   lastEventAt = 0;
   restarts = 0;
+  /** since when the watch has been failing without a successful (re)connect; undefined when healthy */
+  failingSince: number | undefined;
 
   constructor(
     kc: KubeConfig,
@@ -63,6 +65,7 @@ export class ManagedInformer<T extends KubernetesObject> {
     });
     this.inf.on('connect', () => {
       this.lastEventAt = Date.now();
+      this.failingSince = undefined;
       this.synced = true;
     });
     this.inf.on('error', (err) => this.onError(err));
@@ -70,11 +73,13 @@ export class ManagedInformer<T extends KubernetesObject> {
 
   private touch() {
     this.lastEventAt = Date.now();
+    this.failingSince = undefined;
     this.backoffMs = 1000;
   }
 
   private onError(err: unknown) {
     if (this.stopped || (err as Error)?.name === 'AbortError') return;
+    this.failingSince ??= Date.now();
     const delay = Math.round(this.backoffMs * (0.5 + Math.random()));
     this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
     this.restarts++;
