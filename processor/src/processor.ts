@@ -111,8 +111,10 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
     stopping ??= (async () => {
       draining = true;
       log.info({ event: 'processor_draining' }, 'Stopping: finishing the batch in flight');
-      await consumer.stop();
+      // housekeeping first (it uses the admin client the consumer closes), then the consumer: its disconnect
+      // waits for the batch in flight, which still has Redis and the DLQ producer, and commits it
       await Promise.all(stoppers.map((s) => s()));
+      await consumer.stop();
       await dlq.disconnect().catch(() => {});
       await redis.quit().catch(() => redis.disconnect());
       await new Promise<void>((r) => server.close(() => r()));
