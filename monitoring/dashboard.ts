@@ -200,7 +200,7 @@ const ROWS: [row: string, panels: PanelSpec[]][] = [
         unit: 'ops',
         targets: [
           [`sum by (result) (rate(${O.reconcileTotal}{controller="flashsale"}[$__rate_interval]))`, '{{result}}'],
-          [`sum(rate(${O.reconcileErrors}{controller="flashsale"}[$__rate_interval]))`, 'errors'],
+          [`sum(rate(${O.reconcileErrors}{controller="flashsale"}[$__rate_interval])) or vector(0)`, 'errors'],
         ],
       },
     ],

@@ -11,7 +11,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,10 +18,12 @@ import { parse, stringify } from 'yaml';
 import { saleAlertGroups } from '../../common/src/alerts.ts';
 import { parseFlashSaleSpec } from '../../common/src/flashsale-spec.ts';
 import { OPERATOR_METRICS } from '../../common/src/metrics.ts';
+import { dashboardQueries } from '../../monitoring/dashboard.ts';
 import { eventually, requireService } from '../support/services.ts';
-import { CHART, ROOT, run, runOk } from './support.ts';
+import { CHART, fillVariables, freePort, promQuery, ROOT, run, runOk, startPrometheus } from './support.ts';
 
 const kube = requireService('kube');
+const { promtool } = requireService('prometheus');
 const redis = requireService('redis');
 const kafka = requireService('kafka');
 const env = { ...process.env, KUBECONFIG: kube.kubeconfig };
@@ -34,22 +35,12 @@ const fullname = `${release}-flash-sale-operator`;
 const saleName = `chart-${id}`;
 const dir = mkdtempSync(join(tmpdir(), 'fse-chart-operator-'));
 let operator: ChildProcess | undefined;
+let prometheus: ChildProcess | undefined;
 let operatorLog = '';
 let metricsUrl = '';
 
 const k = (args: string[], input?: string) =>
   runOk(kube.kubectl, args, { env, ...(input === undefined ? {} : { input }) });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 function sampleSale() {
   const m = parse(readFileSync(join(ROOT, 'examples', 'flashsale.yaml'), 'utf8')) as {
@@ -151,6 +142,11 @@ beforeAll(async () => {
 afterAll(async () => {
   // Delete policy: the running operator removes the sale's Redis keys and topics, then the finalizer
   await run(kube.kubectl, ['-n', saleNs, 'delete', 'flashsale', saleName, '--timeout=40s'], { env });
+  if (prometheus && prometheus.exitCode === null) {
+    const done = new Promise((r) => prometheus?.once('exit', r));
+    prometheus.kill('SIGTERM');
+    await Promise.race([done, new Promise((r) => setTimeout(r, 10_000))]);
+  }
   if (operator && operator.exitCode === null) {
     const exited = new Promise<void>((r) => operator?.once('exit', () => r()));
     operator.kill('SIGTERM');
@@ -211,6 +207,36 @@ describe('helm install + the operator under the chart identity', () => {
       spec: { holderIdentity: string };
     };
     expect(lease.spec.holderIdentity).toBe(`${fullname}-local`);
+  });
+
+  it('the dashboard panels fed by the operator return data from a Prometheus scraping it', async () => {
+    // honor_labels, as the chart's ServiceMonitor: the per-sale series keep the sale's namespace label
+    const prom = await startPrometheus(promtool, dir, [
+      { job: 'operator', target: metricsUrl.replace('http://', ''), labels: { namespace: ns }, honorLabels: true },
+    ]);
+    prometheus = prom.child;
+    const queries = dashboardQueries().filter((q) => q.source === 'operator');
+    expect(queries.length).toBeGreaterThanOrEqual(3);
+    const missing = async () => {
+      const out: string[] = [];
+      for (const q of queries) {
+        const r = await promQuery(prom.url, fillVariables(q.expr, { namespace: saleNs, sale: saleName }));
+        if (r.length === 0) out.push(`${q.panel}: ${q.expr}`);
+      }
+      return out;
+    };
+    await eventually(
+      'every operator panel query to return data',
+      async () => (await missing()).length === 0,
+      30_000,
+    ).catch(async (e: Error) => {
+      throw new Error(`${e.message}\nno data:\n  ${(await missing()).join('\n  ')}`);
+    });
+    const sold = await promQuery(
+      prom.url,
+      `max by (item_id) (${OPERATOR_METRICS.saleRemaining}{namespace="${saleNs}", name="${saleName}"})`,
+    );
+    expect(sold.map((x) => x.metric.item_id).sort()).toEqual(['console-x', 'gift-card-50', 'headphones-pro']);
   });
 
   it('the operator outside its namespace is refused (Role in the watched namespace only)', async () => {

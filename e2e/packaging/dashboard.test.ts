@@ -3,18 +3,17 @@
  * the harness's Redis and Kafka), `flashsale load` drives a short burst, a real Prometheus (Debian's package, started
  * by this test with its own config) scrapes both with the `namespace` and `sale` labels the sale's ServiceMonitor
  * sets, and every gateway and processor query of the dashboard must return a finite value.
- * The operator panels (sold/remaining from the operator, reconciles) are not covered here: no operator runs.
+ * The operator panels are checked against a live operator in chart-operator.test.ts.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardQueries } from '../../monitoring/dashboard.ts';
 import { eventually, requireService } from '../support/services.ts';
-import { ROOT, runOk } from './support.ts';
+import { fillVariables, freePort, promQuery, ROOT, runOk, startPrometheus } from './support.ts';
 
 const redis = requireService('redis');
 const kafka = requireService('kafka');
@@ -23,18 +22,6 @@ const sale = `t-${randomUUID().slice(0, 8)}`;
 const NAMESPACE = 'local';
 const dir = mkdtempSync(join(tmpdir(), 'fse-dashboard-'));
 const children: ChildProcess[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 function start(cmd: string, args: string[], log: string): ChildProcess {
   const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
@@ -55,17 +42,11 @@ async function stop(child: ChildProcess, timeoutMs: number): Promise<void> {
   clearTimeout(timer);
 }
 
-interface PromResult {
-  status: string;
-  error?: string;
-  data: { result: { metric: Record<string, string>; value: [number, string] }[] };
-}
-
 let promUrl = '';
 let gatewayUrl = '';
 
 beforeAll(async () => {
-  const [gatewayPort, processorPort, promPort] = [await freePort(), await freePort(), await freePort()];
+  const [gatewayPort, processorPort] = [await freePort(), await freePort()];
   gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   start(
     process.execPath,
@@ -96,33 +77,13 @@ beforeAll(async () => {
   await eventually('the gateway /health', async () => (await fetch(`${gatewayUrl}/health`)).ok, 60_000);
   await eventually('the processor /metrics', async () => (await fetch(`http://127.0.0.1:${processorPort}/metrics`)).ok);
 
-  const config = join(dir, 'prometheus.yml');
-  const labels = `{ namespace: ${NAMESPACE}, sale: ${sale} }`;
-  writeFileSync(
-    config,
-    [
-      'global: { scrape_interval: 1s, evaluation_interval: 1s }',
-      'scrape_configs:',
-      '  - job_name: gateway',
-      `    static_configs: [{ targets: ['127.0.0.1:${gatewayPort}'], labels: ${labels} }]`,
-      '  - job_name: processor',
-      `    static_configs: [{ targets: ['127.0.0.1:${processorPort}'], labels: ${labels} }]`,
-      '',
-    ].join('\n'),
-  );
-  await runOk(promtool, ['check', 'config', config]);
-  promUrl = `http://127.0.0.1:${promPort}`;
-  start(
-    join(dirname(promtool), 'prometheus'),
-    [
-      `--config.file=${config}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${promPort}`,
-      '--log.level=warn',
-    ],
-    'prometheus.log',
-  );
-  await eventually('prometheus /-/ready', async () => (await fetch(`${promUrl}/-/ready`)).ok, 30_000);
+  const labels = { namespace: NAMESPACE, sale };
+  const prom = await startPrometheus(promtool, dir, [
+    { job: 'gateway', target: `127.0.0.1:${gatewayPort}`, labels },
+    { job: 'processor', target: `127.0.0.1:${processorPort}`, labels },
+  ]);
+  children.push(prom.child);
+  promUrl = prom.url;
 }, 120_000);
 
 afterAll(async () => {
@@ -154,16 +115,7 @@ describe('the Grafana dashboard on a live gateway and processor', () => {
     );
     const live = dashboardQueries().filter((q) => q.source !== 'operator');
     expect(live.length).toBeGreaterThan(20);
-    const query = async (expr: string) => {
-      const e = expr
-        .replaceAll('$namespace', NAMESPACE)
-        .replaceAll('$sale', sale)
-        .replaceAll('$__rate_interval', '30s');
-      const r = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(e)}`);
-      const body = (await r.json()) as PromResult;
-      if (body.status !== 'success') throw new Error(`${e}: ${body.error}`);
-      return body.data.result.filter((s) => Number.isFinite(Number(s.value[1])));
-    };
+    const query = (expr: string) => promQuery(promUrl, fillVariables(expr, { namespace: NAMESPACE, sale }));
     // a few scrapes after the burst, every query has data
     const empty = await eventually(
       'every dashboard query to return data',
@@ -193,12 +145,8 @@ describe('the Grafana dashboard on a live gateway and processor', () => {
     for (const q of dashboardQueries()
       .filter((x) => x.source === 'gateway')
       .slice(0, 3)) {
-      const e = q.expr
-        .replaceAll('$namespace', NAMESPACE)
-        .replaceAll('$sale', 'no-such-sale')
-        .replaceAll('$__rate_interval', '30s');
-      const r = (await (await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(e)}`)).json()) as PromResult;
-      expect(r.data.result.filter((s) => Number(s.value[1]) !== 0)).toEqual([]);
+      const r = await promQuery(promUrl, fillVariables(q.expr, { namespace: NAMESPACE, sale: 'no-such-sale' }));
+      expect(r.filter((x) => Number(x.value[1]) !== 0)).toEqual([]);
     }
   });
 });

@@ -1,7 +1,8 @@
 /** Helpers of the packaging tests: run helm/kubectl/promtool, render the chart, parse manifests. */
-import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -99,4 +100,101 @@ export function templateArgs(
   extra: string[] = [],
 ): string[] {
   return ['template', release, CHART, '--namespace', namespace, ...(set.file ? ['-f', set.file] : []), ...extra];
+}
+
+/** A free loopback port (bound and released). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+export interface ScrapeTarget {
+  job: string;
+  target: string;
+  labels: Record<string, string>;
+  honorLabels?: boolean;
+}
+
+/**
+ * A Prometheus of its own (Debian's binary, next to promtool) scraping `targets` every second, in `dir`.
+ * Returns its URL and the child (stop it with SIGTERM).
+ */
+export async function startPrometheus(
+  promtool: string,
+  dir: string,
+  targets: ScrapeTarget[],
+): Promise<{ url: string; child: ChildProcess; log: () => string }> {
+  const port = await freePort();
+  const config = join(dir, 'prometheus.yml');
+  const lines = ['global: { scrape_interval: 1s, evaluation_interval: 1s }', 'scrape_configs:'];
+  for (const t of targets) {
+    const labels = Object.entries(t.labels)
+      .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+      .join(', ');
+    lines.push(`  - job_name: ${t.job}`);
+    if (t.honorLabels) lines.push('    honor_labels: true');
+    lines.push(`    static_configs: [{ targets: ['${t.target}'], labels: { ${labels} } }]`);
+  }
+  writeFileSync(config, `${lines.join('\n')}\n`);
+  await runOk(promtool, ['check', 'config', config]);
+  let out = '';
+  const child = spawn(
+    join(dirname(promtool), 'prometheus'),
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(dir, 'prom-data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout?.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  child.stderr?.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`prometheus exited ${child.exitCode}: ${out}`);
+    if (
+      await fetch(`${url}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
+    if (Date.now() > deadline) throw new Error(`prometheus not ready after 30 s: ${out}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url, child, log: () => out };
+}
+
+export interface PromSample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+/** An instant query; only samples with a finite value. */
+export async function promQuery(url: string, expr: string): Promise<PromSample[]> {
+  const r = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+  const body = (await r.json()) as { status: string; error?: string; data: { result: PromSample[] } };
+  if (body.status !== 'success') throw new Error(`${expr}: ${body.error}`);
+  return body.data.result.filter((s) => Number.isFinite(Number(s.value[1])));
+}
+
+/** A dashboard expression with its Grafana variables filled in. */
+export function fillVariables(expr: string, vars: { namespace: string; sale: string; rateInterval?: string }): string {
+  return expr
+    .replaceAll('$namespace', vars.namespace)
+    .replaceAll('$sale', vars.sale)
+    .replaceAll('$__rate_interval', vars.rateInterval ?? '30s');
 }
