@@ -244,38 +244,32 @@ current-context: fse-local
       run(kubectl, [`--kubeconfig=${kubeconfig}`, ...args], { logPath, ...(input === undefined ? {} : { input }) });
     const nodeFile = join(base, 'fake-node.yaml');
     writeFileSync(nodeFile, FAKE_NODE);
-    await k(['apply', '-f', nodeFile]);
-    const opts = { timeoutMs: 60_000, intervalMs: 300, alive: started, logPath };
-    await waitFor(
-      'the kwok node to be Ready',
-      async () => {
-        const r = await run(
-          kubectl,
-          [
-            `--kubeconfig=${kubeconfig}`,
-            'get',
-            'node',
-            'kwok-node-0',
-            '-o',
-            'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
-          ],
-          { check: false },
-        );
-        return r.stdout.trim() === 'True';
-      },
-      opts,
-    );
-    await waitFor(
-      'the default ServiceAccount (kube-controller-manager is working)',
-      async () =>
-        (await run(kubectl, [`--kubeconfig=${kubeconfig}`, 'get', 'serviceaccount', 'default'], { check: false }))
-          .code === 0,
-      opts,
-    );
-    if (envFlag('FSE_KUBE_PROMETHEUS_CRDS', true)) {
+    const opts = { timeoutMs: 90_000, intervalMs: 300, alive: started, logPath };
+    const nodeReady = async () => {
+      await k(['apply', '-f', nodeFile]);
+      await waitFor(
+        'the kwok node to be Ready',
+        async () => {
+          const r = await apiGet(server, '/api/v1/nodes/kwok-node-0', token);
+          if (r.status !== 200) return false;
+          const node = JSON.parse(r.body) as { status?: { conditions?: { type: string; status: string }[] } };
+          return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+        },
+        opts,
+      );
+    };
+    const serviceAccount = () =>
+      waitFor(
+        'the default ServiceAccount (kube-controller-manager is working)',
+        async () => (await apiGet(server, '/api/v1/namespaces/default/serviceaccounts/default', token)).status === 200,
+        opts,
+      );
+    const crds = async () => {
+      if (!envFlag('FSE_KUBE_PROMETHEUS_CRDS', true)) return;
       await k(['apply', '--server-side', '-f', binPaths.promOperatorCrds]);
       await k(['wait', '--for=condition=Established', '--timeout=60s', '-f', binPaths.promOperatorCrds]);
-    }
+    };
+    await Promise.all([nodeReady(), serviceAccount(), crds()]);
     return { kubeconfig, server, kubectl, helm: binPaths.helm };
   },
   async healthy(e) {
