@@ -5,9 +5,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { ensureKubectlHelm } from './install.ts';
-import { binPaths, dirs } from './paths.ts';
-import { which } from './proc.ts';
+import { ensureKubectlHelm, ensurePromOperatorCrds } from './install.ts';
+import { binPaths, dirs, envFlag } from './paths.ts';
+import { run, which } from './proc.ts';
 import type { ServiceEndpoints, ServiceName, ServiceProvider, ServiceStatus } from './types.ts';
 
 export const IMAGES = {
@@ -111,6 +111,13 @@ export class TestcontainersProvider implements ServiceProvider {
         writeFileSync(kubeconfig, c.getKubeConfig(), { mode: 0o600 });
         const server = /server: (\S+)/.exec(c.getKubeConfig())?.[1] ?? '';
         this.endpoints.kube = { kubeconfig, server, kubectl: binPaths.kubectl, helm: binPaths.helm };
+        if (envFlag('FSE_KUBE_PROMETHEUS_CRDS', true)) {
+          // the same Prometheus Operator CRDs as the native cluster (PrometheusRule, ServiceMonitor, ...)
+          await ensurePromOperatorCrds();
+          const k = (args: string[]) => run(binPaths.kubectl, [`--kubeconfig=${kubeconfig}`, ...args]);
+          await k(['apply', '--server-side', '-f', binPaths.promOperatorCrds]);
+          await k(['wait', '--for=condition=Established', '--timeout=60s', '-f', binPaths.promOperatorCrds]);
+        }
         return;
       }
       case 'prometheus': {
