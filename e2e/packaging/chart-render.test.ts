@@ -95,6 +95,10 @@ describe('helm template', () => {
     expect(one(objs, 'Role').metadata.name).toBe('rel-flash-sale-operator-leader-election');
     expect(one(objs, 'PodDisruptionBudget').spec.minAvailable).toBe(1);
     expect(find(objs, 'NetworkPolicy')).toHaveLength(0);
+    // labelled for a kube-prometheus-stack release named like the one in examples/
+    expect(one(objs, 'ServiceMonitor').metadata.labels?.release).toBe('kube-prometheus-stack');
+    expect(one(objs, 'PrometheusRule').metadata.labels?.release).toBe('kube-prometheus-stack');
+    expect(one(objs, 'ServiceMonitor').spec.endpoints[0].honorLabels).toBe(true);
     expect(find(objs, 'StatefulSet')).toHaveLength(0);
     const job = one(objs, 'Job');
     expect(job.metadata.annotations?.['helm.sh/hook']).toBe('test');
@@ -210,6 +214,7 @@ describe('helm template', () => {
     expect(mon).toContain('kubectl apply --server-side -f crds/flashsale.dev_flashsales.yaml');
     expect(mon).not.toContain('PrometheusOperatorNotInstalled');
     expect(mon).toContain('release=<its release>');
+    expect(mon).toContain('release=kube-prometheus-stack');
   });
 });
 
