@@ -52,8 +52,8 @@ const kafka = new Kafka({ clientId: 'bench-processor', brokers: kafkaAddr.split(
 const admin = kafka.admin();
 
 /** EVALSHA inventory_reserve as fast as one auto-pipelined connection goes, `window` calls in flight. */
-async function ceiling(ops: number, window: number): Promise<number> {
-  const s = `${sale}-ceiling`;
+async function ceiling(ops: number, window: number, tag: string): Promise<number> {
+  const s = `${sale}-ceiling-${tag}`;
   for (const i of items) await seedItem(redis, s, i, ops);
   let next = 0;
   const t0 = performance.now();
@@ -112,7 +112,7 @@ async function main() {
   await produceBacklog();
 
   process.stderr.write('measuring the EVALSHA ceiling...\n');
-  const ceil = await ceiling(Number(values['ceiling-ops']), Number(values.window));
+  const ceilBefore = await ceiling(Number(values['ceiling-ops']), Number(values.window), 'before');
 
   process.stderr.write('starting the processor...\n');
   const child = spawn(process.execPath, [new URL('../processor/src/main.ts', import.meta.url).pathname], {
@@ -165,6 +165,10 @@ async function main() {
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
 
+  // the ceiling again after the run: the machine is shared, so bracket the processor run
+  process.stderr.write('measuring the EVALSHA ceiling again...\n');
+  const ceilAfter = await ceiling(Number(values['ceiling-ops']), Number(values.window), 'after');
+  const ceil = (ceilBefore + ceilAfter) / 2;
   const audit = await Promise.all(
     items.map((i) => redis.hmget(`fs:{${sale}:${i}}:meta`, 'confirmed', 'released', 'held')),
   );
@@ -183,6 +187,7 @@ async function main() {
     processedPerSecondIncludingStartup: Math.round(withStart),
     secondsToCommitAfterLastEffect: Number(((done - effectsDone) / 1000).toFixed(2)),
     evalshaCeilingPerSecond: Math.round(ceil),
+    evalshaCeilingBeforeAfter: [Math.round(ceilBefore), Math.round(ceilAfter)],
     ratioOrdersToEvalsha: Number((rate / ceil).toFixed(3)),
     ratioToRedisBoundLimit: Number((rate / (ceil / 2)).toFixed(3)),
     outcome: { confirmed, released, total: confirmed + released },

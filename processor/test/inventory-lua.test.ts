@@ -145,6 +145,14 @@ describe('reserve', () => {
     expect(await r.get(itemKeys(sale, item).user('greedy'))).toBe('2');
   });
 
+  it('falls back to EVAL when Redis lost the script cache (NOSCRIPT)', async () => {
+    const item = 'flush1';
+    await seedItem(r, sale, item, 2);
+    await (r as import('ioredis').Redis).script('FLUSH');
+    expect(await reserve(r, sale, order(item, 1, 'u1'), 60_000)).toMatchObject({ status: 'RESERVED' });
+    expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 1, held: 1, drift: 0 });
+  });
+
   it('rejects an order for an item that was never seeded', async () => {
     const res = await reserve(r, sale, order('ghost', 1, 'u1'), 60_000);
     expect(res).toMatchObject({ status: 'REJECTED', reason: 'unknown_item' });
