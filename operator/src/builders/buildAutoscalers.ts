@@ -62,7 +62,7 @@ export function buildHorizontalPodAutoscalers(sale: SaleRef, spec: FlashSaleSpec
           external: {
             metric: {
               name: HPA_METRICS.processorConsumerLag,
-              selector: { matchLabels: { sale: sale.name, namespace: sale.namespace } },
+              selector: { matchLabels: { sale: sale.name } },
             },
             target: { type: 'AverageValue', averageValue: String(a.processor.targetLagPerReplica) },
           },

@@ -55,8 +55,8 @@ describe('FlashSale CRD', () => {
     expect(crd.spec.names.shortNames).toEqual(['fs']);
   });
 
-  it('the example manifest is valid for the zod schema (what the CLI runs locally)', () => {
-    const doc = parse(readFileSync(join(root, 'examples/flashsale.yaml'), 'utf8'));
+  it.each(['examples/flashsale.yaml', 'examples/flashsale-keda.yaml'])('%s is valid for the zod schema', (file) => {
+    const doc = parse(readFileSync(join(root, file), 'utf8'));
     const r = flashSaleManifestSchema.safeParse(doc);
     expect(r.success ? [] : r.error.issues).toEqual([]);
   });
