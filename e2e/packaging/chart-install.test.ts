@@ -108,6 +108,55 @@ describe('the rendered chart on the real API server', () => {
   });
 });
 
+describe('quick start on the local control plane', () => {
+  it('helm install --set quickstart.enabled=true brings Redis and Redpanda StatefulSets up beside the operator (kwok pods)', async () => {
+    const qsRelease = `${release}-qs`;
+    const qsNs = watched[1]!;
+    try {
+      // crds.enabled=false: the other install in this file owns the CRD path
+      await h([
+        'install',
+        qsRelease,
+        CHART,
+        '-n',
+        qsNs,
+        '--set',
+        'quickstart.enabled=true',
+        '--set',
+        'crds.enabled=false',
+        '--set',
+        'replicaCount=1',
+        '--wait',
+        '--timeout',
+        '120s',
+      ]);
+      const sets = JSON.parse(await k(['-n', qsNs, 'get', 'statefulsets', '-o', 'json'])) as {
+        items: { metadata: { name: string }; status: { readyReplicas?: number } }[];
+      };
+      expect(sets.items.map((x) => [x.metadata.name, x.status.readyReplicas])).toEqual([
+        [`${qsRelease}-flash-sale-operator-redis`, 1],
+        [`${qsRelease}-flash-sale-operator-redpanda`, 1],
+      ]);
+      const svcs = await k(['-n', qsNs, 'get', 'services', 'redis-service', 'kafka-service', '-o', 'name']);
+      expect(svcs.trim().split('\n')).toEqual(['service/redis-service', 'service/kafka-service']);
+      // the endpoints point at the (fake) pods: a FlashSale in this namespace would reach them by its defaults
+      const ep = await k([
+        '-n',
+        qsNs,
+        'get',
+        'endpointslices',
+        '-l',
+        'kubernetes.io/service-name=redis-service',
+        '-o',
+        'json',
+      ]);
+      expect((JSON.parse(ep) as { items: { endpoints?: unknown[] }[] }).items[0]?.endpoints?.length).toBe(1);
+    } finally {
+      await run(helm, ['uninstall', qsRelease, '-n', qsNs, '--wait', '--timeout', '60s'], { env });
+    }
+  });
+});
+
 describe('helm install, upgrade, test and uninstall on the local control plane', () => {
   it('installs: the operator Deployment becomes Available with two ready replicas', async () => {
     // --take-ownership: the shared test cluster may already hold the FlashSale CRD (applied by other tests)
