@@ -1,0 +1,58 @@
+/**
+ * A sale on Redis Cluster: the operator seeds every item (each item's keys share one hash slot), reports the counts,
+ * and with deletionPolicy Delete removes the sale's keys from every master.
+ */
+import { auditItem, createRedis, itemKeys, parseAddrList, type RedisClient } from '@flashsale/common';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { OperatorHandle } from '../src/operator.ts';
+import {
+  applyManifest,
+  createNamespace,
+  deleteNamespace,
+  exampleSale,
+  getJson,
+  installCrd,
+  kubectl,
+  startTestOperator,
+  uniq,
+  waitFor,
+  waitReady,
+} from './support.ts';
+
+const cluster = inject('services').redisCluster;
+if (!cluster) throw new Error('Redis Cluster (services.redisCluster) is missing: the harness did not start it');
+let ns: string;
+let op: OperatorHandle;
+let r: RedisClient;
+
+beforeAll(async () => {
+  await installCrd();
+  ns = await createNamespace('op-rc');
+  op = await startTestOperator({ namespace: ns });
+  r = createRedis({ mode: 'cluster', nodes: parseAddrList(cluster.addrs) });
+});
+
+afterAll(async () => {
+  await op?.stop();
+  r?.disconnect();
+  if (ns) await deleteNamespace(ns);
+});
+
+describe('Redis Cluster', () => {
+  it('seeds, reports and deletes a sale across the cluster', async () => {
+    const name = uniq('rc');
+    const m = exampleSale(name, ns, (x) => {
+      x.spec.redis = { mode: 'cluster', addr: cluster.addrs };
+      x.spec.deletionPolicy = 'Delete';
+    });
+    await applyManifest(m);
+    const fs = await waitReady(ns, name);
+    expect(fs.status.totalQuantity).toBe(12500);
+    for (const it of m.spec.items as { id: string; quantity: number }[]) {
+      expect(await auditItem(r, name, it.id)).toMatchObject({ initial: it.quantity, remaining: it.quantity, drift: 0 });
+    }
+    await kubectl(['-n', ns, 'delete', 'flashsale', name, '--wait=false']);
+    await waitFor('the FlashSale to be gone', async () => (await getJson('flashsale', ns, name)) === null, 30_000);
+    for (const it of m.spec.items as { id: string }[]) expect(await r.exists(itemKeys(name, it.id).meta)).toBe(0);
+  });
+});
