@@ -17,6 +17,7 @@ import {
   processorEnv,
   produce,
   readDlq,
+  statuses,
   uniqueSale,
   waitAllFinal,
   waitFor,
@@ -168,5 +169,46 @@ describe('processor end to end', () => {
       ...Array(35).fill('SOLD_OUT'),
     ]);
     expect(maxInFlight).toBeGreaterThan(1);
+  });
+
+  it('a processor joining and another leaving mid-run (two rebalances) change no effect', async () => {
+    const sale = uniqueSale('rebal');
+    const items = Array.from({ length: 6 }, (_, i) => `it${i}`);
+    for (const i of items) await seedItem(r, sale, i, 30);
+    const env = {
+      PAYMENT_FAILURE_RATE: '0.2',
+      PAYMENT_SEED: 'rebal',
+      PAYMENT_LATENCY_MIN: '20ms',
+      PAYMENT_LATENCY_MAX: '80ms',
+      PAYMENT_TIMEOUT: '100ms',
+      PAYMENT_CONCURRENCY: '8',
+      TOPIC_PARTITIONS: '4',
+    };
+    const a = await start(sale, env);
+    const orders = makeOrders(sale, items, 600);
+    await produce(sale, orders);
+    const settled = async () =>
+      [...(await statuses(r, sale, orders)).values()].filter((s) => s === 'CONFIRMED' || s === 'PAYMENT_FAILED').length;
+    await waitFor('a run in progress', async () => (await settled()) >= 10, 30_000, 20);
+    const b = await start(sale, env); // rebalance 1
+    await waitFor('b at work', async () => (await metricValue(b.metrics.registry, M.ordersProcessed)) > 0, 30_000, 50);
+    await a.stop(); // rebalance 2: a finishes its batch, commits and leaves
+    const final = await waitAllFinal(r, sale, orders);
+    const count = (s: string) => [...final.values()].filter((v) => v === s).length;
+    const audits = await checkConservation(r, sale);
+    const success =
+      (await metricValue(a.metrics.registry, M.ordersProcessedSuccess)) +
+      (await metricValue(b.metrics.registry, M.ordersProcessedSuccess));
+    expect(success).toBe(count('CONFIRMED'));
+    expect(audits.reduce((n, x) => n + x.confirmed, 0)).toBe(count('CONFIRMED'));
+    expect(audits.reduce((n, x) => n + x.released, 0)).toBe(count('PAYMENT_FAILED'));
+    expect(audits.every((x) => x.held === 0)).toBe(true);
+    expect(count('CONFIRMED') + count('SOLD_OUT') + count('PAYMENT_FAILED')).toBe(orders.length);
+    const failed = [...final.entries()].filter(([, s]) => s === 'PAYMENT_FAILED').map(([id]) => id);
+    const dlq = await waitFor('dead letters', async () => {
+      const d = await readDlq(sale);
+      return new Set(d.map(dlqOrderId)).size >= failed.length ? d : undefined;
+    });
+    expect(new Set(dlq.map(dlqOrderId))).toEqual(new Set(failed));
   });
 });
