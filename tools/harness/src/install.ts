@@ -147,6 +147,10 @@ async function ensureGoBuild(what: 'kube' | 'etcd' | 'kwok', version: string): P
   if (!(await which('go'))) throw new Error(`the Go toolchain (go 1.26) is needed to build ${what} ${version}`);
   await withLock(`install-${what}-${version}`, async () => {
     if (existsSync(join(final, '.complete'))) return;
+    // leftovers of a build that was killed (we hold the lock, so none is running)
+    for (const d of existsSync(dirs.build) ? readdirSync(dirs.build) : []) {
+      if (d.startsWith(`${what}-${version}.`)) rmSync(join(dirs.build, d), { recursive: true, force: true });
+    }
     await timed(`build ${what} ${version} (Go module proxy; log ${buildLog(what)})`, () =>
       run(join(SCRIPTS, 'build-go.sh'), [what, version], {
         env: { ...process.env, FSE_HOME: dirs.home },
