@@ -31,9 +31,12 @@ const { values } = parseArgs({
   options: {
     orders: { type: 'string', default: '10000' },
     cases: { type: 'string', default: '1x1x16,1x2x16,1x4x16,2x4x16,1x4x1,1x4x1000' },
+    /** backlog: orders produced before the processors start (as bench/processor.ts); stream: after the group is stable */
+    mode: { type: 'string', default: 'backlog' },
   },
 });
 const ORDERS = Number(values.orders);
+const MODE = values.mode === 'stream' ? 'stream' : 'backlog';
 const redisAddr = process.env.REDIS_ADDR ?? '127.0.0.1:16379';
 const kafkaAddr = process.env.KAFKA_ADDR ?? '127.0.0.1:19092';
 const redis = createRedis({ mode: 'single', nodes: parseAddrList(redisAddr, 'REDIS_ADDR') });
@@ -47,6 +50,35 @@ interface Case {
   items: number;
 }
 
+async function produce(sale: string, items: string[]): Promise<void> {
+  const producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+  });
+  await producer.connect();
+  const now = new Date().toISOString();
+  for (let start = 0; start < ORDERS; start += 2000) {
+    const messages = [];
+    for (let n = start; n < Math.min(ORDERS, start + 2000); n++) {
+      const item = items[n % items.length] as string;
+      const value = encodeOrder({
+        v: 1,
+        order_id: `${item}.s${n}`,
+        sale,
+        item_id: item,
+        user_id: `u${n}`,
+        quantity: 1,
+        request_id: `r${n}`,
+        correlation_id: `c${n}`,
+        created_at: now,
+      });
+      messages.push({ key: item, value });
+    }
+    await producer.send({ topic: topics(sale).orders, acks: -1, messages });
+  }
+  await producer.disconnect();
+}
+
 async function runCase(c: Case) {
   const sale = `bench-sc-${randomUUID().slice(0, 8)}`;
   const items = Array.from({ length: c.items }, (_, i) => `i${i}`);
@@ -56,6 +88,7 @@ async function runCase(c: Case) {
   try {
     await ensureTopics(admin, { sale, partitions: c.partitions, replication: 1 });
     for (const i of items) await seedItem(redis, sale, i, ORDERS);
+    if (MODE === 'backlog') await produce(sale, items);
     for (let p = 0; p < c.processors; p++) {
       children.push(
         spawn(process.execPath, ['--no-warnings', PROCESSOR_MAIN], {
@@ -79,40 +112,17 @@ async function runCase(c: Case) {
         }),
       );
     }
-    // wait until the group is stable with every member, so the timing holds no start-up or rebalance
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const g = (await admin.describeGroups([processorGroupId(sale)])).groups[0];
-      if (g?.state === 'Stable' && g.members.length === c.processors) break;
-      if (Date.now() > deadline) throw new Error(`group not stable: ${g?.state} ${g?.members.length}`);
-      await sleep(200);
-    }
-    const producer = kafka.producer({
-      createPartitioner: Partitioners.DefaultPartitioner,
-      allowAutoTopicCreation: false,
-    });
-    await producer.connect();
-    const now = new Date().toISOString();
-    for (let start = 0; start < ORDERS; start += 2000) {
-      const messages = [];
-      for (let n = start; n < Math.min(ORDERS, start + 2000); n++) {
-        const item = items[n % items.length] as string;
-        const value = encodeOrder({
-          v: 1,
-          order_id: `${item}.s${n}`,
-          sale,
-          item_id: item,
-          user_id: `u${n}`,
-          quantity: 1,
-          request_id: `r${n}`,
-          correlation_id: `c${n}`,
-          created_at: now,
-        });
-        messages.push({ key: item, value });
+    if (MODE === 'stream') {
+      // wait until the group is stable with every member, so the timing holds no start-up or rebalance
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const g = (await admin.describeGroups([processorGroupId(sale)])).groups[0];
+        if (g?.state === 'Stable' && g.members.length === c.processors) break;
+        if (Date.now() > deadline) throw new Error(`group not stable: ${g?.state} ${g?.members.length}`);
+        await sleep(200);
       }
-      await producer.send({ topic: topics(sale).orders, acks: -1, messages });
+      await produce(sale, items);
     }
-    await producer.disconnect();
     let first = 0;
     let end = 0;
     const limit = Date.now() + 300_000;
