@@ -1,5 +1,5 @@
 /** `flashsale dlq list|replay`: commander wiring over ./dlq.ts. */
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { listDlq, replayDlq } from './dlq.ts';
 
 const kafkaOption = () =>
@@ -43,7 +43,7 @@ export function registerDlqCommands(program: Command): Command {
     .option('--reason <reason...>', 'only these reasons (e.g. redis_failure)')
     .option('--count <n>', 'at most n messages, oldest first', (v) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new Error('--count must be a positive integer');
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('--count must be a positive integer');
       return n;
     })
     .option('--dry-run', 'show what would be replayed; change nothing')
