@@ -90,6 +90,7 @@ const KINDS: Record<string, [string, string]> = {
   horizontalpodautoscaler: ['autoscaling/v2', 'HorizontalPodAutoscaler'],
   prometheusrule: ['monitoring.coreos.com/v1', 'PrometheusRule'],
   servicemonitor: ['monitoring.coreos.com/v1', 'ServiceMonitor'],
+  scaledobject: ['keda.sh/v1alpha1', 'ScaledObject'],
 };
 
 let objectApi: KubernetesObjectApi | undefined;
