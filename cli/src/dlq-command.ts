@@ -1,4 +1,6 @@
 /** `flashsale dlq list|replay`: commander wiring over ./dlq.ts. */
+
+import { DLQ_REASONS } from '@flashsale/common';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { listDlq, replayDlq } from './dlq.ts';
 
@@ -40,7 +42,7 @@ export function registerDlqCommands(program: Command): Command {
     .description('replay DLQ messages to the orders topic (idempotent: the processor dedupes)')
     .requiredOption('--sale <name>', 'sale name')
     .addOption(kafkaOption())
-    .option('--reason <reason...>', 'only these reasons (e.g. redis_failure)')
+    .addOption(new Option('--reason <reason...>', 'only these reasons').choices([...DLQ_REASONS]))
     .option('--count <n>', 'at most n messages, oldest first', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('--count must be a positive integer');
