@@ -393,6 +393,21 @@ describe('health, metrics, OpenAPI', () => {
     expect(text).toMatch(/gateway_circuit_breaker_state 0/);
   });
 
+  it('counts every order request as received, and body-parser refusals as validation failures', async () => {
+    const value = async (name: string) => {
+      const text = (await gw.app.inject({ method: 'GET', url: '/metrics' })).body;
+      const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+      return Number(m?.[1] ?? 0);
+    };
+    const received = await value(GATEWAY_METRICS.ordersReceived);
+    const invalid = await value(GATEWAY_METRICS.ordersValidationFailed);
+    await gw.app.inject({ method: 'POST', url: '/v1/orders', headers: jsonHeaders('k-m'), payload: '{"user_id":' });
+    await gw.app.inject({ method: 'POST', url: '/buy', headers: { 'content-type': 'text/plain' }, payload: 'x' });
+    await order({ user_id: 'u', item_id: 'apple', quantity: 0 }, 'k-m');
+    expect(await value(GATEWAY_METRICS.ordersReceived)).toBe(received + 3);
+    expect(await value(GATEWAY_METRICS.ordersValidationFailed)).toBe(invalid + 3);
+  });
+
   it('serves the OpenAPI document', async () => {
     const doc = (await gw.app.inject({ method: 'GET', url: '/openapi.json' })).json();
     expect(doc.openapi).toBe('3.1.0');

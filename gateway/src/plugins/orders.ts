@@ -13,10 +13,11 @@ import {
 } from '@flashsale/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayContext } from '../context.ts';
-import { ApiError, isRedisError, zodFieldErrors } from '../errors.ts';
+import { ApiError, isRedisError, toApiError, zodFieldErrors } from '../errors.ts';
 import { IdempotencyStore } from '../idempotency.ts';
 import { BreakerOpenError } from '../kafka/breaker.ts';
 import { buyBody, createOrderBody, idempotencyKeySchema } from '../schemas.ts';
+import { handleError } from './core.ts';
 import { enforceRateLimit, ipRateLimit } from './rate-limit.ts';
 
 interface OrderRequest {
@@ -66,8 +67,11 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
   const saleName = config.sale.name;
   const statusChannel = channels(saleName).status;
 
+  /** errors already counted in gateway_orders_failed_total */
+  const counted = new WeakSet<object>();
   const refuse = (err: ApiError): never => {
     m.ordersFailed.inc({ reason: err.code });
+    counted.add(err);
     throw err;
   };
 
@@ -80,7 +84,6 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
         Number(process.hrtime.bigint() - started) / 1e9,
       );
     });
-    m.ordersReceived.inc();
 
     let o: OrderRequest;
     try {
@@ -241,11 +244,34 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
         );
       }
       m.ordersFailed.inc({ reason: 'INTERNAL' });
+      if (typeof e === 'object' && e !== null) counted.add(e);
       throw e;
     }
   }
 
-  const opts = { onRequest: ipRateLimit(ctx, 'order-ip', config.rateLimit.orderIp) };
+  const ipLimit = ipRateLimit(ctx, 'order-ip', config.rateLimit.orderIp);
+  const opts = {
+    // every order request counts as received, also those refused by the IP bucket or the body parser
+    onRequest: async (req: FastifyRequest, reply: FastifyReply) => {
+      m.ordersReceived.inc();
+      await ipLimit(req, reply);
+    },
+    errorHandler: (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+      if (typeof err !== 'object' || err === null || !counted.has(err)) {
+        const api = toApiError(err);
+        // the body parser's refusals (not JSON, too large, wrong type) are validation failures too
+        if (
+          api.code === 'VALIDATION_FAILED' ||
+          api.code === 'PAYLOAD_TOO_LARGE' ||
+          api.code === 'UNSUPPORTED_MEDIA_TYPE'
+        ) {
+          m.ordersValidationFailed.inc();
+        }
+        m.ordersFailed.inc({ reason: api.code });
+      }
+      return handleError(err, req, reply);
+    },
+  };
   app.post('/v1/orders', opts, (req, reply) => handle(req, reply, false));
   app.post('/buy', opts, (req, reply) => handle(req, reply, true));
 };
