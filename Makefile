@@ -19,7 +19,8 @@ help:
 	@echo "make bench           benchmarks against ceilings measured in the same run"
 
 $(DEPS_STAMP): package.json package-lock.json $(wildcard */package.json) tools/harness/package.json
-	npm ci --no-audit --no-fund
+	# the lock keeps two make runs (or an npm install elsewhere) from rewriting node_modules at once
+	flock /tmp/flash-sale-engine-npm.lock npm ci --no-audit --no-fund
 	@touch $@
 
 deps: $(DEPS_STAMP)
