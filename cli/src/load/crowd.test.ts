@@ -55,3 +55,23 @@ describe('Samples', () => {
     expect(s.count).toBe(2000);
   });
 });
+
+describe('planCrowd weights and bots', () => {
+  it('spreads attempts in proportion to item weights (stock)', () => {
+    const crowd = planCrowd(opts({ users: 2000, attempts: 20_000 }), ['big', 'small'], 'r', [900, 100]);
+    const all = crowd.flatMap((a) => a.attempts);
+    const big = all.filter((a) => a.item === 'big').length / all.length;
+    expect(big).toBeGreaterThan(0.85);
+    expect(big).toBeLessThan(0.95);
+  });
+
+  it('gives bots botWeight times the attempts of a person, from a few shared IPs', () => {
+    const crowd = planCrowd(opts({ users: 1000, attempts: 10_000, botShare: 0.05, botWeight: 20 }), ['a'], 'r');
+    const bots = crowd.filter((a) => a.persona === 'bot');
+    const people = crowd.filter((a) => a.persona !== 'bot');
+    const mean = (xs: typeof crowd) => xs.reduce((n, a) => n + a.attempts.length, 0) / xs.length;
+    expect(mean(bots) / mean(people)).toBeGreaterThan(8);
+    expect(new Set(bots.map((b) => b.attempts[0]?.ip)).size).toBeLessThanOrEqual(8);
+    expect(new Set(people.map((p) => p.attempts[0]?.ip)).size).toBe(people.length);
+  });
+});
