@@ -51,7 +51,9 @@ export interface HandlerDeps {
 
 export class Semaphore {
   private free: number;
-  private readonly waiters: (() => void)[] = [];
+  /** FIFO of waiters; `head` avoids Array#shift, which is O(n) on the long queues a big batch builds */
+  private waiters: (() => void)[] = [];
+  private head = 0;
   constructor(n: number) {
     this.free = n;
   }
@@ -61,9 +63,16 @@ export class Semaphore {
     try {
       return await fn();
     } finally {
-      const next = this.waiters.shift();
-      if (next) next();
-      else this.free++;
+      if (this.head < this.waiters.length) {
+        const next = this.waiters[this.head++]!;
+        if (this.head > 1024 && this.head * 2 > this.waiters.length) {
+          this.waiters = this.waiters.slice(this.head);
+          this.head = 0;
+        }
+        next();
+      } else {
+        this.free++;
+      }
     }
   }
 }
@@ -74,7 +83,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function isTransientRedisError(e: unknown): boolean {
   const err = e as { name?: string; message?: string };
   if (err?.name === 'ReplyError')
-    return /^(LOADING|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|BUSY|READONLY)/.test(err.message ?? '');
+    return /^(LOADING|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|BUSY|READONLY|OOM|NOREPLICAS)/.test(err.message ?? '');
   return true;
 }
 
