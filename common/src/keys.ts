@@ -80,3 +80,6 @@ export const channels = (sale: string) => ({
 
 /** Glob that matches every key of a sale (for deletion with SCAN; never KEYS). */
 export const saleKeyPatterns = (sale: string) => [`${PREFIX}:{${sale}:*`, `${PREFIX}:{${sale}}:*`];
+
+/** One glob for both of `saleKeyPatterns` (one SCAN pass instead of two; sale names hold no glob characters). */
+export const saleKeyGlob = (sale: string) => `${PREFIX}:{${sale}[:}]*`;
