@@ -2,7 +2,7 @@
  * Redis connection from configuration: one Redis or a Redis Cluster (ioredis `Cluster`),
  * with every Lua script of `lua/` registered as a command (EVALSHA, EVAL on NOSCRIPT).
  */
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
 import { defineScripts } from './scripts.ts';
 
@@ -40,7 +40,12 @@ export function parseAddrList(text: string, what = 'address'): RedisEndpoint[] {
 
 export type RedisClient = Redis | Cluster;
 
-export function createRedis(cfg: RedisConnectionConfig, extra: Partial<RedisOptions> = {}): RedisClient {
+/** `extra` applies to every node connection; `clusterExtra` to the Cluster client itself (cluster mode only). */
+export function createRedis(
+  cfg: RedisConnectionConfig,
+  extra: Partial<RedisOptions> = {},
+  clusterExtra: Partial<ClusterOptions> = {},
+): RedisClient {
   const common: RedisOptions = {
     username: cfg.username,
     password: cfg.password,
@@ -57,6 +62,7 @@ export function createRedis(cfg: RedisConnectionConfig, extra: Partial<RedisOpti
       scaleReads: 'master',
       // Loopback/NATed clusters announce addresses clients must reach as given.
       natMap: undefined,
+      ...clusterExtra,
     });
   } else {
     const node = cfg.nodes[0];

@@ -46,6 +46,7 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
       enableOfflineQueue: false,
       retryStrategy: (n: number) => Math.min(50 * 2 ** n, 1000),
     },
+    { enableOfflineQueue: false, clusterRetryStrategy: (n: number) => Math.min(50 * 2 ** n, 1000) },
   );
   redis.on('error', (e: Error) => log.warn({ event: 'redis_error', err: e.message }, 'Redis connection error'));
   const payment = opts.payment ?? new SimulatedPaymentProvider({ ...config.payment });
