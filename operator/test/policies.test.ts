@@ -96,6 +96,21 @@ describe('bad input', () => {
     for (const n of [fine, noRedis]) await kubectl(['-n', ns, 'delete', 'flashsale', n]);
   });
 
+  it('an unreachable Kafka gives TopicsReady=False reason KafkaUnavailable; fixing the address heals the sale', async () => {
+    const noKafka = uniq('nokaf');
+    await applyManifest(exampleSale(noKafka, ns, (x) => (x.spec.kafka.brokers = '127.0.0.1:2')));
+    const fs = await waitFor('TopicsReady=False', async () => {
+      const f = await getJson('flashsale', ns, noKafka);
+      return condition(f, 'TopicsReady')?.reason === 'KafkaUnavailable' ? f : null;
+    });
+    expect(condition(fs, 'TopicsReady')?.message).toMatch(/127\.0\.0\.1:2/);
+    expect(condition(fs, 'Ready')?.status).toBe('False');
+    expect(condition(fs, 'InventorySeeded')?.status).toBe('True');
+    await applyManifest(exampleSale(noKafka, ns));
+    await waitReady(ns, noKafka);
+    await kubectl(['-n', ns, 'delete', 'flashsale', noKafka]);
+  });
+
   it('a missing Secret gives Ready=False naming it; dropping the reference heals the sale', async () => {
     const noSecret = uniq('nosec');
     await applyManifest(
