@@ -92,6 +92,7 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
         startsAt: config.sale.startsAt,
         endsAt: config.sale.endsAt,
         pollMs: config.stockPollIntervalMs,
+        subscribeTimeoutMs: config.redis.commandTimeoutMs,
       },
       redis,
       sub,
@@ -162,7 +163,13 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
       if (!drained) log.warn({ event: 'shutdown_timeout' }, 'In-flight requests did not finish in time');
       await producer.close();
       ctx.sale.stop();
-      await Promise.allSettled([redis.quit(), sub.quit()]);
+      // QUIT waits for Redis; when it is unreachable, give up after 2 s and drop the connections.
+      await Promise.race([
+        Promise.allSettled([redis.quit(), sub.quit()]),
+        new Promise((r) => setTimeout(r, 2000).unref()),
+      ]);
+      redis.disconnect();
+      sub.disconnect();
       log.info({ event: 'shutdown_complete', duration_ms: Date.now() - started }, 'Gateway stopped');
     })();
     return closing;

@@ -30,6 +30,7 @@ export class SaleState {
   private readonly sub: RedisClient;
   private readonly log: Logger;
   private readonly pollMs: number;
+  private readonly subscribeTimeoutMs: number;
   private pollTimer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private readonly statusListeners = new Map<string, Set<StatusListener>>();
@@ -37,7 +38,13 @@ export class SaleState {
   private stopped = false;
 
   constructor(
-    opts: { sale: string; startsAt?: number | undefined; endsAt?: number | undefined; pollMs: number },
+    opts: {
+      sale: string;
+      startsAt?: number | undefined;
+      endsAt?: number | undefined;
+      pollMs: number;
+      subscribeTimeoutMs?: number;
+    },
     redis: RedisClient,
     sub: RedisClient,
     log: Logger,
@@ -46,6 +53,7 @@ export class SaleState {
     this.startsAt = opts.startsAt;
     this.endsAt = opts.endsAt;
     this.pollMs = opts.pollMs;
+    this.subscribeTimeoutMs = opts.subscribeTimeoutMs ?? 2000;
     this.redis = redis;
     this.sub = sub;
     this.log = log;
@@ -185,9 +193,30 @@ export class SaleState {
     }
     set.add(fn);
     if (!this.statusSubscribed) {
-      this.statusSubscribed = this.sub.subscribe(channels(this.sale).status);
+      const p = this.sub.subscribe(channels(this.sale).status);
+      this.statusSubscribed = p;
+      p.catch(() => {
+        if (this.statusSubscribed === p) this.statusSubscribed = undefined;
+      });
     }
-    await this.statusSubscribed;
+    let t: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.statusSubscribed,
+        new Promise((_, reject) => {
+          t = setTimeout(
+            () => reject(new Error('Command timed out: subscribing to order status events')),
+            this.subscribeTimeoutMs,
+          );
+        }),
+      ]);
+    } catch (e) {
+      set.delete(fn);
+      if (set.size === 0) this.statusListeners.delete(orderId);
+      throw e;
+    } finally {
+      clearTimeout(t);
+    }
     return () => {
       const s = this.statusListeners.get(orderId);
       if (!s) return;

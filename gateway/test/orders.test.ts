@@ -355,6 +355,11 @@ describe('health, metrics, OpenAPI', () => {
       });
       expect(o.statusCode).toBe(503);
       expect(o.json().code).toBe('DEPENDENCY_UNAVAILABLE');
+      // status reads and event streams answer 503, not hang
+      const ev = await g.app.inject({ method: 'GET', url: '/v1/orders/x.abc/events' });
+      expect(ev.statusCode).toBe(503);
+      expect(ev.json().code).toBe('DEPENDENCY_UNAVAILABLE');
+      expect((await g.app.inject({ method: 'GET', url: '/v1/orders/x.abc' })).statusCode).toBe(503);
       // fail-open: the cached sale view is still served
       expect((await g.app.inject({ method: 'GET', url: '/v1/sale' })).statusCode).toBe(200);
     } finally {
