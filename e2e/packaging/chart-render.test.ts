@@ -23,7 +23,7 @@ import {
   VALUES_SETS,
 } from './support.ts';
 
-const { helm, kubeconfig } = requireService('kube');
+const { helm, kubeconfig, kubectl } = requireService('kube');
 const NS = 'fs-system';
 const MON = ['--api-versions', 'monitoring.coreos.com/v1'];
 
@@ -212,6 +212,17 @@ describe('helm template', () => {
     );
     expect(mon).toContain('kubectl -n default get flashsales -w');
     expect(mon).toContain('kubectl apply --server-side -f crds/flashsale.dev_flashsales.yaml');
+    // the first sale NOTES.txt offers is a FlashSale the API server accepts (CRD schema and CEL rules)
+    const sample = plain.match(/cat <<'YAML' \| kubectl[^\n]*\n([\s\S]*?)\n\s*YAML\n/)?.[1];
+    expect(sample).toBeDefined();
+    const manifest = sample!.replace(/^ {5}/gm, '');
+    expect(manifest).toMatch(/^kind: FlashSale$/m);
+    const dry = await run(kubectl, ['apply', '--dry-run=server', '-n', 'default', '-f', '-'], {
+      env: { ...process.env, KUBECONFIG: kubeconfig },
+      input: manifest,
+    });
+    expect(dry.stderr).toBe('');
+    expect(dry.stdout.trim()).toBe('flashsale.flashsale.dev/first-sale created (server dry run)');
     expect(mon).not.toContain('PrometheusOperatorNotInstalled');
     expect(mon).toContain('release=<its release>');
     expect(mon).toContain('release=kube-prometheus-stack');
