@@ -131,6 +131,8 @@ export function buildGatewayDeployment(input: DeploymentInput) {
     startupProbe: { httpGet: { path: '/livez', port: 'http' }, periodSeconds: 2, failureThreshold: 30 },
     livenessProbe: { httpGet: { path: '/livez', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
     readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
+    // keep serving while the endpoint removal propagates to kube-proxy / load balancers, then SIGTERM drains
+    lifecycle: { preStop: { sleep: { seconds: 5 } } },
     volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
   };
   return deployment(input, 'gateway', names.gateway, container, {

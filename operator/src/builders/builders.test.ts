@@ -108,6 +108,7 @@ describe('builders', () => {
     });
     expect(c.livenessProbe.httpGet.path).toBe('/livez');
     expect(c.readinessProbe.httpGet.path).toBe('/ready');
+    expect(c.lifecycle.preStop.sleep.seconds).toBe(5);
     expect(c.image).toBe('img/gw:1');
     const env = Object.fromEntries((c.env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
     expect(env).toMatchObject({ PORT: '8080', RATE_LIMIT_MAX_REQUESTS: '5', X: 'y', RATE_LIMIT_WINDOW: '1m' });
