@@ -13,7 +13,17 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
-import { createRedis, parseAddrList, seedItem, topics } from '@flashsale/common';
+import {
+  createRedis,
+  idempotencyKey,
+  itemKeys,
+  newOrderId,
+  parseAddrList,
+  rateLimitKey,
+  saleKeys,
+  seedItem,
+  topics,
+} from '@flashsale/common';
 import autocannon from 'autocannon';
 import { Kafka, logLevel } from 'kafkajs';
 
@@ -61,6 +71,9 @@ async function startServer(script: string, env: Record<string, string>) {
   }
 }
 
+/** (user, key) of every order request, so the sale's keys can be deleted without a SCAN of the whole Redis. */
+const sent: [string, string][] = [];
+
 async function load(url: string, seconds: number, label: string) {
   let n = 0;
   const run = randomUUID().slice(0, 8);
@@ -74,6 +87,7 @@ async function load(url: string, seconds: number, label: string) {
         path: '/v1/orders',
         setupRequest: (req) => {
           n += 1;
+          sent.push([`u-${n % 20_000}`, `${run}-${n}`]);
           return {
             ...req,
             headers: { 'content-type': 'application/json', 'idempotency-key': `${run}-${n}` },
@@ -96,6 +110,16 @@ async function load(url: string, seconds: number, label: string) {
     p99: result.latency.p99,
     statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([k, v]) => [k, v.count])),
   };
+}
+
+async function deleteSaleKeys(redis: ReturnType<typeof createRedis>): Promise<void> {
+  const k = itemKeys(sale, ITEM);
+  const users = new Set(sent.map(([u]) => u));
+  const keys = [k.stock, k.meta, k.holds, saleKeys(sale).items, saleKeys(sale).config];
+  keys.push(rateLimitKey(sale, 'order-ip', '127.0.0.1'));
+  for (const u of users) keys.push(rateLimitKey(sale, 'order-user', u), k.user(u));
+  for (const [u, key] of sent) keys.push(idempotencyKey(sale, u, key), k.order(newOrderId(sale, ITEM, u, key)));
+  for (let i = 0; i < keys.length; i += 500) await Promise.all(keys.slice(i, i + 500).map((x) => redis.unlink(x)));
 }
 
 async function main() {
@@ -142,6 +166,8 @@ async function main() {
   } finally {
     noop.child.kill('SIGTERM');
     gw.child.kill('SIGTERM');
+    await Promise.all([noop.child, gw.child].map((c) => (c.exitCode === null ? once(c, 'exit') : undefined)));
+    await deleteSaleKeys(redis);
     await admin.deleteTopics({ topics: [topics(sale).orders] }).catch(() => {});
     await admin.disconnect();
     await redis.quit();
