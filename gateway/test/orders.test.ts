@@ -181,6 +181,23 @@ describe('POST /v1/orders', () => {
     const more = await order({ user_id: 'u-l', item_id: 'lim', quantity: 1 }, 'k-l2');
     expect(more.statusCode).toBe(409);
     expect(more.json().code).toBe('LIMIT_EXCEEDED');
+    // a replay of the order that bought the units is still its 202, not LIMIT_EXCEEDED
+    const u = 'u-l2';
+    const first = await order({ user_id: u, item_id: 'lim', quantity: 2 }, 'k-l3');
+    expect(first.statusCode).toBe(202);
+    await reserve(
+      redis,
+      sale,
+      { orderId: first.json().order_id, itemId: 'lim', userId: u, quantity: 2, correlationId: 'c', requestId: 'k-l3' },
+      60_000,
+    );
+    const replay = await order({ user_id: u, item_id: 'lim', quantity: 2 }, 'k-l3');
+    expect(replay.statusCode).toBe(202);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    const another = await order({ user_id: u, item_id: 'lim', quantity: 1 }, 'k-l4');
+    expect(another.json().code).toBe('LIMIT_EXCEEDED');
+    // the refused key is free again (not stuck in flight)
+    expect(await redis.exists(idempotencyKey(sale, u, 'k-l4'))).toBe(0);
   });
 
   it('refuses a sold-out item locally within ~100 ms and produces nothing more to Kafka', async () => {

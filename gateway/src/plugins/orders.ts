@@ -130,13 +130,6 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
     }
 
     try {
-      if (limit > 0) {
-        const owned = Number((await ctx.redis.get(itemKeys(saleName, o.itemId).user(o.userId))) ?? 0);
-        if (owned + o.quantity > limit) {
-          return refuse(new ApiError('LIMIT_EXCEEDED', `at most ${limit} unit(s) of "${o.itemId}" per user`));
-        }
-      }
-
       const orderId = newOrderId(saleName, o.itemId, o.userId, o.key);
       const fp = IdempotencyStore.fingerprint([o.userId, o.itemId, o.quantity]);
       const claim = await idempotency.begin(o.userId, o.key, fp, orderId);
@@ -161,6 +154,16 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
         return refuse(
           new ApiError('IDEMPOTENCY_KEY_REUSED', 'this idempotency key was used with a different request body'),
         );
+      }
+
+      // Units the user already holds or bought count against the limit (checked after the claim, so a replay of
+      // the order that bought them is still answered with its 202).
+      if (limit > 0) {
+        const owned = Number((await ctx.redis.get(itemKeys(saleName, o.itemId).user(o.userId))) ?? 0);
+        if (owned + o.quantity > limit) {
+          await idempotency.release(o.userId, o.key, orderId).catch(() => false);
+          return refuse(new ApiError('LIMIT_EXCEEDED', `at most ${limit} unit(s) of "${o.itemId}" per user`));
+        }
       }
 
       const k = itemKeys(saleName, o.itemId);
