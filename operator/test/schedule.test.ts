@@ -66,6 +66,20 @@ describe('the sale clock', () => {
     expect((await auditItem(r, warm, 'console-x')).initial).toBe(500);
   });
 
+  it('reports HPAs that cannot read their metrics (ScalingReady=False reason MetricsUnavailable)', async () => {
+    const name = uniq('nomet');
+    await applyManifest(exampleSale(name, ns));
+    await waitFor(
+      'ScalingReady=False reason MetricsUnavailable (the test cluster has no metrics APIs)',
+      async () => {
+        const f = await getJson('flashsale', ns, name);
+        const c = f?.status?.conditions?.find((x: { type: string }) => x.type === 'ScalingReady');
+        return c?.reason === 'MetricsUnavailable' && /prometheus-adapter/.test(c.message);
+      },
+      50_000,
+    );
+  });
+
   it('over (after endsAt + grace): scaled to zero, autoscalers removed, data kept, phase Ended', async () => {
     const over = uniq('over');
     await applyManifest(

@@ -83,6 +83,7 @@ export const REASONS = {
   HorizontalPodAutoscalers: 'HorizontalPodAutoscalers',
   KedaScaledObjects: 'KedaScaledObjects',
   KedaNotInstalled: 'KedaNotInstalled',
+  MetricsUnavailable: 'MetricsUnavailable',
   AutoscalingDisabled: 'AutoscalingDisabled',
   SaleOver: 'SaleOver',
   // MonitoringReady

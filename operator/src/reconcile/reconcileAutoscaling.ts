@@ -9,6 +9,10 @@ import type { ReconcileContext } from './context.ts';
 import { ensureAbsent, ensureApplied } from './ensure.ts';
 
 const HPA = 'autoscaling/v2';
+
+interface HpaStatusView {
+  status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+}
 const KEDA = 'keda.sh/v1alpha1';
 
 export async function reconcileAutoscaling(ctx: ReconcileContext): Promise<void> {
@@ -51,8 +55,23 @@ export async function reconcileAutoscaling(ctx: ReconcileContext): Promise<void>
     return;
   }
   await removeScaledObjects();
-  for (const hpa of buildHorizontalPodAutoscalers(ctx.ref, spec, plan)) await ensureApplied(ctx, hpa);
-  if (spec.autoscaling.provider === 'KEDA') {
+  const inactive: string[] = [];
+  for (const hpa of buildHorizontalPodAutoscalers(ctx.ref, spec, plan)) {
+    const applied = (await ensureApplied(ctx, hpa)) as unknown as HpaStatusView;
+    const active = applied.status?.conditions?.find((c) => c.type === 'ScalingActive');
+    if (active?.status === 'False') {
+      inactive.push(`${hpa.metadata.name}: ${active.reason}: ${(active.message ?? '').slice(0, 200)}`);
+    }
+  }
+  if (inactive.length > 0) {
+    // the floors (minReplicas) still hold; only metric-driven scaling is off
+    ctx.condition(
+      'ScalingReady',
+      'False',
+      REASONS.MetricsUnavailable,
+      `HPAs cannot read their metrics (install metrics-server and prometheus-adapter with examples/prometheus-adapter-rules.yaml): ${inactive.join('; ')}`,
+    );
+  } else if (spec.autoscaling.provider === 'KEDA') {
     ctx.condition('ScalingReady', 'True', REASONS.KedaNotInstalled, `KEDA is not installed; using HPAs: ${bounds}`);
   } else {
     ctx.condition('ScalingReady', 'True', REASONS.HorizontalPodAutoscalers, `HPAs (${ctx.schedule.stage}): ${bounds}`);
