@@ -70,6 +70,10 @@ describe('circuit breaker with a broker that goes away', () => {
     expect(open.statusCode).toBe(503);
     const retryAfter = Number(open.headers['retry-after']);
     expect(retryAfter >= 1 && retryAfter <= 2).toBe(true); // what is left of the 2 s open period
+    // the order accepted before the broker went away is still replayed while the breaker is open
+    const replay = await post(0);
+    expect(replay.statusCode).toBe(202);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
     const health = await gw.app.inject({ method: 'GET', url: '/health' });
     expect(health.statusCode).toBe(503);
     expect(health.json()).toMatchObject({ kafka: false, circuit_breaker_state: 'open' });

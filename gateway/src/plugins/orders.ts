@@ -125,10 +125,6 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
     if (limit > 0 && o.quantity > limit) {
       return refuse(new ApiError('LIMIT_EXCEEDED', `at most ${limit} unit(s) of "${o.itemId}" per user`));
     }
-    if (producer.breakerState === 'open') {
-      return refuse(brokerUnavailable(producer.breaker.retryAfterMs));
-    }
-
     try {
       const orderId = newOrderId(saleName, o.itemId, o.userId, o.key);
       const fp = IdempotencyStore.fingerprint([o.userId, o.itemId, o.quantity]);
@@ -156,6 +152,11 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
         );
       }
 
+      // Kafka is known to be down: free the key at once, the client retries after Retry-After.
+      if (producer.breakerState === 'open') {
+        await idempotency.release(o.userId, o.key, orderId).catch(() => false);
+        return refuse(brokerUnavailable(producer.breaker.retryAfterMs));
+      }
       // Units the user already holds or bought count against the limit (checked after the claim, so a replay of
       // the order that bought them is still answered with its 202).
       if (limit > 0) {
