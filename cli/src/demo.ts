@@ -78,6 +78,17 @@ async function main(): Promise<number> {
   const wasRunning = new Set(before.filter((s) => s.state === 'running').map((s) => s.name));
   const toStart = ['redis', 'kafka'].filter((n) => !wasRunning.has(n));
   let up: ChildProcess | undefined;
+  let load: ChildProcess | undefined;
+  let interrupted = false;
+  // Ctrl-C: stop the load, then the finally block below still stops everything the demo started
+  const onSignal = () => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write('\ninterrupted: stopping what the demo started...\n');
+    if (load && load.exitCode === null) load.kill('SIGINT');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   let code = 1;
   try {
     if (toStart.length > 0) {
@@ -148,7 +159,8 @@ async function main(): Promise<number> {
     };
     await live();
     const timer = setInterval(() => void live(), 5000);
-    const load = spawn(
+    if (interrupted) throw new Error('interrupted');
+    load = spawn(
       process.execPath,
       [
         MAIN,
@@ -179,12 +191,15 @@ async function main(): Promise<number> {
     load.stdout?.on('data', (d: Buffer) => {
       table += d.toString();
     });
-    code = await new Promise<number>((resolve) => load.on('exit', (c) => resolve(c ?? 1)));
+    const child = load;
+    code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
     clearInterval(timer);
     await live();
     r.disconnect();
-    step('final table (flashsale load)');
-    process.stdout.write(table);
+    if (!interrupted) {
+      step('final table (flashsale load)');
+      process.stdout.write(table);
+    }
   } catch (e) {
     process.stderr.write(`demo failed: ${(e as Error).message}\n`);
     code = code === 0 ? 1 : code || 1;
