@@ -1,0 +1,152 @@
+/**
+ * The Kafka broker killed during a burst through the real gateway and processor processes, and started again (same
+ * data): the breaker opens within its threshold, clients get 503 + Retry-After (fast, without waiting on the broker),
+ * no order answered 202 is lost, and both processes recover by themselves once the broker is back. Uses a throwaway
+ * broker of its own (gateway/test/support/throwaway-kafka.ts) so the shared one is never disturbed.
+ */
+import type { RedisClient } from '@flashsale/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ThrowawayKafka } from '../../gateway/test/support/throwaway-kafka.ts';
+import { assertBooks, auditRun, openOrders, redisOf, StatusWatch } from '../support/audit.ts';
+import { type Answer, BurstLog, postOrder } from '../support/load.ts';
+import { type Proc, sleep, startGateway, startProcessor } from '../support/procs.ts';
+import { recordFault } from '../support/report.ts';
+import { prepareSale, saleProcEnv, uniqueSale } from '../support/sale.ts';
+import { requireService } from '../support/services.ts';
+
+const sale = uniqueSale('fkafka');
+const items = { tv: 150, radio: 150 };
+const kafka = new ThrowawayKafka();
+let redis: RedisClient;
+let watch: StatusWatch;
+const procs: Proc[] = [];
+
+beforeAll(async () => {
+  const r = requireService('redis');
+  redis = redisOf(r.addr);
+  await kafka.start(60_000);
+  await prepareSale({ redis, brokers: kafka.brokers, sale, items, partitions: 2 });
+  watch = await new StatusWatch(r.addr, sale).start();
+}, 90_000);
+
+afterAll(async () => {
+  await Promise.all(procs.map((p) => p.kill()));
+  await kafka.destroy();
+  watch?.close();
+  redis?.disconnect();
+});
+
+async function breakerState(gw: Proc): Promise<string> {
+  try {
+    const r = await fetch(`${gw.url}/health`, { signal: AbortSignal.timeout(2000) });
+    return ((await r.json()) as { circuit_breaker_state?: string }).circuit_breaker_state ?? '?';
+  } catch {
+    return 'unreachable';
+  }
+}
+
+describe('Kafka broker outage', () => {
+  it('breaker opens, 503 + Retry-After while down, no accepted order lost, recovers by itself', async () => {
+    const env = saleProcEnv(sale, requireService('redis').addr, kafka.brokers);
+    const [gw, p] = await Promise.all([
+      startGateway({
+        ...env,
+        KAFKA_SEND_TIMEOUT: '2s',
+        CIRCUIT_BREAKER_FAILURE_THRESHOLD: '5',
+        CIRCUIT_BREAKER_BASE_TIMEOUT: '2s',
+        CIRCUIT_BREAKER_MAX_TIMEOUT: '4s',
+        HEALTH_CHECK_TIMEOUT: '500ms',
+      }),
+      startProcessor({ ...env, PAYMENT_FAILURE_RATE: '0.1', HOLD_TTL: '60s' }),
+    ]);
+    procs.push(gw, p);
+
+    // a steady stream of orders from 4 clients until told to stop
+    const log = new BurstLog();
+    let stop = false;
+    let n = 0;
+    const client = async () => {
+      while (!stop) {
+        const i = n++;
+        await postOrder(gw.url, { user_id: `u-${i}`, item_id: i % 2 ? 'tv' : 'radio', quantity: 1 }, log);
+        await sleep(25);
+      }
+    };
+    const clients = Promise.all([client(), client(), client(), client()]);
+    try {
+      await sleep(2000);
+      const inFlight = await openOrders(redis, sale, log.accepted);
+      const downAt = Date.now();
+      await kafka.stop();
+
+      // the breaker opens: within the threshold of failed sends, then 503s come at once
+      const openedAt = await (async () => {
+        const until = Date.now() + 30_000;
+        while (Date.now() < until) {
+          if ((await breakerState(gw)) === 'open') return Date.now();
+          await sleep(100);
+        }
+        throw new Error(`breaker never opened:\n${gw.tail()}`);
+      })();
+      await sleep(4000); // stays down a while: clients keep retrying into the open breaker
+      const backAt = Date.now();
+      await kafka.start(60_000);
+      const brokerUpMs = Date.now() - backAt;
+      // service comes back by itself: the first 202 after the broker answers again
+      const firstOk = await (async () => {
+        const until = Date.now() + 40_000;
+        while (Date.now() < until) {
+          const a = log.answers.find((x) => x.status === 202 && x.at > backAt);
+          if (a) return a;
+          await sleep(100);
+        }
+        throw new Error(`no 202 after the broker came back:\n${gw.tail()}`);
+      })();
+      await sleep(1500);
+      stop = true;
+      await clients;
+
+      const during = log.answers.filter((a) => a.at > downAt && a.at < firstOk.at && a.status !== 202);
+      const refusedFast = during.filter((a: Answer) => a.status === 503 && a.at > openedAt);
+      // sends that really waited on the dead broker (the rest were refused at once by the open breaker)
+      const waited = during.filter((a: Answer) => a.ms >= 1000 && a.at < openedAt);
+      const audit = await auditRun({ redis, sale, accepted: log.accepted, watch, waitFinalMs: 60_000 });
+      await recordFault(
+        {
+          scenario: 'kafka-broker-outage',
+          fault: 'Kafka broker SIGKILLed mid-burst, restarted after ~4 s (same data)',
+          faults: 1,
+          inFlight,
+          recoveryMs: firstOk.at - (backAt + brokerUpMs),
+          recoveryOf: 'broker answering again -> first 202',
+          refused: Object.fromEntries(Object.entries(log.byStatus()).filter(([s]) => s !== '202')),
+          notes:
+            `breaker open ${((openedAt - downAt) / 1000).toFixed(1)} s after the kill; ${during.length} refusals while ` +
+            `down (all 503 with Retry-After, ${refusedFast.length} of them after the breaker opened, ${waited.length} ` +
+            `waited on the broker: threshold 5, 4 clients); broker restart took ` +
+            `${(brokerUpMs / 1000).toFixed(1)} s; ${audit.confirmedWithout202} order(s) confirmed without a 202 ` +
+            `(answered 503 but written); final statuses ${JSON.stringify(audit.statuses)}.`,
+          test: 'e2e/faults/kafka-outage.test.ts',
+        },
+        audit,
+      );
+      assertBooks(audit);
+      expect(during.length).toBeGreaterThan(0);
+      for (const a of during) {
+        expect(a.status, JSON.stringify(a)).toBe(503);
+        expect(Number(a.retryAfter), JSON.stringify(a)).toBeGreaterThanOrEqual(1);
+      }
+      expect(refusedFast.length).toBeGreaterThan(0);
+      // within the threshold: at most 5 failed sends, plus what the other 3 clients had in flight
+      expect(waited.length).toBeLessThanOrEqual(5 + 3);
+      // once open, refusals do not wait on the broker (a half-open trial now and then does)
+      expect(refusedFast.filter((a) => a.ms < 1000).length).toBeGreaterThanOrEqual(0.9 * refusedFast.length);
+      expect(await breakerState(gw)).not.toBe('open');
+      expect(p.alive, `processor exited:\n${p.tail()}`).toBe(true);
+      expect(gw.alive).toBe(true);
+    } finally {
+      stop = true;
+      await clients;
+    }
+  }, 115_000);
+});

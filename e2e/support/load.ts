@@ -1,0 +1,103 @@
+/**
+ * A bounded burst of orders through a real gateway over HTTP (loopback), recording every answer: which orders got a
+ * 202 (the ones that must never be lost), and how the others were refused.
+ */
+import { randomUUID } from 'node:crypto';
+
+export interface Answer {
+  status: number;
+  code?: string;
+  orderId?: string;
+  itemId: string;
+  retryAfter?: string;
+  /** when the request started, ms since the epoch */
+  at: number;
+  /** how long the answer took */
+  ms: number;
+}
+
+export class BurstLog {
+  readonly answers: Answer[] = [];
+  /** order id -> item id of every 202 */
+  readonly accepted = new Map<string, string>();
+
+  count(pred: (a: Answer) => boolean): number {
+    return this.answers.filter(pred).length;
+  }
+
+  byStatus(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const a of this.answers) out[a.status] = (out[a.status] ?? 0) + 1;
+    return out;
+  }
+}
+
+/** One POST /v1/orders; network errors count as status 0. */
+export async function postOrder(
+  baseUrl: string,
+  body: { user_id: string; item_id: string; quantity: number },
+  log: BurstLog,
+  timeoutMs = 10_000,
+): Promise<Answer> {
+  const at = Date.now();
+  let a: Answer;
+  try {
+    const r = await fetch(`${baseUrl}/v1/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await r.text();
+    let json: { order_id?: string; code?: string } = {};
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    a = { status: r.status, itemId: body.item_id, at, ms: Date.now() - at };
+    if (json.code) a.code = json.code;
+    if (json.order_id) a.orderId = json.order_id;
+    const ra = r.headers.get('retry-after');
+    if (ra !== null) a.retryAfter = ra;
+  } catch (e) {
+    a = { status: 0, code: (e as Error).name, itemId: body.item_id, at, ms: Date.now() - at };
+  }
+  log.answers.push(a);
+  if (a.status === 202 && a.orderId) log.accepted.set(a.orderId, body.item_id);
+  return a;
+}
+
+/**
+ * `total` orders (quantity 1, distinct users, items round robin) with at most `concurrency` in flight; `onSent(n)`
+ * runs after the n-th answer (to inject a fault mid-burst). `paceMs` spaces the starts so a burst lasts long enough
+ * for a fault to land in its middle.
+ */
+export async function burst(
+  baseUrl: string,
+  opts: {
+    items: string[];
+    total: number;
+    concurrency?: number;
+    paceMs?: number;
+    userPrefix?: string;
+    log?: BurstLog;
+    onAnswer?: (n: number, a: Answer) => void | Promise<void>;
+  },
+): Promise<BurstLog> {
+  const log = opts.log ?? new BurstLog();
+  const prefix = opts.userPrefix ?? `u${randomUUID().slice(0, 6)}`;
+  let next = 0;
+  let answered = 0;
+  const worker = async () => {
+    for (let n = next++; n < opts.total; n = next++) {
+      const item = opts.items[n % opts.items.length]!;
+      const a = await postOrder(baseUrl, { user_id: `${prefix}-${n}`, item_id: item, quantity: 1 }, log);
+      answered++;
+      await opts.onAnswer?.(answered, a);
+      if (opts.paceMs) await new Promise((r) => setTimeout(r, opts.paceMs));
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency ?? 8 }, worker));
+  return log;
+}
