@@ -8,3 +8,5 @@ import { FLASHSALE_GROUP } from './flashsale-spec.ts';
 export const PROMOTE_ANNOTATION = `${FLASHSALE_GROUP}/promote`;
 /** Abort the rollout: traffic stays on (or returns to) the active colour. */
 export const ABORT_ANNOTATION = `${FLASHSALE_GROUP}/abort`;
+/** "true": a blue-green rollout stops before promotion (the preview keeps running) until removed or promoted. */
+export const PAUSE_ROLLOUT_ANNOTATION = `${FLASHSALE_GROUP}/pause-rollout`;

@@ -279,12 +279,51 @@ export const monitoringSpecSchema = z
     alerts: alertThresholdsSchema.parse(undefined),
   });
 
+/** Optional Prometheus analysis of a blue-green preview before promotion. */
+export const rolloutAnalysisSchema = z
+  .object({
+    prometheusUrl: z
+      .string()
+      .max(512)
+      .regex(/^https?:\/\/\S+$/, 'prometheusUrl must be an http(s) URL')
+      .meta({ description: "Prometheus to query for the preview Service's error rate and p99 latency" }),
+    window: duration('1m', 'analysis window: how long the preview serves before it is judged (and the rate range)'),
+    maxErrorRate: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.01)
+      .meta({ description: 'highest share of 5xx responses of the preview (0.01 = 1 %)' }),
+    maxP99LatencySeconds: z
+      .number()
+      .min(0)
+      .max(3600)
+      .default(1)
+      .meta({ description: 'highest p99 request latency of the preview, seconds' }),
+    onInconclusive: z.enum(['Pause', 'Promote', 'Abort']).default('Pause').meta({
+      description: 'what to do when Prometheus has no data for the preview (no traffic, not scraped) or is unreachable',
+    }),
+  })
+  .meta({ description: 'analysis before promotion (Prometheus); without it, readiness of every new pod decides' });
+export type RolloutAnalysis = z.infer<typeof rolloutAnalysisSchema>;
+
 export const upgradeStrategySchema = z
   .object({
-    type: z.enum(['Rolling', 'BlueGreen']).default('Rolling'),
-    scaleDownDelaySeconds: int(0, 86_400).default(30),
-    progressDeadlineSeconds: int(10, 86_400).default(600),
-    autoPromote: z.boolean().default(true),
+    type: z.enum(['Rolling', 'BlueGreen']).default('Rolling').meta({
+      description:
+        'gateway upgrades: Rolling (Deployment rolling update) or BlueGreen (two colours, preview then switch)',
+    }),
+    scaleDownDelaySeconds: int(0, 86_400).default(30).meta({
+      description: 'after a promotion, seconds the old colour keeps its pods (drain) before it goes to 0 replicas',
+    }),
+    progressDeadlineSeconds: int(10, 86_400).default(600).meta({
+      description: 'a preview not fully available (and analysed) within this many seconds is aborted',
+    }),
+    autoPromote: z
+      .boolean()
+      .default(true)
+      .meta({ description: 'false: the rollout pauses before promotion until promoted by hand' }),
+    analysis: rolloutAnalysisSchema.optional(),
   })
   .default({ type: 'Rolling', scaleDownDelaySeconds: 30, progressDeadlineSeconds: 600, autoPromote: true });
 
@@ -422,6 +461,36 @@ export const CONDITION_TYPES = [
 ] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
+export const ROLLOUT_PHASES = ['Progressing', 'Paused', 'Promoted', 'Aborted'] as const;
+export type RolloutPhase = (typeof ROLLOUT_PHASES)[number];
+export const GATEWAY_COLOURS = ['blue', 'green'] as const;
+export type GatewayColour = (typeof GATEWAY_COLOURS)[number];
+
+/** Blue-green rollout of the gateway (status.rollout), written by the operator. */
+export const rolloutStatusSchema = z.object({
+  activeColour: z.enum(GATEWAY_COLOURS).optional().meta({ description: 'colour the gateway Service selects' }),
+  previewColour: z
+    .enum(GATEWAY_COLOURS)
+    .optional()
+    .meta({ description: 'colour the preview Service selects (the new one, or the old one kept for rollback)' }),
+  phase: z.enum(ROLLOUT_PHASES).optional(),
+  step: z.string().optional().meta({ description: 'Preview, Analysis, Paused, Promoted, ScaleDown, Done, Aborted' }),
+  message: z.string().optional(),
+  activeHash: z.string().optional().meta({ description: 'pod template hash of the active colour' }),
+  previewHash: z.string().optional().meta({ description: 'pod template hash being rolled out' }),
+  abortedHash: z.string().optional().meta({ description: 'template hash of the last aborted rollout (not retried)' }),
+  startedAt: z.string().optional(),
+  previewReadyAt: z.string().optional(),
+  promotedAt: z.string().optional(),
+  scaleDownAt: z.string().optional().meta({ description: 'when the old colour goes to 0 replicas' }),
+  analysis: z.enum(['Passed', 'Inconclusive']).optional().meta({ description: 'result of the Prometheus analysis' }),
+  analysisMessage: z.string().optional(),
+  promoteRequested: z.boolean().optional().meta({ description: 'promote annotation seen; promotes once ready' }),
+  seenPromote: z.string().optional().meta({ description: 'value of the promote annotation already handled' }),
+  seenAbort: z.string().optional().meta({ description: 'value of the abort annotation already handled' }),
+});
+export type RolloutStatus = z.infer<typeof rolloutStatusSchema>;
+
 export const flashSaleStatusSchema = z.object({
   phase: z.enum(SALE_PHASES).optional(),
   observedGeneration: z.int().optional(),
@@ -457,5 +526,6 @@ export const flashSaleStatusSchema = z.object({
   gatewayReplicas: z.int().optional(),
   processorReplicas: z.int().optional(),
   message: z.string().optional(),
+  rollout: rolloutStatusSchema.optional(),
 });
 export type FlashSaleStatus = z.infer<typeof flashSaleStatusSchema>;

@@ -51,6 +51,11 @@ export const LABELS = {
 } as const;
 export const MANAGED_BY = 'flashsale-operator';
 export const CONFIG_HASH_ANNOTATION = 'flashsale.dev/config-hash';
+/** Blue-green: the colour label of gateway pods, and the pod-template hash a colour Deployment runs. */
+export const COLOUR_LABEL = 'flashsale.dev/colour';
+export const TEMPLATE_HASH_ANNOTATION = 'flashsale.dev/template-hash';
+/** Field manager that holds a Deployment's replicas while they are handed from the operator to the HPA. */
+export const HANDOVER_FIELD_MANAGER = 'flashsale-operator-handover';
 
 /** Condition reasons (CamelCase, stable: users and alerts match on them). */
 export const REASONS = {
@@ -92,6 +97,12 @@ export const REASONS = {
   PrometheusOperatorNotInstalled: 'PrometheusOperatorNotInstalled',
   // Secrets
   SecretNotFound: 'SecretNotFound',
+  // blue-green rollout (Degraded reason, events)
+  RolloutAborted: 'RolloutAborted',
+  RolloutStarted: 'RolloutStarted',
+  RolloutPaused: 'RolloutPaused',
+  Promoted: 'Promoted',
+  ScaledDownOldColour: 'ScaledDownOldColour',
 } as const;
 export type Reason = (typeof REASONS)[keyof typeof REASONS];
 
@@ -104,6 +115,9 @@ export const childNames = (sale: string) => ({
   gatewayPdb: `${sale}-gateway`,
   processorPdb: `${sale}-processor`,
   gatewayHpa: `${sale}-gateway`,
+  /** blue-green: one Deployment per colour, and a Service on the preview colour */
+  gatewayColour: (colour: 'blue' | 'green') => `${sale}-gateway-${colour}`,
+  gatewayPreview: `${sale}-gateway-preview`,
   processorHpa: `${sale}-processor`,
   rule: `${sale}-alerts`,
   monitor: `${sale}`,

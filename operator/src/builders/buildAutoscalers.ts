@@ -14,7 +14,12 @@ export const HPA_METRICS = {
   processorConsumerLag: 'flashsale_processor_consumer_lag',
 } as const;
 
-export function buildHorizontalPodAutoscalers(sale: SaleRef, spec: FlashSaleSpec, plan: ReplicaPlan) {
+export function buildHorizontalPodAutoscalers(
+  sale: SaleRef,
+  spec: FlashSaleSpec,
+  plan: ReplicaPlan,
+  gatewayTarget = childNames(sale.name).gateway,
+) {
   const names = childNames(sale.name);
   const a = spec.autoscaling;
   const behavior = {
@@ -26,7 +31,7 @@ export function buildHorizontalPodAutoscalers(sale: SaleRef, spec: FlashSaleSpec
     kind: 'HorizontalPodAutoscaler',
     metadata: childMeta(sale, names.gatewayHpa, 'gateway'),
     spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: names.gateway },
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: gatewayTarget },
       minReplicas: plan.gateway.min,
       maxReplicas: plan.gateway.max,
       metrics: [
@@ -74,7 +79,12 @@ export function buildHorizontalPodAutoscalers(sale: SaleRef, spec: FlashSaleSpec
   return [gateway, processor];
 }
 
-export function buildScaledObjects(sale: SaleRef, spec: FlashSaleSpec, plan: ReplicaPlan) {
+export function buildScaledObjects(
+  sale: SaleRef,
+  spec: FlashSaleSpec,
+  plan: ReplicaPlan,
+  gatewayTarget = childNames(sale.name).gateway,
+) {
   const names = childNames(sale.name);
   const a = spec.autoscaling;
   const sel = `sale="${sale.name}",namespace="${sale.namespace}"`;
@@ -86,7 +96,7 @@ export function buildScaledObjects(sale: SaleRef, spec: FlashSaleSpec, plan: Rep
       metadata: childMeta(sale, names.gatewayHpa, 'gateway'),
       spec: {
         ...common,
-        scaleTargetRef: { name: names.gateway },
+        scaleTargetRef: { name: gatewayTarget },
         minReplicaCount: plan.gateway.min,
         maxReplicaCount: plan.gateway.max,
         fallback: { failureThreshold: 3, replicas: plan.gateway.min },

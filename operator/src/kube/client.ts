@@ -67,8 +67,8 @@ export class Kube {
   }
 
   /** Server-side apply (force: the operator owns the fields it sets). */
-  async apply<T extends KubernetesObject>(obj: T): Promise<T> {
-    return this.objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+  async apply<T extends KubernetesObject>(obj: T, fieldManager: string = FIELD_MANAGER): Promise<T> {
+    return this.objects.patch(obj, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply);
   }
 
   async get<T extends KubernetesObject>(apiVersion: string, kind: string, namespace: string, name: string) {

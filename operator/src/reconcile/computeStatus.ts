@@ -39,7 +39,10 @@ export function computeStatus(ctx: ReconcileContext): FlashSaleStatus {
     ready ? REASONS.Reconciled : REASONS.Reconciling,
     ready ? `generation ${ctx.generation} applied` : `applying generation ${ctx.generation}`,
   );
-  if (o.dependencyErrors.length > 0 || deadline) {
+  const aborted = o.rollout?.phase === 'Aborted';
+  if (aborted) {
+    ctx.condition('Degraded', 'True', REASONS.RolloutAborted, o.rollout?.message ?? 'blue-green rollout aborted');
+  } else if (o.dependencyErrors.length > 0 || deadline) {
     const msg = [...o.dependencyErrors, deadline ? 'a Deployment exceeded its progress deadline' : '']
       .filter(Boolean)
       .join('; ');
@@ -85,6 +88,7 @@ export function computeStatus(ctx: ReconcileContext): FlashSaleStatus {
     ...(partitions === undefined ? {} : { topics: { orders: t.orders, dlq: t.dlq, partitions } }),
     ...(g ? { gatewayReplicas: g.ready } : {}),
     ...(p ? { processorReplicas: p.ready } : {}),
+    ...(o.rollout ? { rollout: o.rollout } : {}),
   };
 }
 

@@ -2,7 +2,7 @@
  * One context object per reconcile: the FlashSale as read, its parsed spec, the clock, the replica plan, the
  * dependencies, and what the steps observed (for the status, computed once at the end).
  */
-import type { EnsureTopicsResult, FlashSaleSpec, ItemAudit, Logger } from '@flashsale/common';
+import type { EnsureTopicsResult, FlashSaleSpec, ItemAudit, Logger, RolloutStatus } from '@flashsale/common';
 import type { Condition, ConditionType, FlashSaleObject, Reason } from '../api/types.ts';
 import type { SaleRef } from '../builders/meta.ts';
 import type { ReplicaPlan, Schedule } from '../builders/schedule.ts';
@@ -39,6 +39,8 @@ export interface Observed {
   topics?: EnsureTopicsResult;
   gateway?: DeploymentObservation;
   processor?: DeploymentObservation;
+  /** blue-green rollout state (status.rollout); undefined with the Rolling strategy */
+  rollout?: RolloutStatus;
   /** dependency failures seen in this reconcile (status is written, then the reconcile is retried) */
   dependencyErrors: string[];
 }
@@ -55,6 +57,8 @@ export class ReconcileContext {
   readonly observed: Observed = { dependencyErrors: [] };
   credentials: { redis: RedisCredentials; kafka: KafkaCredentials } = { redis: {}, kafka: {} };
   conditions: Condition[];
+  /** Deployment the gateway autoscaler targets (blue-green: the active colour) */
+  gatewayScaleTarget: string;
   private requeueMs: number | undefined;
 
   constructor(
@@ -74,6 +78,7 @@ export class ReconcileContext {
     this.ref = { name: sale.metadata.name, namespace: sale.metadata.namespace, uid: sale.metadata.uid };
     this.log = deps.log.child({ flashsale: `${this.ref.namespace}/${this.ref.name}` });
     this.conditions = [...(sale.status?.conditions ?? [])] as Condition[];
+    this.gatewayScaleTarget = `${sale.metadata.name}-gateway`;
   }
 
   get generation(): number | undefined {

@@ -45,7 +45,7 @@ export async function reconcileAutoscaling(ctx: ReconcileContext): Promise<void>
   }
   if (spec.autoscaling.provider === 'KEDA' && kedaInstalled) {
     await removeHpas();
-    for (const so of buildScaledObjects(ctx.ref, spec, plan)) await ensureApplied(ctx, so);
+    for (const so of buildScaledObjects(ctx.ref, spec, plan, ctx.gatewayScaleTarget)) await ensureApplied(ctx, so);
     ctx.condition(
       'ScalingReady',
       'True',
@@ -56,7 +56,7 @@ export async function reconcileAutoscaling(ctx: ReconcileContext): Promise<void>
   }
   await removeScaledObjects();
   const inactive: string[] = [];
-  for (const hpa of buildHorizontalPodAutoscalers(ctx.ref, spec, plan)) {
+  for (const hpa of buildHorizontalPodAutoscalers(ctx.ref, spec, plan, ctx.gatewayScaleTarget)) {
     const applied = (await ensureApplied(ctx, hpa)) as unknown as HpaStatusView;
     const active = applied.status?.conditions?.find((c) => c.type === 'ScalingActive');
     if (active?.status === 'False') {

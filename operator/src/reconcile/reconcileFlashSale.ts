@@ -13,6 +13,7 @@ import { DependencyError, type Result, TerminalError } from './errors.ts';
 import { finalizeSale, manageFinalizer } from './finalizeSale.ts';
 import { readCredentials } from './readCredentials.ts';
 import { reconcileAutoscaling } from './reconcileAutoscaling.ts';
+import { reconcileGatewayBlueGreen, removeBlueGreen } from './reconcileBlueGreen.ts';
 import { reconcileConfigMap } from './reconcileConfigMap.ts';
 import { reconcileDisruptionBudgets } from './reconcileDisruptionBudgets.ts';
 import { reconcileGatewayDeployment } from './reconcileGatewayDeployment.ts';
@@ -56,9 +57,11 @@ export async function reconcileFlashSale(deps: Deps, key: string): Promise<Resul
 
   // Kubernetes side
   const configHash = await reconcileConfigMap(ctx);
-  await reconcileGatewayDeployment(ctx, configHash);
+  if (spec.upgradeStrategy.type === 'BlueGreen') await reconcileGatewayBlueGreen(ctx, configHash);
+  else await reconcileGatewayDeployment(ctx, configHash);
   await reconcileProcessorDeployment(ctx, configHash);
   await reconcileServices(ctx);
+  if (spec.upgradeStrategy.type !== 'BlueGreen') await removeBlueGreen(ctx);
   await reconcileDisruptionBudgets(ctx);
   await reconcileAutoscaling(ctx);
   await reconcileMonitoring(ctx);

@@ -4,6 +4,7 @@ import type { ReconcileContext } from './context.ts';
 import { ensureApplied } from './ensure.ts';
 
 export async function reconcileServices(ctx: ReconcileContext): Promise<void> {
-  await ensureApplied(ctx, buildGatewayService(ctx.ref, ctx.spec));
+  // blue-green: the gateway Services are the rollout's (reconcileBlueGreen.ts)
+  if (ctx.spec.upgradeStrategy.type !== 'BlueGreen') await ensureApplied(ctx, buildGatewayService(ctx.ref, ctx.spec));
   await ensureApplied(ctx, buildProcessorMetricsService(ctx.ref));
 }
