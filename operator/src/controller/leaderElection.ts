@@ -36,6 +36,8 @@ export class LeaderElector {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private lastRenew = 0;
+  /** fires renewDeadline after the last successful renewal was sent: a hung request cannot keep us leading */
+  private deadline: NodeJS.Timeout | undefined;
   leading = false;
 
   constructor(api: CoordinationV1Api, cfg: LeaderElectionConfig, cb: LeaderCallbacks, log: Logger) {
@@ -53,27 +55,38 @@ export class LeaderElector {
   private async loop(): Promise<void> {
     if (this.stopped) return;
     let ok = false;
+    const sentAt = Date.now();
     try {
       ok = await this.tryAcquireOrRenew();
     } catch (e) {
       this.log.warn({ event: 'lease_error', err: errorMessage(e) }, 'lease update failed');
     }
+    if (this.stopped) return; // stop() owns the lease from here
     const now = Date.now();
+    if (ok && now - sentAt >= this.cfg.renewDeadlineMs) ok = false; // too late: others may already count it expired
     if (ok) {
-      this.lastRenew = now;
+      this.lastRenew = sentAt;
+      clearTimeout(this.deadline);
+      this.deadline = setTimeout(() => this.lose(), this.cfg.renewDeadlineMs - (now - sentAt));
       if (!this.leading) {
         this.leading = true;
         this.log.info({ event: 'leader_acquired', identity: this.cfg.identity }, 'became leader');
         this.cb.onStartedLeading();
       }
     } else if (this.leading && now - this.lastRenew > this.cfg.renewDeadlineMs) {
-      this.leading = false;
-      this.log.warn({ event: 'leader_lost', identity: this.cfg.identity }, 'lost leadership');
-      this.cb.onStoppedLeading();
+      this.lose();
     }
     if (this.stopped) return;
     const jitter = this.leading ? 0 : Math.random() * this.cfg.retryPeriodMs * 0.2;
     this.timer = setTimeout(() => void this.loop(), this.cfg.retryPeriodMs + jitter);
+  }
+
+  private lose(): void {
+    clearTimeout(this.deadline);
+    if (!this.leading) return;
+    this.leading = false;
+    this.log.warn({ event: 'leader_lost', identity: this.cfg.identity }, 'lost leadership');
+    this.cb.onStoppedLeading();
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {
@@ -135,11 +148,12 @@ export class LeaderElector {
 
   /** Stop; when leading, run `beforeRelease`, then release the lease (empty holder) so a standby takes over at once. */
   async stop(beforeRelease?: () => Promise<void>): Promise<void> {
+    // finish in-flight work first, still renewing: a standby may start the moment the lease is released or lapses
+    if (this.leading && beforeRelease) await beforeRelease();
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.deadline);
     if (!this.leading) return;
-    // finish in-flight work first: a standby may start the moment the lease is released
-    if (beforeRelease) await beforeRelease();
     this.leading = false;
     this.cb.onStoppedLeading();
     const { namespace, name } = this.cfg;
