@@ -204,12 +204,13 @@ export async function ensureKube(): Promise<void> {
 export async function installFor(names: ServiceName[]): Promise<void> {
   const set = new Set(names);
   const apt: Record<string, string> = {};
-  if (set.has('redis') || set.has('redisCluster'))
+  if (set.has('redis') || set.has('redisCluster') || set.has('redisTls'))
     Object.assign(apt, { 'redis-server': 'redis-server', 'redis-cli': 'redis-tools' });
   if (set.has('prometheus')) Object.assign(apt, { prometheus: 'prometheus', promtool: 'prometheus' });
+  if (set.has('redisTls') || set.has('kafkaSecure')) Object.assign(apt, { openssl: 'openssl' });
   if (Object.keys(apt).length) await ensureApt(apt);
   const jobs: Promise<void>[] = [];
-  if (set.has('kafka') || set.has('kafka3')) jobs.push(ensureKafka());
+  if (set.has('kafka') || set.has('kafka3') || set.has('kafkaSecure')) jobs.push(ensureKafka());
   if (set.has('kube')) jobs.push(ensureKube());
   await Promise.all(jobs);
 }

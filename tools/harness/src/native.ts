@@ -6,16 +6,27 @@ import { dirs } from './paths.ts';
 import type { Daemon } from './proc.ts';
 import { isAlive, isOurs, readJson, removeFile, stopDaemons, withLock, writeFileAtomic } from './proc.ts';
 import { kafka, kafka3 } from './services/kafka.ts';
+import { kafkaSecure } from './services/kafka-secure.ts';
 import { kube } from './services/kube.ts';
 import { prometheus } from './services/prometheus.ts';
 import { redis } from './services/redis.ts';
 import { redisCluster } from './services/redis-cluster.ts';
+import { redisTls } from './services/redis-tls.ts';
 import type { Endpoint, NativeService } from './services/service.ts';
 import { startAll } from './services/service.ts';
 import type { Owner, ServiceEndpoints, ServiceName, ServiceProvider, ServiceStatus, UpOptions } from './types.ts';
 import { ALL_SERVICES } from './types.ts';
 
-const SERVICES: { [K in ServiceName]: NativeService<K> } = { redis, redisCluster, kafka, kafka3, kube, prometheus };
+const SERVICES: { [K in ServiceName]: NativeService<K> } = {
+  redis,
+  redisCluster,
+  kafka,
+  kafka3,
+  kube,
+  prometheus,
+  redisTls,
+  kafkaSecure,
+};
 
 interface State {
   name: ServiceName;

@@ -49,6 +49,12 @@ export function ports() {
     etcd: envPort('FSE_ETCD_PORT', 12379),
     etcdPeer: envPort('FSE_ETCD_PEER_PORT', 12380),
     prometheus: envPort('FSE_PROMETHEUS_PORT', 19090),
+    redisTls: envPort('FSE_REDIS_TLS_PORT', 16389),
+    /** SASL_SSL listener: base, controller: base + 1 */
+    kafkaSecure: {
+      broker: envPort('FSE_KAFKA_SECURE_PORT', 19095),
+      controller: envPort('FSE_KAFKA_SECURE_PORT', 19095) + 1,
+    },
   };
 }
 

@@ -68,7 +68,9 @@ export class TestcontainersProvider implements ServiceProvider {
   }
 
   async up(names: ServiceName[]): Promise<ServiceEndpoints> {
-    const unsupported = names.filter((n) => n === 'redisCluster' || n === 'kafka3');
+    const unsupported = names.filter(
+      (n) => n === 'redisCluster' || n === 'kafka3' || n === 'redisTls' || n === 'kafkaSecure',
+    );
     if (unsupported.length) {
       throw new Error(
         `the testcontainers provider does not offer ${unsupported.join(', ')}; ` +

@@ -1,7 +1,24 @@
 /** What the harness hands to tests: where each real service listens. Product code never imports this. */
-export type ServiceName = 'redis' | 'redisCluster' | 'kafka' | 'kafka3' | 'kube' | 'prometheus';
+export type ServiceName =
+  | 'redis'
+  | 'redisCluster'
+  | 'kafka'
+  | 'kafka3'
+  | 'kube'
+  | 'prometheus'
+  | 'redisTls'
+  | 'kafkaSecure';
 
-export const ALL_SERVICES: readonly ServiceName[] = ['redis', 'redisCluster', 'kafka', 'kafka3', 'kube', 'prometheus'];
+export const ALL_SERVICES: readonly ServiceName[] = [
+  'redis',
+  'redisCluster',
+  'kafka',
+  'kafka3',
+  'kube',
+  'prometheus',
+  'redisTls',
+  'kafkaSecure',
+];
 /** What `up` with no names and the test global setup start by default. */
 export const DEFAULT_SERVICES: readonly ServiceName[] = ['redis', 'kafka', 'kube', 'prometheus'];
 
@@ -16,6 +33,21 @@ export interface ServiceEndpoints {
   kafka3?: { brokers: string[] };
   /** Kubernetes control plane with kwok: kubeconfig path usable by kubectl, helm and client-node */
   kube?: { kubeconfig: string; server: string; kubectl: string; helm: string };
+  /**
+   * Redis over TLS only (throwaway CA in `ca`), default user off, one ACL user (`acl`: the product's keys and channels,
+   * no admin or dangerous commands). The credentials are generated per start, for tests only.
+   */
+  redisTls?: {
+    addr: string;
+    host: string;
+    port: number;
+    ca: string;
+    username: string;
+    password: string;
+    acl: string;
+  };
+  /** single KRaft Kafka whose client listener is SASL_SSL (SCRAM-SHA-512/256 users, throwaway CA in `ca`) */
+  kafkaSecure?: { brokers: string[]; ca: string; mechanism: 'scram-sha-512'; username: string; password: string };
   /** Prometheus server and promtool */
   prometheus?: { url: string; promtool: string };
 }

@@ -8,7 +8,7 @@ import type { Daemon } from '../proc.ts';
 import { assertPortsFree, run, spawnDaemon, waitFor } from '../proc.ts';
 import type { NativeService } from './service.ts';
 
-const LOG4J = `log4j.rootLogger=INFO, stdout
+export const LOG4J = `log4j.rootLogger=INFO, stdout
 log4j.appender.stdout=org.apache.log4j.ConsoleAppender
 log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
 log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
@@ -57,7 +57,7 @@ function serverProperties(node: Node, all: Node[], dataDir: string): string {
   ].join('\n');
 }
 
-function java(libs: string, log4j: string, heap: string, mainClass: string, args: string[]): [string, string[]] {
+export function java(libs: string, log4j: string, heap: string, mainClass: string, args: string[]): [string, string[]] {
   return [
     'java',
     [
