@@ -96,13 +96,7 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
       { event: 'order_received', user_id: o.userId, item_id: o.itemId, quantity: o.quantity },
       'Order received',
     );
-    try {
-      await enforceRateLimit(ctx, req, 'order-user', config.rateLimit.orderUser, o.userId);
-    } catch (e) {
-      return refuse(e as ApiError);
-    }
-
-    // Sale window and sold-out fast path: answered locally, no Redis or Kafka round trip.
+    // Sale window and sold-out fast path: answered locally, no Redis or Kafka round trip (and no user token taken).
     const now = Date.now();
     const phase = sale.phase(now);
     if (phase === 'scheduled') {
@@ -128,7 +122,21 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
     try {
       const orderId = newOrderId(saleName, o.itemId, o.userId, o.key);
       const fp = IdempotencyStore.fingerprint([o.userId, o.itemId, o.quantity]);
-      const claim = await idempotency.begin(o.userId, o.key, fp, orderId);
+      const userUnits = itemKeys(saleName, o.itemId).user(o.userId);
+      // One round trip for three independent reads: the user's bucket, the idempotency claim, the user's units.
+      const [rl, claimed, ownedRead] = await Promise.allSettled([
+        enforceRateLimit(ctx, req, 'order-user', config.rateLimit.orderUser, o.userId),
+        idempotency.begin(o.userId, o.key, fp, orderId),
+        limit > 0 ? ctx.redis.get(userUnits) : Promise.resolve(null),
+      ]);
+      if (rl.status === 'rejected') {
+        if (claimed.status === 'fulfilled' && claimed.value.kind === 'new') {
+          idempotency.release(o.userId, o.key, orderId).catch(() => false);
+        }
+        return refuse(rl.reason as ApiError);
+      }
+      if (claimed.status === 'rejected') throw claimed.reason;
+      const claim = claimed.value;
       if (claim.kind === 'done') {
         m.ordersIdempotencyRejected.inc({ outcome: 'replayed' });
         return reply
@@ -160,7 +168,11 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
       // Units the user already holds or bought count against the limit (checked after the claim, so a replay of
       // the order that bought them is still answered with its 202).
       if (limit > 0) {
-        const owned = Number((await ctx.redis.get(itemKeys(saleName, o.itemId).user(o.userId))) ?? 0);
+        if (ownedRead.status === 'rejected') {
+          await idempotency.release(o.userId, o.key, orderId).catch(() => false);
+          throw ownedRead.reason;
+        }
+        const owned = Number(ownedRead.value ?? 0);
         if (owned + o.quantity > limit) {
           await idempotency.release(o.userId, o.key, orderId).catch(() => false);
           return refuse(new ApiError('LIMIT_EXCEEDED', `at most ${limit} unit(s) of "${o.itemId}" per user`));
@@ -220,7 +232,9 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
       }
 
       const body = JSON.stringify({ order_id: orderId, status, correlation_id: String(req.id) });
-      await idempotency.complete(o.userId, o.key, orderId, 202, body).catch(() => false);
+      // Not awaited: commands on one connection (and one key's node) run in order, so a retry that arrives after
+      // this 202 finds the completed record; if the write fails, the pending claim expires (IDEMPOTENCY_PENDING_TTL).
+      idempotency.complete(o.userId, o.key, orderId, 202, body).catch(() => false);
       m.ordersSuccessful.inc();
       req.log.info(
         {
