@@ -14,12 +14,14 @@ import { parseArgs } from 'node:util';
 import {
   callScript,
   createRedis,
+  deleteTopics,
   encodeOrder,
   ensureTopics,
   groupLag,
   parseAddrList,
   processorGroupId,
   reserveArgs,
+  saleKeyPatterns,
   seedItem,
   topics,
 } from '@flashsale/common';
@@ -207,6 +209,20 @@ async function main() {
       `(ratio ${report.ratioOrdersToEvalsha}; ${report.ratioToRedisBoundLimit} of the 2-calls-per-order limit) ` +
       `on ${report.machine.cores} x ${report.machine.cpu}, load average ${report.machine.loadAverage1m}\n`,
   );
+  // leave nothing behind: the sale's topics and every key of the run (SCAN, never KEYS)
+  await deleteTopics(admin, sale);
+  await admin.deleteGroups([processorGroupId(sale)]).catch(() => {});
+  for (const prefix of [sale, `${sale}-ceiling-before`, `${sale}-ceiling-after`]) {
+    for (const pattern of saleKeyPatterns(prefix)) {
+      const r = redis as import('ioredis').Redis;
+      let cursor = '0';
+      do {
+        const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await r.unlink(...keys);
+      } while (cursor !== '0');
+    }
+  }
   await admin.disconnect();
   redis.disconnect();
 }
