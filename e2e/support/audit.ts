@@ -21,6 +21,7 @@ import {
   type RedisConnectionConfig,
   readOrder,
 } from '@flashsale/common';
+import type { RedisOptions } from 'ioredis';
 
 export interface AuditFigures {
   sale: string;
@@ -57,10 +58,11 @@ export class StatusWatch {
   readonly transitions = new Map<string, Partial<Record<OrderStatus, number>>>();
   private ready: Promise<unknown>;
 
-  constructor(cfg: RedisConnectionConfig | string, sale: string) {
+  /** `extra`: ioredis options, e.g. `{ tls: { ca } }` for a Redis with a private CA */
+  constructor(cfg: RedisConnectionConfig | string, sale: string, extra: Partial<RedisOptions> = {}) {
     const c = typeof cfg === 'string' ? { mode: 'single' as const, nodes: parseAddrList(cfg) } : cfg;
     // reconnects by itself after a Redis restart; messages published while it is away are not seen
-    this.sub = createRedis(c, { maxRetriesPerRequest: null, enableAutoPipelining: false });
+    this.sub = createRedis(c, { maxRetriesPerRequest: null, enableAutoPipelining: false, ...extra });
     this.sub.on('error', () => undefined);
     this.sub.on('message', (_ch: string, text: string) => {
       try {
