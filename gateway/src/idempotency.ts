@@ -45,6 +45,24 @@ export class IdempotencyStore {
     }
   }
 
+  /** Read-only: the completed answer stored for (user, key) with this fingerprint, or null. One HMGET, no script. */
+  async completed(
+    userId: string,
+    key: string,
+    fingerprint: string,
+  ): Promise<{ orderId: string; statusCode: number; body: string } | null> {
+    const [state, fp, orderId, code, body] = await this.redis.hmget(
+      idempotencyKey(this.sale, userId, key),
+      'state',
+      'fp',
+      'order_id',
+      'code',
+      'body',
+    );
+    if (state !== 'done' || fp !== fingerprint || !orderId || !code) return null;
+    return { orderId, statusCode: Number(code), body: body ?? '' };
+  }
+
   async complete(userId: string, key: string, orderId: string, statusCode: number, body: string): Promise<boolean> {
     const r = await callScript(
       this.redis,

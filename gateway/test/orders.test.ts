@@ -202,6 +202,9 @@ describe('POST /v1/orders', () => {
 
   it('refuses a sold-out item locally within ~100 ms and produces nothing more to Kafka', async () => {
     const brokers = services().brokers;
+    // a buyer whose order was accepted before the sell-out (the processor is not running in this file)
+    const mine = await order({ user_id: 'p-mine', item_id: 'pear', quantity: 1 }, 'k-mine');
+    expect(mine.statusCode).toBe(202);
     // sell the 2 pears through the processor's reserve script (it publishes the sold-out event)
     const held: string[] = [];
     for (const u of ['p1', 'p2']) {
@@ -229,6 +232,11 @@ describe('POST /v1/orders', () => {
       Array.from({ length: 50 }, (_, i) => order({ user_id: `s-${i}`, item_id: 'pear', quantity: 1 }, `k-so-${i}`)),
     );
     expect(answers.every((a) => a.statusCode === 409 && a.json().code === 'SOLD_OUT')).toBe(true);
+    // the buyer's retry with the same key gets their order back, not "sold out"
+    const again = await order({ user_id: 'p-mine', item_id: 'pear', quantity: 1 }, 'k-mine');
+    expect(again.statusCode).toBe(202);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json().order_id).toBe(mine.json().order_id);
     expect(await producedCount(brokers, sale)).toBe(before);
     // no idempotency key was claimed on the fast path
     expect(await redis.exists(idempotencyKey(sale, 's-0', 'k-so-0'))).toBe(0);

@@ -112,6 +112,19 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
       return refuse(new ApiError('NOT_FOUND', `item "${o.itemId}" is not part of this sale`));
     }
     if (sale.isSoldOut(o.itemId)) {
+      // The buyer who got a unit may retry (lost answer, double click): a read of the completed record, never a
+      // write, a script or Kafka, answers them with their order instead of telling them it is sold out.
+      const done = await idempotency
+        .completed(o.userId, o.key, IdempotencyStore.fingerprint([o.userId, o.itemId, o.quantity]))
+        .catch(() => null);
+      if (done) {
+        m.ordersIdempotencyRejected.inc({ outcome: 'replayed' });
+        return reply
+          .code(done.statusCode)
+          .header('Idempotent-Replayed', 'true')
+          .type('application/json; charset=utf-8')
+          .send(done.body);
+      }
       m.soldOutFastPath.inc();
       return refuse(new ApiError('SOLD_OUT', `item "${o.itemId}" is sold out`));
     }
