@@ -33,6 +33,31 @@ export function redisFor(addr: string): RedisClient {
   return createRedis({ mode: 'single', nodes: parseAddrList(addr) });
 }
 
+/**
+ * The Redis deployments the order path is tested on (a test matrix: the same tests, two connection factories): the
+ * single Redis and the three-master Redis Cluster of the harness. `env` is what the gateway needs to select it.
+ */
+export interface RedisBackend {
+  name: 'single' | 'cluster';
+  env(): Record<string, string>;
+  client(): RedisClient;
+}
+
+function clusterAddrs(): string {
+  const addrs = inject('services').redisCluster?.addrs;
+  if (!addrs) throw new Error('the harness did not provide a Redis Cluster (services.redisCluster)');
+  return addrs;
+}
+
+export const REDIS_BACKENDS: RedisBackend[] = [
+  { name: 'single', env: () => ({}), client: () => redisFor(services().redisAddr) },
+  {
+    name: 'cluster',
+    env: () => ({ REDIS_MODE: 'cluster', REDIS_ADDR: clusterAddrs() }),
+    client: () => createRedis({ mode: 'cluster', nodes: parseAddrList(clusterAddrs()) }),
+  },
+];
+
 export function kafkaFor(brokers: string[]): Kafka {
   return new Kafka({ clientId: 'gateway-test', brokers, logLevel: logLevel.NOTHING });
 }

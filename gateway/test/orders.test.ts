@@ -8,8 +8,9 @@ import {
   createOrdersTopic,
   jsonHeaders,
   producedCount,
+  REDIS_BACKENDS,
+  type RedisBackend,
   readAllOrders,
-  redisFor,
   seed,
   services,
   testConfig,
@@ -17,7 +18,7 @@ import {
   waitUntil,
 } from './helpers.ts';
 
-const sale = uniqueSale('gw');
+let sale = '';
 let gw: Gateway;
 let redis: RedisClient;
 
@@ -29,424 +30,447 @@ const order = (body: unknown, key?: string, extra: Record<string, string> = {}) 
     payload: JSON.stringify(body),
   });
 
-beforeAll(async () => {
-  const s = services();
-  redis = redisFor(s.redisAddr);
-  await createOrdersTopic(s.brokers, sale);
+/** A sale of its own on the backend, and a gateway selecting that backend from its configuration. */
+async function open(b: RedisBackend) {
+  sale = uniqueSale(`gw${b.name[0]}`);
+  redis = b.client();
+  await createOrdersTopic(services().brokers, sale);
   await seed(redis, sale, { apple: 1000, pear: 2, plum: 1000, lim: 1000 });
   await redis.hset(`fs:{${sale}:lim}:meta`, 'per_user_limit', '2');
-  gw = await buildGateway(testConfig(sale));
+  gw = await buildGateway(testConfig(sale, b.env()));
   await gw.init();
   await waitUntil('the stock cache', () => gw.ctx.sale.items.size === 4);
-});
+}
 
-afterAll(async () => {
+async function close() {
   await gw?.close();
   await redis?.quit();
-});
+}
 
-describe('POST /v1/orders', () => {
-  it('answers 202 only after Kafka acknowledged, with the order in Redis and the headers on the message', async () => {
-    const before = await producedCount(services().brokers, sale);
-    const res = await order({ user_id: 'u-1', item_id: 'apple', quantity: 2 }, 'k-202', {
-      'x-correlation-id': 'corr-202',
+// The order path runs on both the single Redis and the Redis Cluster (the same tests, a connection factory each).
+describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
+  beforeAll(() => open(b));
+  afterAll(close);
+
+  describe('POST /v1/orders', () => {
+    it('answers 202 only after Kafka acknowledged, with the order in Redis and the headers on the message', async () => {
+      const before = await producedCount(services().brokers, sale);
+      const res = await order({ user_id: 'u-1', item_id: 'apple', quantity: 2 }, 'k-202', {
+        'x-correlation-id': 'corr-202',
+      });
+      expect(res.statusCode).toBe(202);
+      expect(res.headers['x-correlation-id']).toBe('corr-202');
+      expect(res.headers['ratelimit-limit']).toBe('60');
+      const body = res.json();
+      expect(body).toMatchObject({ status: 'QUEUED', correlation_id: 'corr-202' });
+      expect(body.order_id).toMatch(/^apple\./);
+      expect(await producedCount(services().brokers, sale)).toBe(before + 1);
+
+      const got = await gw.app.inject({ method: 'GET', url: `/v1/orders/${body.order_id}` });
+      expect(got.statusCode).toBe(200);
+      expect(got.json()).toMatchObject({ order_id: body.order_id, status: 'QUEUED', item_id: 'apple', quantity: 2 });
+
+      const msgs = await readAllOrders(services().brokers, sale, before + 1);
+      const m = msgs.find((x) => x.value.order_id === body.order_id);
+      expect(m?.key).toBe('apple');
+      expect(m?.value).toMatchObject({ v: 1, sale, user_id: 'u-1', quantity: 2, request_id: 'k-202' });
+      expect(m?.headers).toMatchObject({ correlation_id: 'corr-202', request_id: 'k-202' });
     });
-    expect(res.statusCode).toBe(202);
-    expect(res.headers['x-correlation-id']).toBe('corr-202');
-    expect(res.headers['ratelimit-limit']).toBe('60');
-    const body = res.json();
-    expect(body).toMatchObject({ status: 'QUEUED', correlation_id: 'corr-202' });
-    expect(body.order_id).toMatch(/^apple\./);
-    expect(await producedCount(services().brokers, sale)).toBe(before + 1);
 
-    const got = await gw.app.inject({ method: 'GET', url: `/v1/orders/${body.order_id}` });
-    expect(got.statusCode).toBe(200);
-    expect(got.json()).toMatchObject({ order_id: body.order_id, status: 'QUEUED', item_id: 'apple', quantity: 2 });
-
-    const msgs = await readAllOrders(services().brokers, sale, before + 1);
-    const m = msgs.find((x) => x.value.order_id === body.order_id);
-    expect(m?.key).toBe('apple');
-    expect(m?.value).toMatchObject({ v: 1, sale, user_id: 'u-1', quantity: 2, request_id: 'k-202' });
-    expect(m?.headers).toMatchObject({ correlation_id: 'corr-202', request_id: 'k-202' });
-  });
-
-  it('replays a completed request with the original status and body and Idempotent-Replayed: true', async () => {
-    const first = await order({ user_id: 'u-r', item_id: 'apple', quantity: 1 }, 'k-replay');
-    expect(first.statusCode).toBe(202);
-    const produced = await producedCount(services().brokers, sale);
-    const again = await order({ user_id: 'u-r', item_id: 'apple', quantity: 1 }, 'k-replay');
-    expect(again.statusCode).toBe(202);
-    expect(again.headers['idempotent-replayed']).toBe('true');
-    expect(again.body).toBe(first.body);
-    // the legacy route with the same request id is the same request
-    const buy = await gw.app.inject({
-      method: 'POST',
-      url: '/buy',
-      headers: jsonHeaders(),
-      payload: { user_id: 'u-r', item_id: 'apple', amount: 1, request_id: 'k-replay' },
+    it('replays a completed request with the original status and body and Idempotent-Replayed: true', async () => {
+      const first = await order({ user_id: 'u-r', item_id: 'apple', quantity: 1 }, 'k-replay');
+      expect(first.statusCode).toBe(202);
+      const produced = await producedCount(services().brokers, sale);
+      const again = await order({ user_id: 'u-r', item_id: 'apple', quantity: 1 }, 'k-replay');
+      expect(again.statusCode).toBe(202);
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expect(again.body).toBe(first.body);
+      // the legacy route with the same request id is the same request
+      const buy = await gw.app.inject({
+        method: 'POST',
+        url: '/buy',
+        headers: jsonHeaders(),
+        payload: { user_id: 'u-r', item_id: 'apple', amount: 1, request_id: 'k-replay' },
+      });
+      expect(buy.statusCode).toBe(202);
+      expect(buy.headers['idempotent-replayed']).toBe('true');
+      expect(await producedCount(services().brokers, sale)).toBe(produced);
+      const metrics = await gw.app.inject({ method: 'GET', url: '/metrics' });
+      expect(metrics.body).toMatch(
+        new RegExp(`${GATEWAY_METRICS.ordersIdempotencyRejected}\\{outcome="replayed"\\} 2`),
+      );
     });
-    expect(buy.statusCode).toBe(202);
-    expect(buy.headers['idempotent-replayed']).toBe('true');
-    expect(await producedCount(services().brokers, sale)).toBe(produced);
-    const metrics = await gw.app.inject({ method: 'GET', url: '/metrics' });
-    expect(metrics.body).toMatch(new RegExp(`${GATEWAY_METRICS.ordersIdempotencyRejected}\\{outcome="replayed"\\} 2`));
-  });
 
-  it('answers 409 DUPLICATE_IN_FLIGHT while the first request with the key is still pending', async () => {
-    const store = new IdempotencyStore(redis, sale, 60_000, 60_000);
-    const fp = IdempotencyStore.fingerprint(['u-f', 'apple', 1]);
-    expect((await store.begin('u-f', 'k-flight', fp, 'apple.x')).kind).toBe('new');
-    const res = await order({ user_id: 'u-f', item_id: 'apple', quantity: 1 }, 'k-flight');
-    expect(res.statusCode).toBe(409);
-    expect(res.json()).toMatchObject({ code: 'DUPLICATE_IN_FLIGHT' });
-    expect(res.json().correlation_id).toBeTruthy();
-  });
-
-  it('answers 422 IDEMPOTENCY_KEY_REUSED for the same key with a different body', async () => {
-    expect((await order({ user_id: 'u-2', item_id: 'apple', quantity: 1 }, 'k-reuse')).statusCode).toBe(202);
-    const res = await order({ user_id: 'u-2', item_id: 'apple', quantity: 3 }, 'k-reuse');
-    expect(res.statusCode).toBe(422);
-    expect(res.json().code).toBe('IDEMPOTENCY_KEY_REUSED');
-    // keys are per user: another user may use the same key
-    expect((await order({ user_id: 'u-3', item_id: 'apple', quantity: 3 }, 'k-reuse')).statusCode).toBe(202);
-  });
-
-  it('answers 400 with per-field errors for invalid bodies, unknown fields and wrong types', async () => {
-    const bad = await order({ user_id: '', item_id: 'a b', quantity: 0 }, 'k-400');
-    expect(bad.statusCode).toBe(400);
-    const body = bad.json();
-    expect(body.code).toBe('VALIDATION_FAILED');
-    expect([...new Set(body.errors.map((e: { path: string }) => e.path))].sort()).toEqual([
-      'body.item_id',
-      'body.quantity',
-      'body.user_id',
-    ]);
-    const unknown = await order({ user_id: 'u', item_id: 'apple', quantity: 1, price: 0 }, 'k-400');
-    expect(unknown.statusCode).toBe(400);
-    expect(unknown.json().errors[0].message).toMatch(/price/);
-    const types = await order({ user_id: 5, item_id: 'apple', quantity: '1' }, 'k-400');
-    expect(types.statusCode).toBe(400);
-    const noKey = await order({ user_id: 'u', item_id: 'apple', quantity: 1 });
-    expect(noKey.statusCode).toBe(400);
-    expect(noKey.json().errors[0].path).toBe('header.Idempotency-Key');
-    const notJson = await gw.app.inject({
-      method: 'POST',
-      url: '/v1/orders',
-      headers: jsonHeaders('k'),
-      payload: '{"user_id":',
+    it('answers 409 DUPLICATE_IN_FLIGHT while the first request with the key is still pending', async () => {
+      const store = new IdempotencyStore(redis, sale, 60_000, 60_000);
+      const fp = IdempotencyStore.fingerprint(['u-f', 'apple', 1]);
+      expect((await store.begin('u-f', 'k-flight', fp, 'apple.x')).kind).toBe('new');
+      const res = await order({ user_id: 'u-f', item_id: 'apple', quantity: 1 }, 'k-flight');
+      expect(res.statusCode).toBe(409);
+      expect(res.json()).toMatchObject({ code: 'DUPLICATE_IN_FLIGHT' });
+      expect(res.json().correlation_id).toBeTruthy();
     });
-    expect(notJson.statusCode).toBe(400);
-  });
 
-  it('answers 413 for a body over the limit and 415 for another content type', async () => {
-    const big = await order({ user_id: 'u', item_id: 'apple', quantity: 1, pad: 'x'.repeat(10_000) }, 'k-413');
-    expect(big.statusCode).toBe(413);
-    expect(big.json().code).toBe('PAYLOAD_TOO_LARGE');
-    const text = await gw.app.inject({
-      method: 'POST',
-      url: '/v1/orders',
-      headers: { 'content-type': 'text/plain', 'idempotency-key': 'k-415' },
-      payload: 'user_id=u',
+    it('answers 422 IDEMPOTENCY_KEY_REUSED for the same key with a different body', async () => {
+      expect((await order({ user_id: 'u-2', item_id: 'apple', quantity: 1 }, 'k-reuse')).statusCode).toBe(202);
+      const res = await order({ user_id: 'u-2', item_id: 'apple', quantity: 3 }, 'k-reuse');
+      expect(res.statusCode).toBe(422);
+      expect(res.json().code).toBe('IDEMPOTENCY_KEY_REUSED');
+      // keys are per user: another user may use the same key
+      expect((await order({ user_id: 'u-3', item_id: 'apple', quantity: 3 }, 'k-reuse')).statusCode).toBe(202);
     });
-    expect(text.statusCode).toBe(415);
-    expect(text.json().code).toBe('UNSUPPORTED_MEDIA_TYPE');
-  });
 
-  it('answers 404 for an item outside the sale and for unknown orders, 400 for malformed order ids', async () => {
-    const res = await order({ user_id: 'u', item_id: 'nothing', quantity: 1 }, 'k-404');
-    expect(res.statusCode).toBe(404);
-    expect(res.json().code).toBe('NOT_FOUND');
-    expect((await gw.app.inject({ method: 'GET', url: '/v1/orders/apple.nope' })).statusCode).toBe(404);
-    expect((await gw.app.inject({ method: 'GET', url: '/v1/orders/no-dot' })).statusCode).toBe(400);
-  });
+    it('answers 400 with per-field errors for invalid bodies, unknown fields and wrong types', async () => {
+      const bad = await order({ user_id: '', item_id: 'a b', quantity: 0 }, 'k-400');
+      expect(bad.statusCode).toBe(400);
+      const body = bad.json();
+      expect(body.code).toBe('VALIDATION_FAILED');
+      expect([...new Set(body.errors.map((e: { path: string }) => e.path))].sort()).toEqual([
+        'body.item_id',
+        'body.quantity',
+        'body.user_id',
+      ]);
+      const unknown = await order({ user_id: 'u', item_id: 'apple', quantity: 1, price: 0 }, 'k-400');
+      expect(unknown.statusCode).toBe(400);
+      expect(unknown.json().errors[0].message).toMatch(/price/);
+      const types = await order({ user_id: 5, item_id: 'apple', quantity: '1' }, 'k-400');
+      expect(types.statusCode).toBe(400);
+      const noKey = await order({ user_id: 'u', item_id: 'apple', quantity: 1 });
+      expect(noKey.statusCode).toBe(400);
+      expect(noKey.json().errors[0].path).toBe('header.Idempotency-Key');
+      const notJson = await gw.app.inject({
+        method: 'POST',
+        url: '/v1/orders',
+        headers: jsonHeaders('k'),
+        payload: '{"user_id":',
+      });
+      expect(notJson.statusCode).toBe(400);
+    });
 
-  it('answers 409 LIMIT_EXCEEDED beyond the per-user limit', async () => {
-    const over = await order({ user_id: 'u-l', item_id: 'lim', quantity: 3 }, 'k-l1');
-    expect(over.statusCode).toBe(409);
-    expect(over.json().code).toBe('LIMIT_EXCEEDED');
-    // units the user already holds count: reserve 2 through the processor's script, then 1 more is refused
-    await reserve(
-      redis,
-      sale,
-      {
-        orderId: `lim.${randomUUID().replaceAll('-', '')}`,
-        itemId: 'lim',
-        userId: 'u-l',
-        quantity: 2,
-        correlationId: 'c',
-        requestId: 'r',
-      },
-      60_000,
-    );
-    const more = await order({ user_id: 'u-l', item_id: 'lim', quantity: 1 }, 'k-l2');
-    expect(more.statusCode).toBe(409);
-    expect(more.json().code).toBe('LIMIT_EXCEEDED');
-    // a replay of the order that bought the units is still its 202, not LIMIT_EXCEEDED
-    const u = 'u-l2';
-    const first = await order({ user_id: u, item_id: 'lim', quantity: 2 }, 'k-l3');
-    expect(first.statusCode).toBe(202);
-    await reserve(
-      redis,
-      sale,
-      { orderId: first.json().order_id, itemId: 'lim', userId: u, quantity: 2, correlationId: 'c', requestId: 'k-l3' },
-      60_000,
-    );
-    const replay = await order({ user_id: u, item_id: 'lim', quantity: 2 }, 'k-l3');
-    expect(replay.statusCode).toBe(202);
-    expect(replay.headers['idempotent-replayed']).toBe('true');
-    const another = await order({ user_id: u, item_id: 'lim', quantity: 1 }, 'k-l4');
-    expect(another.json().code).toBe('LIMIT_EXCEEDED');
-    // the refused key is free again (not stuck in flight)
-    expect(await redis.exists(idempotencyKey(sale, u, 'k-l4'))).toBe(0);
-  });
+    it('answers 413 for a body over the limit and 415 for another content type', async () => {
+      const big = await order({ user_id: 'u', item_id: 'apple', quantity: 1, pad: 'x'.repeat(10_000) }, 'k-413');
+      expect(big.statusCode).toBe(413);
+      expect(big.json().code).toBe('PAYLOAD_TOO_LARGE');
+      const text = await gw.app.inject({
+        method: 'POST',
+        url: '/v1/orders',
+        headers: { 'content-type': 'text/plain', 'idempotency-key': 'k-415' },
+        payload: 'user_id=u',
+      });
+      expect(text.statusCode).toBe(415);
+      expect(text.json().code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    });
 
-  it('refuses a sold-out item locally within ~100 ms and produces nothing more to Kafka', async () => {
-    const brokers = services().brokers;
-    // a buyer whose order was accepted before the sell-out (the processor is not running in this file)
-    const mine = await order({ user_id: 'p-mine', item_id: 'pear', quantity: 1 }, 'k-mine');
-    expect(mine.statusCode).toBe(202);
-    // sell the 2 pears through the processor's reserve script (it publishes the sold-out event)
-    const held: string[] = [];
-    for (const u of ['p1', 'p2']) {
-      held.push(`pear.${randomUUID().replaceAll('-', '')}`);
-      const r = await reserve(
+    it('answers 404 for an item outside the sale and for unknown orders, 400 for malformed order ids', async () => {
+      const res = await order({ user_id: 'u', item_id: 'nothing', quantity: 1 }, 'k-404');
+      expect(res.statusCode).toBe(404);
+      expect(res.json().code).toBe('NOT_FOUND');
+      expect((await gw.app.inject({ method: 'GET', url: '/v1/orders/apple.nope' })).statusCode).toBe(404);
+      expect((await gw.app.inject({ method: 'GET', url: '/v1/orders/no-dot' })).statusCode).toBe(400);
+    });
+
+    it('answers 409 LIMIT_EXCEEDED beyond the per-user limit', async () => {
+      const over = await order({ user_id: 'u-l', item_id: 'lim', quantity: 3 }, 'k-l1');
+      expect(over.statusCode).toBe(409);
+      expect(over.json().code).toBe('LIMIT_EXCEEDED');
+      // units the user already holds count: reserve 2 through the processor's script, then 1 more is refused
+      await reserve(
         redis,
         sale,
         {
-          orderId: held.at(-1)!,
-          itemId: 'pear',
-          userId: u,
-          quantity: 1,
+          orderId: `lim.${randomUUID().replaceAll('-', '')}`,
+          itemId: 'lim',
+          userId: 'u-l',
+          quantity: 2,
           correlationId: 'c',
-          requestId: u,
+          requestId: 'r',
         },
         60_000,
       );
-      expect(r.status).toBe('RESERVED');
-    }
-    const t0 = Date.now();
-    await waitUntil('the sold-out event', () => gw.ctx.sale.isSoldOut('pear'), 2000);
-    expect(Date.now() - t0).toBeLessThan(1000);
-    const before = await producedCount(brokers, sale);
-    const answers = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => order({ user_id: `s-${i}`, item_id: 'pear', quantity: 1 }, `k-so-${i}`)),
-    );
-    expect(answers.every((a) => a.statusCode === 409 && a.json().code === 'SOLD_OUT')).toBe(true);
-    // the buyer's retry with the same key gets their order back, not "sold out"
-    const again = await order({ user_id: 'p-mine', item_id: 'pear', quantity: 1 }, 'k-mine');
-    expect(again.statusCode).toBe(202);
-    expect(again.headers['idempotent-replayed']).toBe('true');
-    expect(again.json().order_id).toBe(mine.json().order_id);
-    expect(await producedCount(brokers, sale)).toBe(before);
-    // no idempotency key was claimed on the fast path
-    expect(await redis.exists(idempotencyKey(sale, 's-0', 'k-so-0'))).toBe(0);
-    const saleView = await gw.app.inject({ method: 'GET', url: '/v1/sale' });
-    expect(saleView.json().items.find((i: { item_id: string }) => i.item_id === 'pear')).toMatchObject({
-      remaining: 0,
-      sold_out: true,
+      const more = await order({ user_id: 'u-l', item_id: 'lim', quantity: 1 }, 'k-l2');
+      expect(more.statusCode).toBe(409);
+      expect(more.json().code).toBe('LIMIT_EXCEEDED');
+      // a replay of the order that bought the units is still its 202, not LIMIT_EXCEEDED
+      const u = 'u-l2';
+      const first = await order({ user_id: u, item_id: 'lim', quantity: 2 }, 'k-l3');
+      expect(first.statusCode).toBe(202);
+      await reserve(
+        redis,
+        sale,
+        {
+          orderId: first.json().order_id,
+          itemId: 'lim',
+          userId: u,
+          quantity: 2,
+          correlationId: 'c',
+          requestId: 'k-l3',
+        },
+        60_000,
+      );
+      const replay = await order({ user_id: u, item_id: 'lim', quantity: 2 }, 'k-l3');
+      expect(replay.statusCode).toBe(202);
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+      const another = await order({ user_id: u, item_id: 'lim', quantity: 1 }, 'k-l4');
+      expect(another.json().code).toBe('LIMIT_EXCEEDED');
+      // the refused key is free again (not stuck in flight)
+      expect(await redis.exists(idempotencyKey(sale, u, 'k-l4'))).toBe(0);
     });
-    // a released hold returns the unit: the gateway accepts pear orders again
-    await release(redis, sale, 'pear', held[0]!, 'PAYMENT_FAILED', 'payment_failed');
-    await waitUntil('the restocked event', () => !gw.ctx.sale.isSoldOut('pear'), 2000);
-    expect((await order({ user_id: 's-back', item_id: 'pear', quantity: 1 }, 'k-back')).statusCode).toBe(202);
+
+    it('refuses a sold-out item locally within ~100 ms and produces nothing more to Kafka', async () => {
+      const brokers = services().brokers;
+      // a buyer whose order was accepted before the sell-out (the processor is not running in this file)
+      const mine = await order({ user_id: 'p-mine', item_id: 'pear', quantity: 1 }, 'k-mine');
+      expect(mine.statusCode).toBe(202);
+      // sell the 2 pears through the processor's reserve script (it publishes the sold-out event)
+      const held: string[] = [];
+      for (const u of ['p1', 'p2']) {
+        held.push(`pear.${randomUUID().replaceAll('-', '')}`);
+        const r = await reserve(
+          redis,
+          sale,
+          {
+            orderId: held.at(-1)!,
+            itemId: 'pear',
+            userId: u,
+            quantity: 1,
+            correlationId: 'c',
+            requestId: u,
+          },
+          60_000,
+        );
+        expect(r.status).toBe('RESERVED');
+      }
+      const t0 = Date.now();
+      await waitUntil('the sold-out event', () => gw.ctx.sale.isSoldOut('pear'), 2000);
+      expect(Date.now() - t0).toBeLessThan(1000);
+      const before = await producedCount(brokers, sale);
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => order({ user_id: `s-${i}`, item_id: 'pear', quantity: 1 }, `k-so-${i}`)),
+      );
+      expect(answers.every((a) => a.statusCode === 409 && a.json().code === 'SOLD_OUT')).toBe(true);
+      // the buyer's retry with the same key gets their order back, not "sold out"
+      const again = await order({ user_id: 'p-mine', item_id: 'pear', quantity: 1 }, 'k-mine');
+      expect(again.statusCode).toBe(202);
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expect(again.json().order_id).toBe(mine.json().order_id);
+      expect(await producedCount(brokers, sale)).toBe(before);
+      // no idempotency key was claimed on the fast path
+      expect(await redis.exists(idempotencyKey(sale, 's-0', 'k-so-0'))).toBe(0);
+      const saleView = await gw.app.inject({ method: 'GET', url: '/v1/sale' });
+      expect(saleView.json().items.find((i: { item_id: string }) => i.item_id === 'pear')).toMatchObject({
+        remaining: 0,
+        sold_out: true,
+      });
+      // a released hold returns the unit: the gateway accepts pear orders again
+      await release(redis, sale, 'pear', held[0]!, 'PAYMENT_FAILED', 'payment_failed');
+      await waitUntil('the restocked event', () => !gw.ctx.sale.isSoldOut('pear'), 2000);
+      expect((await order({ user_id: 's-back', item_id: 'pear', quantity: 1 }, 'k-back')).statusCode).toBe(202);
+    });
   });
 });
 
-describe('rate limiting', () => {
-  it('sends RateLimit-* headers and answers 429 with Retry-After when the user bucket is empty', async () => {
-    const g = await buildGateway(testConfig(sale, { RATE_LIMIT_MAX_REQUESTS: '3', RATE_LIMIT_WINDOW: '1m' }));
-    await g.init();
-    try {
-      const codes: number[] = [];
-      let last: Awaited<ReturnType<typeof g.app.inject>> | undefined;
-      for (let i = 0; i < 4; i++) {
-        last = await g.app.inject({
+// Limits, window and health do not depend on the Redis deployment: the single Redis only.
+describe('single Redis only', () => {
+  beforeAll(() => open(REDIS_BACKENDS[0]!));
+  afterAll(close);
+
+  describe('rate limiting', () => {
+    it('sends RateLimit-* headers and answers 429 with Retry-After when the user bucket is empty', async () => {
+      const g = await buildGateway(testConfig(sale, { RATE_LIMIT_MAX_REQUESTS: '3', RATE_LIMIT_WINDOW: '1m' }));
+      await g.init();
+      try {
+        const codes: number[] = [];
+        let last: Awaited<ReturnType<typeof g.app.inject>> | undefined;
+        for (let i = 0; i < 4; i++) {
+          last = await g.app.inject({
+            method: 'POST',
+            url: '/v1/orders',
+            headers: jsonHeaders(`k-rl-${i}`),
+            payload: { user_id: 'u-rl', item_id: 'plum', quantity: 1 },
+          });
+          codes.push(last.statusCode);
+          if (i < 3) expect(last.headers['ratelimit-remaining']).toBe(String(2 - i));
+        }
+        expect(codes).toEqual([202, 202, 202, 429]);
+        expect(last?.json().code).toBe('RATE_LIMITED');
+        expect(Number(last?.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+        expect(last?.headers['ratelimit-limit']).toBe('3');
+        expect(last?.headers['ratelimit-remaining']).toBe('0');
+        expect(last?.headers['ratelimit-policy']).toMatch(/^3;w=60;policy="order-user"/);
+        // another user is not affected
+        const other = await g.app.inject({
           method: 'POST',
           url: '/v1/orders',
-          headers: jsonHeaders(`k-rl-${i}`),
-          payload: { user_id: 'u-rl', item_id: 'plum', quantity: 1 },
+          headers: jsonHeaders('k-rl-x'),
+          payload: { user_id: 'u-rl-2', item_id: 'plum', quantity: 1 },
         });
-        codes.push(last.statusCode);
-        if (i < 3) expect(last.headers['ratelimit-remaining']).toBe(String(2 - i));
+        expect(other.statusCode).toBe(202);
+      } finally {
+        await g.close();
       }
-      expect(codes).toEqual([202, 202, 202, 429]);
-      expect(last?.json().code).toBe('RATE_LIMITED');
-      expect(Number(last?.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-      expect(last?.headers['ratelimit-limit']).toBe('3');
-      expect(last?.headers['ratelimit-remaining']).toBe('0');
-      expect(last?.headers['ratelimit-policy']).toMatch(/^3;w=60;policy="order-user"/);
-      // another user is not affected
-      const other = await g.app.inject({
-        method: 'POST',
-        url: '/v1/orders',
-        headers: jsonHeaders('k-rl-x'),
-        payload: { user_id: 'u-rl-2', item_id: 'plum', quantity: 1 },
-      });
-      expect(other.statusCode).toBe(202);
-    } finally {
-      await g.close();
-    }
-  });
-
-  it('limits per client IP and honours X-Forwarded-For only from trusted proxies', async () => {
-    const g = await buildGateway(
-      testConfig(sale, { RATE_LIMIT_READ_MAX_REQUESTS: '2', TRUSTED_PROXIES: '127.0.0.1/32' }),
-    );
-    await g.init();
-    try {
-      const get = (ip: string, xff?: string) =>
-        g.app.inject({
-          method: 'GET',
-          url: '/v1/sale',
-          remoteAddress: ip,
-          headers: xff ? { 'x-forwarded-for': xff } : {},
-        });
-      // through the trusted proxy: each forwarded client has its own bucket
-      expect((await get('127.0.0.1', '10.9.0.1')).statusCode).toBe(200);
-      expect((await get('127.0.0.1', '10.9.0.1')).statusCode).toBe(200);
-      expect((await get('127.0.0.1', '10.9.0.1')).statusCode).toBe(429);
-      expect((await get('127.0.0.1', '10.9.0.2')).statusCode).toBe(200);
-      // from an untrusted address the header is ignored: the caller's own IP is limited
-      expect((await get('192.0.2.7', '10.9.0.3')).statusCode).toBe(200);
-      expect((await get('192.0.2.7', '10.9.0.4')).statusCode).toBe(200);
-      expect((await get('192.0.2.7', '10.9.0.5')).statusCode).toBe(429);
-    } finally {
-      await g.close();
-    }
-  });
-});
-
-describe('sale window', () => {
-  it('answers 403 SALE_NOT_STARTED with Retry-After before the start and 410 SALE_ENDED after the end', async () => {
-    const brokers = services().brokers;
-    const before = await producedCount(brokers, sale);
-    const soon = new Date(Date.now() + 3_600_000).toISOString();
-    const early = await buildGateway(testConfig(sale, { SALE_STARTS_AT: soon }));
-    const late = await buildGateway(
-      testConfig(sale, { SALE_STARTS_AT: '2020-01-01T00:00:00Z', SALE_ENDS_AT: '2020-01-02T00:00:00Z' }),
-    );
-    try {
-      const req = { method: 'POST' as const, url: '/v1/orders', headers: jsonHeaders('k-w') };
-      const a = await early.app.inject({ ...req, payload: { user_id: 'u-w', item_id: 'apple', quantity: 1 } });
-      expect(a.statusCode).toBe(403);
-      expect(a.json().code).toBe('SALE_NOT_STARTED');
-      expect(Number(a.headers['retry-after'])).toBeGreaterThan(3500);
-      const b = await late.app.inject({ ...req, payload: { user_id: 'u-w', item_id: 'apple', quantity: 1 } });
-      expect(b.statusCode).toBe(410);
-      expect(b.json().code).toBe('SALE_ENDED');
-      expect((await early.app.inject({ method: 'GET', url: '/v1/sale' })).json().state).toBe('scheduled');
-      expect(await producedCount(brokers, sale)).toBe(before);
-    } finally {
-      await early.close();
-      await late.close();
-    }
-  });
-});
-
-describe('health, metrics, OpenAPI', () => {
-  it('reports the runbook health JSON, readiness and liveness', async () => {
-    const h = await gw.app.inject({ method: 'GET', url: '/health' });
-    expect(h.statusCode).toBe(200);
-    expect(h.json()).toEqual({ status: 'healthy', redis: true, kafka: true, circuit_breaker_state: 'closed' });
-    expect((await gw.app.inject({ method: 'GET', url: '/ready' })).json()).toEqual({
-      status: 'ready',
-      redis: true,
-      kafka: true,
     });
-    expect((await gw.app.inject({ method: 'GET', url: '/livez' })).statusCode).toBe(200);
+
+    it('limits per client IP and honours X-Forwarded-For only from trusted proxies', async () => {
+      const g = await buildGateway(
+        testConfig(sale, { RATE_LIMIT_READ_MAX_REQUESTS: '2', TRUSTED_PROXIES: '127.0.0.1/32' }),
+      );
+      await g.init();
+      try {
+        const get = (ip: string, xff?: string) =>
+          g.app.inject({
+            method: 'GET',
+            url: '/v1/sale',
+            remoteAddress: ip,
+            headers: xff ? { 'x-forwarded-for': xff } : {},
+          });
+        // through the trusted proxy: each forwarded client has its own bucket
+        expect((await get('127.0.0.1', '10.9.0.1')).statusCode).toBe(200);
+        expect((await get('127.0.0.1', '10.9.0.1')).statusCode).toBe(200);
+        expect((await get('127.0.0.1', '10.9.0.1')).statusCode).toBe(429);
+        expect((await get('127.0.0.1', '10.9.0.2')).statusCode).toBe(200);
+        // from an untrusted address the header is ignored: the caller's own IP is limited
+        expect((await get('192.0.2.7', '10.9.0.3')).statusCode).toBe(200);
+        expect((await get('192.0.2.7', '10.9.0.4')).statusCode).toBe(200);
+        expect((await get('192.0.2.7', '10.9.0.5')).statusCode).toBe(429);
+      } finally {
+        await g.close();
+      }
+    });
   });
 
-  it('is unhealthy and not ready (but alive) when Redis and Kafka are unreachable', async () => {
-    const g = await buildGateway(
-      testConfig(uniqueSale(), {
-        REDIS_ADDR: '127.0.0.1:1',
-        KAFKA_ADDR: '127.0.0.1:1',
-        HEALTH_CHECK_TIMEOUT: '300ms',
-        REDIS_COMMAND_TIMEOUT: '200ms',
-      }),
-    );
-    try {
-      const h = await g.app.inject({ method: 'GET', url: '/health' });
-      expect(h.statusCode).toBe(503);
-      expect(h.json()).toMatchObject({ status: 'unhealthy', redis: false, kafka: false });
-      expect((await g.app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(503);
-      expect((await g.app.inject({ method: 'GET', url: '/livez' })).statusCode).toBe(200);
-      // with Redis down an order gets 503 DEPENDENCY_UNAVAILABLE (rate limiter fails open by default)
-      const o = await g.app.inject({
-        method: 'POST',
-        url: '/v1/orders',
-        headers: jsonHeaders('k-down'),
-        payload: { user_id: 'u', item_id: 'x', quantity: 1 },
+  describe('sale window', () => {
+    it('answers 403 SALE_NOT_STARTED with Retry-After before the start and 410 SALE_ENDED after the end', async () => {
+      const brokers = services().brokers;
+      const before = await producedCount(brokers, sale);
+      const soon = new Date(Date.now() + 3_600_000).toISOString();
+      const early = await buildGateway(testConfig(sale, { SALE_STARTS_AT: soon }));
+      const late = await buildGateway(
+        testConfig(sale, { SALE_STARTS_AT: '2020-01-01T00:00:00Z', SALE_ENDS_AT: '2020-01-02T00:00:00Z' }),
+      );
+      try {
+        const req = { method: 'POST' as const, url: '/v1/orders', headers: jsonHeaders('k-w') };
+        const a = await early.app.inject({ ...req, payload: { user_id: 'u-w', item_id: 'apple', quantity: 1 } });
+        expect(a.statusCode).toBe(403);
+        expect(a.json().code).toBe('SALE_NOT_STARTED');
+        expect(Number(a.headers['retry-after'])).toBeGreaterThan(3500);
+        const b = await late.app.inject({ ...req, payload: { user_id: 'u-w', item_id: 'apple', quantity: 1 } });
+        expect(b.statusCode).toBe(410);
+        expect(b.json().code).toBe('SALE_ENDED');
+        expect((await early.app.inject({ method: 'GET', url: '/v1/sale' })).json().state).toBe('scheduled');
+        expect(await producedCount(brokers, sale)).toBe(before);
+      } finally {
+        await early.close();
+        await late.close();
+      }
+    });
+  });
+
+  describe('health, metrics, OpenAPI', () => {
+    it('reports the runbook health JSON, readiness and liveness', async () => {
+      const h = await gw.app.inject({ method: 'GET', url: '/health' });
+      expect(h.statusCode).toBe(200);
+      expect(h.json()).toEqual({ status: 'healthy', redis: true, kafka: true, circuit_breaker_state: 'closed' });
+      expect((await gw.app.inject({ method: 'GET', url: '/ready' })).json()).toEqual({
+        status: 'ready',
+        redis: true,
+        kafka: true,
       });
-      expect(o.statusCode).toBe(503);
-      expect(o.json().code).toBe('DEPENDENCY_UNAVAILABLE');
-      // status reads and event streams answer 503, not hang
-      const ev = await g.app.inject({ method: 'GET', url: '/v1/orders/x.abc/events' });
-      expect(ev.statusCode).toBe(503);
-      expect(ev.json().code).toBe('DEPENDENCY_UNAVAILABLE');
-      expect((await g.app.inject({ method: 'GET', url: '/v1/orders/x.abc' })).statusCode).toBe(503);
-      // fail-open: the cached sale view is still served
-      expect((await g.app.inject({ method: 'GET', url: '/v1/sale' })).statusCode).toBe(200);
-    } finally {
-      await g.close();
-    }
-  });
+      expect((await gw.app.inject({ method: 'GET', url: '/livez' })).statusCode).toBe(200);
+    });
 
-  it('refuses limited routes with 503 while Redis is down when RATE_LIMIT_FAIL_OPEN=false, and /ready fails while draining', async () => {
-    const g = await buildGateway(
-      testConfig(uniqueSale(), {
-        REDIS_ADDR: '127.0.0.1:1',
-        RATE_LIMIT_FAIL_OPEN: 'false',
-        REDIS_COMMAND_TIMEOUT: '200ms',
-      }),
-    );
-    try {
-      const r = await g.app.inject({ method: 'GET', url: '/v1/sale' });
-      expect(r.statusCode).toBe(503);
-      expect(r.json().code).toBe('DEPENDENCY_UNAVAILABLE');
-      expect(r.headers['retry-after']).toBe('1');
-    } finally {
-      await g.close();
-    }
-    const ok = await buildGateway(testConfig(sale));
-    await ok.init();
-    expect((await ok.app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(200);
-    ok.ctx.closing = true;
-    expect((await ok.app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(503);
-    await ok.close();
-  });
+    it('is unhealthy and not ready (but alive) when Redis and Kafka are unreachable', async () => {
+      const g = await buildGateway(
+        testConfig(uniqueSale(), {
+          REDIS_ADDR: '127.0.0.1:1',
+          KAFKA_ADDR: '127.0.0.1:1',
+          HEALTH_CHECK_TIMEOUT: '300ms',
+          REDIS_COMMAND_TIMEOUT: '200ms',
+        }),
+      );
+      try {
+        const h = await g.app.inject({ method: 'GET', url: '/health' });
+        expect(h.statusCode).toBe(503);
+        expect(h.json()).toMatchObject({ status: 'unhealthy', redis: false, kafka: false });
+        expect((await g.app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(503);
+        expect((await g.app.inject({ method: 'GET', url: '/livez' })).statusCode).toBe(200);
+        // with Redis down an order gets 503 DEPENDENCY_UNAVAILABLE (rate limiter fails open by default)
+        const o = await g.app.inject({
+          method: 'POST',
+          url: '/v1/orders',
+          headers: jsonHeaders('k-down'),
+          payload: { user_id: 'u', item_id: 'x', quantity: 1 },
+        });
+        expect(o.statusCode).toBe(503);
+        expect(o.json().code).toBe('DEPENDENCY_UNAVAILABLE');
+        // status reads and event streams answer 503, not hang
+        const ev = await g.app.inject({ method: 'GET', url: '/v1/orders/x.abc/events' });
+        expect(ev.statusCode).toBe(503);
+        expect(ev.json().code).toBe('DEPENDENCY_UNAVAILABLE');
+        expect((await g.app.inject({ method: 'GET', url: '/v1/orders/x.abc' })).statusCode).toBe(503);
+        // fail-open: the cached sale view is still served
+        expect((await g.app.inject({ method: 'GET', url: '/v1/sale' })).statusCode).toBe(200);
+      } finally {
+        await g.close();
+      }
+    });
 
-  it('exports every runbook gateway metric and the HTTP metrics by route and status', async () => {
-    const text = (await gw.app.inject({ method: 'GET', url: '/metrics' })).body;
-    for (const name of Object.values(GATEWAY_METRICS)) expect(text).toContain(name);
-    expect(text).toMatch(/http_requests_total\{method="POST",route="\/v1\/orders",status_code="202"\} \d+/);
-    expect(text).toMatch(/gateway_circuit_breaker_state 0/);
-  });
+    it('refuses limited routes with 503 while Redis is down when RATE_LIMIT_FAIL_OPEN=false, and /ready fails while draining', async () => {
+      const g = await buildGateway(
+        testConfig(uniqueSale(), {
+          REDIS_ADDR: '127.0.0.1:1',
+          RATE_LIMIT_FAIL_OPEN: 'false',
+          REDIS_COMMAND_TIMEOUT: '200ms',
+        }),
+      );
+      try {
+        const r = await g.app.inject({ method: 'GET', url: '/v1/sale' });
+        expect(r.statusCode).toBe(503);
+        expect(r.json().code).toBe('DEPENDENCY_UNAVAILABLE');
+        expect(r.headers['retry-after']).toBe('1');
+      } finally {
+        await g.close();
+      }
+      const ok = await buildGateway(testConfig(sale));
+      await ok.init();
+      expect((await ok.app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(200);
+      ok.ctx.closing = true;
+      expect((await ok.app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(503);
+      await ok.close();
+    });
 
-  it('counts every order request as received, and body-parser refusals as validation failures', async () => {
-    const value = async (name: string) => {
+    it('exports every runbook gateway metric and the HTTP metrics by route and status', async () => {
+      expect((await order({ user_id: 'u-metrics', item_id: 'apple', quantity: 1 }, 'k-metrics')).statusCode).toBe(202);
       const text = (await gw.app.inject({ method: 'GET', url: '/metrics' })).body;
-      const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
-      return Number(m?.[1] ?? 0);
-    };
-    const received = await value(GATEWAY_METRICS.ordersReceived);
-    const invalid = await value(GATEWAY_METRICS.ordersValidationFailed);
-    await gw.app.inject({ method: 'POST', url: '/v1/orders', headers: jsonHeaders('k-m'), payload: '{"user_id":' });
-    await gw.app.inject({ method: 'POST', url: '/buy', headers: { 'content-type': 'text/plain' }, payload: 'x' });
-    await order({ user_id: 'u', item_id: 'apple', quantity: 0 }, 'k-m');
-    expect(await value(GATEWAY_METRICS.ordersReceived)).toBe(received + 3);
-    expect(await value(GATEWAY_METRICS.ordersValidationFailed)).toBe(invalid + 3);
-  });
+      for (const name of Object.values(GATEWAY_METRICS)) expect(text).toContain(name);
+      expect(text).toMatch(/http_requests_total\{method="POST",route="\/v1\/orders",status_code="202"\} \d+/);
+      expect(text).toMatch(/gateway_circuit_breaker_state 0/);
+    });
 
-  it('serves the OpenAPI document', async () => {
-    const doc = (await gw.app.inject({ method: 'GET', url: '/openapi.json' })).json();
-    expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/v1/orders', '/buy', '/v1/orders/{order_id}', '/v1/orders/{order_id}/events']),
-    );
-    expect(doc.components.schemas.CreateOrder.additionalProperties).toBe(false);
-    expect(doc.paths['/v1/orders'].post.requestBody.content['application/json'].schema.$ref).toBe(
-      '#/components/schemas/CreateOrder',
-    );
+    it('counts every order request as received, and body-parser refusals as validation failures', async () => {
+      const value = async (name: string) => {
+        const text = (await gw.app.inject({ method: 'GET', url: '/metrics' })).body;
+        const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+        return Number(m?.[1] ?? 0);
+      };
+      const received = await value(GATEWAY_METRICS.ordersReceived);
+      const invalid = await value(GATEWAY_METRICS.ordersValidationFailed);
+      await gw.app.inject({ method: 'POST', url: '/v1/orders', headers: jsonHeaders('k-m'), payload: '{"user_id":' });
+      await gw.app.inject({ method: 'POST', url: '/buy', headers: { 'content-type': 'text/plain' }, payload: 'x' });
+      await order({ user_id: 'u', item_id: 'apple', quantity: 0 }, 'k-m');
+      expect(await value(GATEWAY_METRICS.ordersReceived)).toBe(received + 3);
+      expect(await value(GATEWAY_METRICS.ordersValidationFailed)).toBe(invalid + 3);
+    });
+
+    it('serves the OpenAPI document', async () => {
+      const doc = (await gw.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+      expect(doc.openapi).toBe('3.1.0');
+      expect(Object.keys(doc.paths)).toEqual(
+        expect.arrayContaining(['/v1/orders', '/buy', '/v1/orders/{order_id}', '/v1/orders/{order_id}/events']),
+      );
+      expect(doc.components.schemas.CreateOrder.additionalProperties).toBe(false);
+      expect(doc.paths['/v1/orders'].post.requestBody.content['application/json'].schema.$ref).toBe(
+        '#/components/schemas/CreateOrder',
+      );
+    });
   });
 });
