@@ -10,6 +10,7 @@ import {
   FLASHSALE_PLURAL,
   FLASHSALE_VERSION,
   type FlashSaleStatus,
+  PAUSE_ROLLOUT_ANNOTATION,
   PROMOTE_ANNOTATION,
 } from '@flashsale/common';
 import { ApiException, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -116,14 +117,21 @@ export function renderSale(s: FlashSaleObject): string {
   for (const c of st.conditions ?? []) {
     lines.push(`  ${c.type.padEnd(20)} ${c.status.padEnd(7)} ${c.reason}${c.message ? `: ${c.message}` : ''}`);
   }
-  const pending = [PROMOTE_ANNOTATION, ABORT_ANNOTATION].filter((a) => s.metadata.annotations?.[a]);
+  const pending = [PROMOTE_ANNOTATION, ABORT_ANNOTATION, PAUSE_ROLLOUT_ANNOTATION].filter(
+    (a) => s.metadata.annotations?.[a],
+  );
   for (const a of pending) lines.push(`  annotation   ${a}=${s.metadata.annotations?.[a]}`);
   return `${lines.join('\n')}\n`;
 }
 
-async function annotate(o: KubeOpts, name: string, annotation: string): Promise<FlashSaleObject> {
+/** Set an annotation (default value: now, so asking twice is two requests), or remove it with null. */
+async function annotate(
+  o: KubeOpts,
+  name: string,
+  annotation: string,
+  value: string | null = new Date().toISOString(),
+): Promise<FlashSaleObject> {
   const { api, namespace } = kube(o);
-  const value = new Date().toISOString();
   try {
     return (await api.patchNamespacedCustomObject(
       { ...ref, namespace, name, body: { metadata: { annotations: { [annotation]: value } } } },
@@ -180,15 +188,24 @@ export function buildKubectlProgram(): Command {
   for (const [cmd, annotation, what] of [
     ['promote', PROMOTE_ANNOTATION, 'promote the preview colour of a blue-green rollout now'],
     ['abort', ABORT_ANNOTATION, 'abort the rollout: traffic stays on (or returns to) the active colour'],
+    ['pause', PAUSE_ROLLOUT_ANNOTATION, 'pause blue-green rollouts before promotion'],
+    ['resume', PAUSE_ROLLOUT_ANNOTATION, 'let a paused rollout promote again'],
   ] as const) {
     program
       .command(cmd)
-      .description(`${what} (sets the ${annotation} annotation to the current time)`)
+      .description(
+        cmd === 'pause'
+          ? `${what} (sets ${annotation}=true)`
+          : cmd === 'resume'
+            ? `${what} (removes ${annotation})`
+            : `${what} (sets the ${annotation} annotation to the current time)`,
+      )
       .argument('<name>', 'FlashSale name')
       .addOption(output())
       .action(async (name: string, o: { output: 'text' | 'json' }) => {
-        const s = await annotate(globals(), name, annotation);
-        const value = s.metadata.annotations?.[annotation];
+        const wanted = cmd === 'pause' ? 'true' : cmd === 'resume' ? null : undefined;
+        const s = await annotate(globals(), name, annotation, wanted);
+        const value = s.metadata.annotations?.[annotation] ?? null;
         process.stdout.write(
           o.output === 'json'
             ? `${JSON.stringify({ name, namespace: s.metadata.namespace, annotation, value })}\n`

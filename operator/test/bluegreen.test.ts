@@ -5,6 +5,9 @@
  * aborted within the deadline; manual pause, promote and abort; the HPA's replica count survives the switch; the
  * analysis against the harness's real Prometheus (no data for the preview: inconclusive -> paused).
  */
+
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { OperatorHandle } from '../src/operator.ts';
@@ -19,12 +22,21 @@ import {
   type Json,
   kubectl,
   type Manifest,
+  ROOT,
   services,
   startTestOperator,
   uniq,
   waitFor,
   waitReady,
 } from './support.ts';
+
+/** The kubectl plugin (`kubectl flashsale ...`), as a user runs it. */
+async function plugin(...args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [`${ROOT}/cli/src/kubectl.ts`, ...args, '-n', ns], {
+    env: { ...process.env, KUBECONFIG: services().kube.kubeconfig },
+  });
+  return stdout;
+}
 
 let ns: string;
 let op: OperatorHandle;
@@ -242,34 +254,18 @@ describe('blue-green gateway upgrades', () => {
     expect(await selectorColour(name)).toBe('green');
     expect((await rollout(name)).phase).toBe('Paused');
 
-    await kubectl([
-      '-n',
-      ns,
-      'annotate',
-      '--overwrite',
-      'flashsale',
-      name,
-      `flashsale.dev/promote=${new Date().toISOString()}`,
-    ]);
+    expect(await plugin('promote', name)).toContain('flashsale.dev/promote=');
     await waitRollout(name, (r) => r.phase === 'Promoted' && r.activeColour === 'blue', 'promoted to blue');
     expect(await selectorColour(name)).toBe('blue');
 
-    // pause by annotation (autoPromote back on), then abort by annotation
+    // `kubectl flashsale pause` (autoPromote back on), then `kubectl flashsale abort`, then `resume`
     manifest.spec.upgradeStrategy.autoPromote = true;
-    manifest.metadata.annotations = { 'flashsale.dev/pause-rollout': 'true' };
+    expect(await plugin('pause', name)).toContain('flashsale.dev/pause-rollout=true');
     manifest.spec.gateway.image = 'example.org/flash-sale-engine:5.0.0';
     await applyManifest(manifest);
     const paused2 = await waitRollout(name, (r) => r.phase === 'Paused' && r.activeColour === 'blue', 'paused again');
     expect(paused2.message).toContain('pause-rollout');
-    await kubectl([
-      '-n',
-      ns,
-      'annotate',
-      '--overwrite',
-      'flashsale',
-      name,
-      `flashsale.dev/abort=${new Date().toISOString()}`,
-    ]);
+    expect(await plugin('abort', name)).toContain('flashsale.dev/abort=');
     const aborted = await waitRollout(name, (r) => r.phase === 'Aborted', 'aborted by hand');
     expect(aborted.message).toContain('abort requested');
     expect(await selectorColour(name)).toBe('blue');
@@ -277,6 +273,9 @@ describe('blue-green gateway upgrades', () => {
       'green at 0',
       async () => (await getJson('deployment', ns, `${name}-gateway-green`))?.spec?.replicas === 0,
     );
+    expect(await plugin('resume', name)).toContain('pause-rollout=null');
+    const fs = await getJson('flashsale', ns, name);
+    expect(fs.metadata.annotations?.['flashsale.dev/pause-rollout']).toBeUndefined();
   });
 });
 
@@ -301,5 +300,48 @@ describe('analysis against the real Prometheus', () => {
     // a person decides: promote
     await kubectl(['-n', ns, 'annotate', 'flashsale', name, `flashsale.dev/promote=${new Date().toISOString()}`]);
     await waitRollout(name, (r) => r.phase === 'Promoted' && r.activeColour === 'green', 'promoted by hand');
+  });
+});
+
+describe('switching the strategy of a live sale', () => {
+  it('Rolling -> BlueGreen -> Rolling keeps Ready pods selected and the gateway size', async () => {
+    const name = uniq('bgm');
+    const m = exampleSale(name, ns);
+    await applyManifest(m);
+    await waitReady(ns, name);
+    await kubectl(['-n', ns, 'scale', 'deployment', `${name}-gateway`, '--replicas=3']);
+    await waitFor('gateway at 3 ready', async () => {
+      const d = await getJson('deployment', ns, `${name}-gateway`);
+      return d?.status?.readyReplicas === 3;
+    });
+    const sampler = sampleSelection(name);
+
+    m.spec.upgradeStrategy = { type: 'BlueGreen', scaleDownDelaySeconds: 2, progressDeadlineSeconds: 12 };
+    await applyManifest(m);
+    await waitFor('old Deployment gone, Service on blue', async () => {
+      const old = await getJson('deployment', ns, `${name}-gateway`);
+      return !old && (await selectorColour(name)) === 'blue';
+    });
+    const blue = await getJson('deployment', ns, `${name}-gateway-blue`);
+    expect(blue.spec.replicas).toBe(3);
+    await waitFor(
+      'HPA on blue',
+      async () =>
+        (await getJson('horizontalpodautoscaler', ns, `${name}-gateway`))?.spec.scaleTargetRef.name ===
+        `${name}-gateway-blue`,
+    );
+
+    m.spec.upgradeStrategy = { type: 'Rolling' };
+    await applyManifest(m);
+    await waitFor('colour Deployments gone, Service on every gateway pod', async () => {
+      const b = await getJson('deployment', ns, `${name}-gateway-blue`);
+      const svc = await getJson('service', ns, `${name}-gateway`);
+      return !b && svc && !svc.spec.selector['flashsale.dev/colour'];
+    });
+    const back = await getJson('deployment', ns, `${name}-gateway`);
+    expect(back.spec.replicas).toBe(3);
+    expect((await getJson('flashsale', ns, name)).status.rollout).toBeUndefined();
+    const samples = await sampler.stop();
+    expect(Math.min(...samples), `ready pods selected at each sample: ${samples.join(',')}`).toBeGreaterThan(0);
   });
 });
