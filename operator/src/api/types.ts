@@ -100,6 +100,7 @@ export const REASONS = {
   // blue-green rollout (Degraded reason, events)
   RolloutAborted: 'RolloutAborted',
   RolloutStarted: 'RolloutStarted',
+  RollingOut: 'RollingOut',
   RolloutPaused: 'RolloutPaused',
   Promoted: 'Promoted',
   ScaledDownOldColour: 'ScaledDownOldColour',

@@ -39,7 +39,16 @@ export function computeStatus(ctx: ReconcileContext): FlashSaleStatus {
     ready ? REASONS.Reconciled : REASONS.Reconciling,
     ready ? `generation ${ctx.generation} applied` : `applying generation ${ctx.generation}`,
   );
-  const aborted = o.rollout?.phase === 'Aborted';
+  const rolloutPhase = o.rollout?.phase;
+  if (rolloutPhase === 'Progressing' || rolloutPhase === 'Paused') {
+    ctx.condition(
+      'Progressing',
+      'True',
+      rolloutPhase === 'Paused' ? REASONS.RolloutPaused : REASONS.RollingOut,
+      `gateway blue-green: ${o.rollout?.message ?? rolloutPhase}`,
+    );
+  }
+  const aborted = rolloutPhase === 'Aborted';
   if (aborted) {
     ctx.condition('Degraded', 'True', REASONS.RolloutAborted, o.rollout?.message ?? 'blue-green rollout aborted');
   } else if (o.dependencyErrors.length > 0 || deadline) {
