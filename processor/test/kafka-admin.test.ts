@@ -1,5 +1,5 @@
 /** common/src/kafka-admin.ts against the real Kafka: one broker and three brokers (leaders awaited by polling). */
-import { deleteTopics, ensureTopics, groupLag, topics } from '@flashsale/common';
+import { deleteTopics, ensureTopics, groupLag, topics, withAdminRetry } from '@flashsale/common';
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { services, uniqueSale } from './support.ts';
@@ -50,7 +50,8 @@ describe('ensureTopics', () => {
       const sale = uniqueSale('adm3');
       const res = await ensureTopics(admin, { sale, partitions: 6, replication: 3 });
       expect(res.partitions).toEqual({ [topics(sale).orders]: 6, [topics(sale).dlq]: 6 });
-      const md = await admin.fetchTopicMetadata({ topics: [topics(sale).orders] });
+      // a broker can lag behind the one that answered ensureTopics: its own retry, as for every admin call
+      const md = await withAdminRetry('metadata', () => admin.fetchTopicMetadata({ topics: [topics(sale).orders] }));
       expect(md.topics[0]!.partitions.every((p) => p.leader >= 0 && p.replicas.length === 3)).toBe(true);
       await deleteTopics(admin, sale);
     } finally {

@@ -3,7 +3,7 @@
  * is dead-lettered; long ones dead-letter `redis_failure`, and the DLQ redrive then completes those orders,
  * moves the DLQ gauges, and replays of orders already final change nothing.
  */
-import { PROCESSOR_METRICS as M, type RedisClient, seedItem } from '@flashsale/common';
+import { itemKeys, PROCESSOR_METRICS as M, type RedisClient, seedItem } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listDlq, replayDlq } from '../../cli/src/dlq.ts';
 import { loadConfig } from '../src/config.ts';
@@ -97,6 +97,15 @@ describe('Redis faults', () => {
     const failedPay = [...pre.values()].filter((s) => s === 'PAYMENT_FAILED').length;
     expect(failedPay).toBeGreaterThan(0);
 
+    // the batch marks its dead-lettered orders (dlq_at) after the DLQ acknowledged them: let it finish before the
+    // outage, or a replay would dead-letter them again (a duplicate, by design never a loss)
+    const failedPre = before.filter((o) => pre.get(o.order_id) === 'PAYMENT_FAILED');
+    await waitFor('dead-letter marks', async () => {
+      const marks = await Promise.all(
+        failedPre.map((o) => r.hget(itemKeys(sale, o.item_id).order(o.order_id), 'dlq_at')),
+      );
+      return marks.every(Boolean);
+    });
     await proxy.cut();
     const lost = makeOrders(sale, ['i1'], 5, 'lost');
     await produce(sale, lost);
