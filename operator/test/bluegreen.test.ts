@@ -345,3 +345,42 @@ describe('switching the strategy of a live sale', () => {
     expect(Math.min(...samples), `ready pods selected at each sample: ${samples.join(',')}`).toBeGreaterThan(0);
   });
 });
+
+describe('an operator upgrade in the middle of a rollout', () => {
+  it('the new operator (leader hand-over) adopts the objects as they are and finishes the rollout', async () => {
+    const name = uniq('bgu');
+    const m = blueGreenSale(name, (x) => {
+      x.spec.upgradeStrategy.autoPromote = false;
+    });
+    await applyManifest(m);
+    await waitReady(ns, name);
+    m.spec.gateway.image = 'example.org/flash-sale-engine:2.0.0';
+    await applyManifest(m);
+    await waitRollout(name, (r) => r.phase === 'Paused', 'paused');
+    const uids = async () =>
+      Promise.all(
+        [
+          ['deployment', `${name}-gateway-blue`],
+          ['deployment', `${name}-gateway-green`],
+          ['service', `${name}-gateway`],
+          ['service', `${name}-gateway-preview`],
+          ['horizontalpodautoscaler', `${name}-gateway`],
+        ].map(async ([k, n]) => (await getJson(k as string, ns, n as string))?.metadata?.uid),
+      );
+    const before = await uids();
+
+    // helm upgrade: the old pod stops (finishes its reconciles, releases the Lease), the new one leads at once
+    await op.stop();
+    const handedOver = Date.now();
+    op = await startTestOperator({ namespace: ns, identity: 'operator-v2' });
+    expect(await plugin('promote', name)).toContain('flashsale.dev/promote=');
+    await waitRollout(
+      name,
+      (r) => r.phase === 'Promoted' && r.activeColour === 'green',
+      'promoted by the new operator',
+    );
+    expect(Date.now() - handedOver).toBeLessThan(15_000);
+    expect(await uids()).toEqual(before);
+    expect(await selectorColour(name)).toBe('green');
+  });
+});
