@@ -2,6 +2,7 @@ export * from './alerts.ts';
 export * from './annotations.ts';
 export * from './dlq.ts';
 export * from './duration.ts';
+export * from './env-fields.ts';
 export * from './errors.ts';
 export * from './flashsale-spec.ts';
 export * from './inventory.ts';

@@ -3,35 +3,16 @@
  * Nothing else in the gateway reads `process.env`. Names and defaults follow the runbook.
  */
 import {
+  envBool as bool,
+  envDuration as duration,
+  envInt as int,
   LOG_LEVELS,
   parseAddrList,
-  parseDurationMs,
   type RedisConnectionConfig,
   redisModeSchema,
   saleNameSchema,
 } from '@flashsale/common';
 import { z } from 'zod';
-
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((v, ctx) => {
-      try {
-        return parseDurationMs(v);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: (e as Error).message });
-        return z.NEVER;
-      }
-    });
-
-const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
-
-const bool = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'])
-    .default(fallback ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const optionalDate = z
   .string()

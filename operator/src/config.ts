@@ -3,27 +3,9 @@
  * the operator reads `process.env`.
  */
 import { hostname } from 'node:os';
-import { LOG_LEVELS, parseDurationMs } from '@flashsale/common';
+import { envBool as bool, envDuration as duration, envInt as int, LOG_LEVELS } from '@flashsale/common';
 import { z } from 'zod';
 
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((v, ctx) => {
-      try {
-        return parseDurationMs(v);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: (e as Error).message });
-        return z.NEVER;
-      }
-    });
-const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
-const bool = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'])
-    .default(fallback ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const command = (fallback: string) =>
   z
     .string()

@@ -1,36 +1,15 @@
 /** Processor configuration: parsed and validated once at start-up from the environment. Nothing else reads env. */
-import { LOG_LEVELS, parseAddrList, parseDurationMs, redisModeSchema, saleNameSchema } from '@flashsale/common';
+import {
+  envAddrList as addrList,
+  envBool as bool,
+  envDuration as duration,
+  envInt as int,
+  LOG_LEVELS,
+  parseAddrList,
+  redisModeSchema,
+  saleNameSchema,
+} from '@flashsale/common';
 import { z } from 'zod';
-
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((s, ctx) => {
-      try {
-        return parseDurationMs(s);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: (e as Error).message });
-        return z.NEVER;
-      }
-    });
-
-const addrList = (what: string) =>
-  z.string().transform((s, ctx) => {
-    try {
-      return parseAddrList(s, what);
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: (e as Error).message });
-      return z.NEVER;
-    }
-  });
-
-const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
-const bool = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'])
-    .default(fallback ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 /** Environment variables (the runbook's REDIS_ADDR, KAFKA_ADDR, LOG_LEVEL, plus the processor's own). */
 export const envSchema = z.object({
