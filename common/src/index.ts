@@ -7,6 +7,7 @@ export * from './errors.ts';
 export * from './flashsale-spec.ts';
 export * from './inventory.ts';
 export * from './kafka-admin.ts';
+export * from './kafka-security.ts';
 export * from './keys.ts';
 export * from './logger.ts';
 export * from './metrics.ts';
