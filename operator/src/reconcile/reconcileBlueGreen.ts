@@ -117,6 +117,22 @@ export async function reconcileGatewayBlueGreen(ctx: ReconcileContext, configHas
   await ensureApplied(ctx, buildPreviewService(ref, spec, preview));
   ctx.observed.gateway = observeDeployment(activeDep);
 
+  // the sale is over: no rollouts; both colours at 0 (the template is taken as is, no pods run it)
+  if (ctx.schedule.stage === 'over') {
+    activeDep = await applyColour(active, 0);
+    if ((previewDep?.spec?.replicas ?? 0) > 0) await scaleOnly(previewName, 0);
+    ctx.observed.gateway = observeDeployment(activeDep);
+    ctx.observed.rollout = {
+      ...r,
+      activeHash: hash,
+      previewHash: undefined,
+      phase: 'Promoted',
+      step: 'Done',
+      message: 'sale over: both colours at 0 replicas',
+    };
+    return;
+  }
+
   const abortRequested = Boolean(ann[ABORT_ANNOTATION]) && ann[ABORT_ANNOTATION] !== prev.seenAbort;
   const promoteRequested = Boolean(ann[PROMOTE_ANNOTATION]) && ann[PROMOTE_ANNOTATION] !== prev.seenPromote;
 
