@@ -1,6 +1,7 @@
 /**
  * Blue-green, more: the analysis against the harness's real Prometheus (no data for the preview: inconclusive ->
- * paused), switching the strategy of a live sale, and an operator swap (leader hand-over) in the middle of a rollout.
+ * paused), switching the strategy of a live sale, an operator swap (leader hand-over) in the middle of a rollout, and
+ * a rollback by abort after a promotion (during the scale-down delay).
  */
 import { describe, expect, inject, it } from 'vitest';
 import {
@@ -11,9 +12,11 @@ import {
   selectorColour,
   useBlueGreenNamespace,
   waitRollout,
+  warnings,
 } from './bluegreen-support.ts';
 import {
   applyManifest,
+  condition,
   exampleSale,
   getJson,
   kubectl,
@@ -135,5 +138,35 @@ describe('an operator upgrade in the middle of a rollout', () => {
     expect(Date.now() - handedOver).toBeLessThan(15_000);
     expect(await uids()).toEqual(before);
     expect(await selectorColour(name)).toBe('green');
+  });
+});
+
+describe('rollback after a promotion', () => {
+  it('abort during the scale-down delay returns traffic to the old colour at once', async () => {
+    const name = uniq('bgr');
+    const m = blueGreenSale(name, (x) => {
+      x.spec.autoscaling.enabled = false;
+      x.spec.gateway.replicas = 2;
+      x.spec.upgradeStrategy.scaleDownDelaySeconds = 300;
+    });
+    await applyManifest(m);
+    await waitReady(bg.ns, name);
+    m.spec.gateway.image = 'example.org/flash-sale-engine:2.0.0';
+    await applyManifest(m);
+    await waitRollout(name, (r) => r.activeColour === 'green' && r.step === 'ScaleDown', 'promoted, blue kept');
+    const sampler = sampleSelection(name);
+    expect(await plugin('abort', name)).toContain('flashsale.dev/abort=');
+    const back = await waitRollout(name, (r) => r.phase === 'Aborted' && r.activeColour === 'blue', 'rolled back');
+    expect(back.message).toContain('rolled back');
+    expect(await selectorColour(name)).toBe('blue');
+    await waitFor(
+      'green at 0',
+      async () => (await getJson('deployment', bg.ns, `${name}-gateway-green`))?.spec?.replicas === 0,
+    );
+    const fs = await getJson('flashsale', bg.ns, name);
+    expect(condition(fs, 'Degraded')?.reason).toBe('RolloutAborted');
+    expect(await warnings(name)).toContain('RolloutAborted');
+    const samples = await sampler.stop();
+    expect(Math.min(...samples), `ready pods selected: ${samples.join(',')}`).toBeGreaterThan(0);
   });
 });

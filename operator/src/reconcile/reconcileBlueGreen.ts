@@ -136,6 +136,33 @@ export async function reconcileGatewayBlueGreen(ctx: ReconcileContext, configHas
   const abortRequested = Boolean(ann[ABORT_ANNOTATION]) && ann[ABORT_ANNOTATION] !== prev.seenAbort;
   const promoteRequested = Boolean(ann[PROMOTE_ANNOTATION]) && ann[PROMOTE_ANNOTATION] !== prev.seenPromote;
 
+  // 2a. Rollback: abort requested after a promotion, while the old colour still has all its pods (scale-down delay)
+  const oldHash = previewDep?.metadata?.annotations?.[TEMPLATE_HASH_ANNOTATION];
+  if (activeHash === hash && abortRequested && prev.step === 'ScaleDown' && oldHash && fullyAvailable(previewDep).ok) {
+    const count = previewDep?.spec?.replicas ?? 1;
+    if (autoscaled) await handOver(previewName, count);
+    await ensureApplied(ctx, buildActiveService(ref, spec, preview));
+    await ensureApplied(ctx, buildPreviewService(ref, spec, active));
+    ctx.gatewayScaleTarget = previewName;
+    if (autoscaled) await scaleOnly(activeName, activeDep.spec?.replicas ?? count);
+    ctx.observed.gateway = observeDeployment(previewDep as V1Deployment);
+    const why = 'abort requested after the promotion (flashsale.dev/abort)';
+    r = {
+      activeColour: preview,
+      previewColour: active,
+      activeHash: oldHash,
+      abortedHash: hash,
+      phase: 'Aborted',
+      step: 'Aborted',
+      message: `rolled back: ${why}; traffic back on ${preview}`,
+      seenAbort: ann[ABORT_ANNOTATION],
+      seenPromote: ann[PROMOTE_ANNOTATION],
+    };
+    ctx.event('Warning', REASONS.RolloutAborted, `Rolled back to ${preview}: ${why}`);
+    ctx.observed.rollout = r;
+    return;
+  }
+
   // 2. Steady: the active colour already runs the desired template
   if (activeHash === hash) {
     activeDep = await applyColour(active, fixedReplicas);
