@@ -1,5 +1,6 @@
 import { flashSaleSpecSchema } from '@flashsale/common';
 import { describe, expect, it } from 'vitest';
+import { buildHorizontalPodAutoscalers, buildScaledObjects } from './buildAutoscalers.ts';
 import {
   buildActiveService,
   buildColourDeployment,
@@ -7,6 +8,7 @@ import {
   gatewayTemplateHash,
 } from './buildBlueGreen.ts';
 import { buildGatewayDeployment } from './buildDeployments.ts';
+import { replicaPlan } from './schedule.ts';
 
 const sale = { name: 'demo', namespace: 'shop', uid: 'u1' };
 const defaults = {
@@ -51,5 +53,14 @@ describe('blue-green builders', () => {
     const p = buildPreviewService(sale, spec(), 'green');
     expect(p.metadata.name).toBe('demo-gateway-preview');
     expect(p.spec.selector['flashsale.dev/colour']).toBe('green');
+  });
+  it('the gateway autoscaler (HPA or KEDA) targets the given colour; the processor one is unchanged', () => {
+    const plan = replicaPlan(spec(), 'live');
+    const [gw, proc] = buildHorizontalPodAutoscalers(sale, spec(), plan, 'demo-gateway-green');
+    expect(gw?.spec.scaleTargetRef.name).toBe('demo-gateway-green');
+    expect(proc?.spec.scaleTargetRef.name).toBe('demo-processor');
+    const [so] = buildScaledObjects(sale, spec(), plan, 'demo-gateway-blue');
+    expect(so?.spec.scaleTargetRef.name).toBe('demo-gateway-blue');
+    expect(buildHorizontalPodAutoscalers(sale, spec(), plan)[0]?.spec.scaleTargetRef.name).toBe('demo-gateway');
   });
 });
