@@ -3,7 +3,7 @@
  * with a micro-batcher so concurrent requests share one produce request. `send()` resolves only after the
  * broker acknowledged the message; it rejects with BreakerOpenError while the breaker is open.
  */
-import { encodeOrder, ORDER_HEADERS, type OrderMessage } from '@flashsale/common';
+import { encodeOrder, type KafkaSasl, kafkaSecurityOptions, ORDER_HEADERS, type OrderMessage } from '@flashsale/common';
 import {
   type Admin,
   Kafka,
@@ -14,12 +14,13 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
-import { type BreakerOptions, type BreakerState, ExponentialBreaker } from './breaker.ts';
+import { BreakerOpenError, type BreakerOptions, type BreakerState, ExponentialBreaker } from './breaker.ts';
 
 export interface ProducerOptions {
   brokers: string[];
   clientId: string;
   tls?: boolean;
+  sasl?: KafkaSasl | undefined;
   topic: string;
   sendTimeoutMs: number;
   batchMax: number;
@@ -41,13 +42,27 @@ const settle = (p: Pending, err?: unknown) => {
   else p.reject(err);
 };
 
+/** One partition's leader did not acknowledge in time (its orders fail; the others of the batch go on). */
+export class PartitionTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`the partition leader did not acknowledge within ${ms} ms`);
+    this.name = 'PartitionTimeoutError';
+  }
+}
+
 /** How often the partition leaders are re-read (also after any failed produce). */
 const METADATA_MAX_AGE_MS = 30_000;
 
 export class OrderProducer {
   readonly breaker: ExponentialBreaker<[Pending[]], void>;
   private readonly kafka: Kafka;
-  private readonly producer: Producer;
+  private producer: Producer;
+  /** bumped whenever the producer is replaced (events of a retired producer are ignored) */
+  private generation = 0;
+  /** the current producer was handed a produce request since it was created */
+  private used = false;
+  /** retired producers still disconnecting */
+  private readonly retiring = new Set<Promise<unknown>>();
   private readonly opts: ProducerOptions;
   private readonly log: Logger;
   private admin: Admin | undefined;
@@ -55,6 +70,8 @@ export class OrderProducer {
   private connecting: Promise<void> | undefined;
   private queue: Pending[] = [];
   private inflight = 0;
+  /** partitions with a produce request in flight */
+  private readonly busy = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
@@ -68,7 +85,7 @@ export class OrderProducer {
     this.kafka = new Kafka({
       clientId: opts.clientId,
       brokers: opts.brokers,
-      ssl: opts.tls === true,
+      ...kafkaSecurityOptions({ tls: opts.tls === true, sasl: opts.sasl }),
       connectionTimeout: Math.min(3000, opts.sendTimeoutMs),
       requestTimeout: opts.sendTimeoutMs,
       retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
@@ -90,7 +107,15 @@ export class OrderProducer {
         };
       },
     });
-    this.producer = this.kafka.producer({
+    this.producer = this.newProducer();
+    this.breaker = new ExponentialBreaker<[Pending[]], void>((batch) => this.produce(batch), {
+      ...opts.breaker,
+      callTimeoutMs: opts.sendTimeoutMs,
+    });
+  }
+
+  private newProducer(): Producer {
+    const producer = this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
@@ -99,13 +124,36 @@ export class OrderProducer {
       // (deterministic) order id, so a late duplicate write is deduplicated by the processor.
       retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
     });
-    this.producer.on(this.producer.events.DISCONNECT, () => {
-      this.connected = false;
+    const gen = this.generation;
+    producer.on(producer.events.DISCONNECT, () => {
+      if (gen === this.generation) this.connected = false;
     });
-    this.breaker = new ExponentialBreaker<[Pending[]], void>((batch) => this.produce(batch), {
-      ...opts.breaker,
-      callTimeoutMs: opts.sendTimeoutMs,
-    });
+    return producer;
+  }
+
+  /**
+   * After a produce request whose outcome is unknown (failed or timed out: it may still have been written), the
+   * idempotent producer must not be used again. kafkajs keeps the partition's sequence number where it was, so the
+   * next batch goes out with the same (producer id, sequence) as the one that may have landed: the broker takes it
+   * for a retry of that batch and acknowledges it without writing it (e2e/scale/broker-loss.test.ts caught 202s
+   * lost this way, as many as the earlier, 503-answered batch had written). A fresh producer gets a new producer id
+   * from InitProducerId, so no later batch can be mistaken for an earlier one; the old one finishes (or fails) its
+   * pending requests and is disconnected.
+   */
+  private retireProducer(): void {
+    if (!this.used || this.closed) return;
+    const old = this.producer;
+    this.generation += 1;
+    this.used = false;
+    this.connected = false;
+    this.connecting = undefined;
+    this.producer = this.newProducer();
+    const done = new Promise((r) => setTimeout(r, 4 * this.opts.sendTimeoutMs).unref())
+      .then(() => old.disconnect())
+      .catch(() => {});
+    this.retiring.add(done);
+    void done.finally(() => this.retiring.delete(done));
+    this.log.warn({ event: 'kafka_producer_replaced' }, 'Kafka producer replaced after a send with unknown outcome');
   }
 
   get breakerState(): BreakerState {
@@ -126,14 +174,16 @@ export class OrderProducer {
   private ensureConnected(): Promise<void> {
     if (this.connected) return Promise.resolve();
     if (!this.connecting) {
-      this.connecting = this.producer
+      const gen = this.generation;
+      const connecting = this.producer
         .connect()
         .then(() => {
-          this.connected = true;
+          if (gen === this.generation) this.connected = true;
         })
         .finally(() => {
-          this.connecting = undefined;
+          if (this.connecting === connecting) this.connecting = undefined;
         });
+      this.connecting = connecting;
     }
     return this.connecting;
   }
@@ -160,51 +210,83 @@ export class OrderProducer {
   }
 
   /**
-   * One produce request per partition leader, concurrently: a send() spanning several brokers can report
-   * success for messages never written when a broker dies (kafkajs #1303, see design-notes), one per leader
-   * cannot. Each order settles with its own leader's answer; any failure counts once for the breaker.
+   * One produce request per partition, concurrently. A send() spanning several brokers can report success for
+   * messages never written when a broker dies (kafkajs #1303 / PR #1798: the per-broker response map kept across
+   * retries keeps a success for partitions whose leader moved). Grouping by the leaders we last saw is not enough:
+   * after a failover two partitions of the dead leader move to different brokers, and one send() for both spans
+   * them again (e2e/scale/broker-loss.test.ts lost 202-acknowledged orders that way). A send() for one partition
+   * always goes to one broker. Each order settles with its own partition's answer; any failure counts once for the
+   * breaker.
    */
   private async produce(batch: Pending[]): Promise<void> {
+    const producer = this.producer;
+    this.used = true;
     await this.ensureConnected();
+    if (!this.leaders) {
+      this.refreshLeaders();
+      await this.leadersLoading;
+    }
     const leaders = this.leaders;
     if (!leaders || Date.now() - leaders.at > METADATA_MAX_AGE_MS) this.refreshLeaders();
     const groups = new Map<number, Pending[]>();
+    let unknown = 0;
     for (const p of batch) {
-      let leader = -1;
-      if (leaders) {
-        const partition = this.partitioner({
-          topic: this.opts.topic,
-          partitionMetadata: leaders.partitions,
-          message: p.message,
-        });
-        p.message.partition = partition;
-        leader = leaders.partitions.find((x) => x.partitionId === partition)?.leader ?? -1;
-      }
-      const g = groups.get(leader);
+      if (p.message.partition === undefined) this.assignPartition(p);
+      // no metadata: one message per send() (one message is one partition)
+      const partition = p.message.partition ?? -1 - unknown++;
+      const g = groups.get(partition);
       if (g) g.push(p);
-      else groups.set(leader, [p]);
+      else groups.set(partition, [p]);
     }
+    // each partition's wait is bounded below the breaker's call timeout, so a partition whose leader died fails
+    // its own orders without the whole batch timing out
+    const bound = Math.max(1, Math.floor(this.opts.sendTimeoutMs * 0.9));
     const results = await Promise.allSettled(
       [...groups.values()].map(async (group) => {
+        let timer: NodeJS.Timeout | undefined;
         try {
-          await this.producer.send({
+          const sent = producer.send({
             topic: this.opts.topic,
             messages: group.map((p) => p.message),
             acks: -1,
             timeout: this.opts.sendTimeoutMs,
           });
+          sent.catch(() => {});
+          await Promise.race([
+            sent,
+            new Promise((_, reject) => {
+              timer = setTimeout(() => reject(new PartitionTimeoutError(bound)), bound);
+            }),
+          ]);
           for (const p of group) settle(p);
         } catch (e) {
           for (const p of group) settle(p, e);
           throw e;
+        } finally {
+          clearTimeout(timer);
         }
       }),
     );
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) {
-      this.refreshLeaders();
-      throw (failed as PromiseRejectedResult).reason;
-    }
+    const failed = results.filter((r) => r.status === 'rejected');
+    if (failed.length === 0) return;
+    this.refreshLeaders();
+    // the outcome of the failed requests is unknown: no later batch may reuse this producer's sequence numbers
+    this.retireProducer();
+    // Some partitions were written: Kafka works, one leader (or a few) does not. Those orders failed (503) by
+    // themselves; the breaker, which refuses every order, opens only when nothing gets through.
+    if (failed.length < results.length) return;
+    throw (failed[0] as PromiseRejectedResult).reason;
+  }
+
+  /** The partition of the message's key by the default partitioner over the last known metadata (none: undefined). */
+  private assignPartition(p: Pending): void {
+    const leaders = this.leaders;
+    if (!leaders || p.message.partition !== undefined) return;
+    p.message.partition = this.partitioner({
+      topic: this.opts.topic,
+      partitionMetadata: leaders.partitions,
+      message: p.message,
+    });
   }
 
   /** Queue one order; resolves when the broker acknowledged it. */
@@ -229,7 +311,7 @@ export class OrderProducer {
   }
 
   private schedule(): void {
-    if (this.inflight > 0 || this.timer) return;
+    if (this.timer || this.closedLanes()) return;
     if (this.queue.length >= this.opts.batchMax || this.opts.lingerMs <= 0) {
       this.timer = setTimeout(() => this.flushOne(), 0);
     } else {
@@ -237,13 +319,37 @@ export class OrderProducer {
     }
   }
 
+  /** Nothing queued can go now: every queued message's partition has a request in flight. */
+  private closedLanes(): boolean {
+    if (this.queue.length === 0) return true;
+    return this.queue.every((p) => p.message.partition !== undefined && this.busy.has(p.message.partition));
+  }
+
+  /**
+   * Send one batch of what is queued, skipping partitions that already have a request in flight: batches run
+   * concurrently, but never two for one partition (the idempotent producer's sequence numbers stay in order), so a
+   * partition whose leader died holds back only its own orders, not those of the partitions whose leaders live.
+   */
   private flushOne(): void {
     this.timer = undefined;
-    if (this.queue.length === 0 || this.inflight > 0) {
+    const batch: Pending[] = [];
+    const rest: Pending[] = [];
+    const taken = new Set<number>();
+    for (const p of this.queue) {
+      this.assignPartition(p);
+      const part = p.message.partition;
+      if (batch.length >= this.opts.batchMax || (part !== undefined && this.busy.has(part))) rest.push(p);
+      else {
+        batch.push(p);
+        if (part !== undefined) taken.add(part);
+      }
+    }
+    this.queue = rest;
+    if (batch.length === 0) {
       this.checkIdle();
       return;
     }
-    const batch = this.queue.splice(0, this.opts.batchMax);
+    for (const part of taken) this.busy.add(part);
     this.inflight += 1;
     this.breaker
       .fire(batch)
@@ -254,13 +360,16 @@ export class OrderProducer {
         (e) => {
           // open breaker, call timeout, or a failed leader: whatever did not settle on its own fails now
           for (const p of batch) settle(p, e);
+          if (!(e instanceof BreakerOpenError)) this.retireProducer();
         },
       )
       .finally(() => {
+        for (const part of taken) this.busy.delete(part);
         this.inflight -= 1;
         if (this.queue.length > 0) this.schedule();
         else this.checkIdle();
       });
+    if (this.queue.length > 0) this.schedule();
   }
 
   private checkIdle(): void {
@@ -311,6 +420,6 @@ export class OrderProducer {
     await bounded(this.flush(), timeoutMs);
     this.closed = true;
     this.breaker.shutdown();
-    await bounded(Promise.allSettled([this.producer.disconnect(), this.admin?.disconnect()]), 3000);
+    await bounded(Promise.allSettled([this.producer.disconnect(), this.admin?.disconnect(), ...this.retiring]), 3000);
   }
 }
