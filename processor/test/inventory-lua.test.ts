@@ -14,20 +14,12 @@ import {
   seedItem,
 } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newRedis, uniqueSale } from './support.ts';
+import { REDIS_BACKENDS, type RedisBackend, uniqueSale } from './support.ts';
 
-const sale = uniqueSale('lua');
+let sale = '';
 const clients: RedisClient[] = [];
 let r: RedisClient;
-
-beforeAll(async () => {
-  r = newRedis();
-  for (let i = 0; i < 8; i++) clients.push(newRedis());
-  await r.ping();
-});
-afterAll(async () => {
-  for (const c of [r, ...clients]) c.disconnect();
-});
+let backend: RedisBackend;
 
 const order = (item: string, n: number | string, user: string, quantity = 1) => ({
   orderId: `${item}.o${n}`,
@@ -38,207 +30,231 @@ const order = (item: string, n: number | string, user: string, quantity = 1) => 
   requestId: `r${n}`,
 });
 
-describe('seed', () => {
-  it('seeds once, then applies changes as deltas that never touch sold or held units', async () => {
-    const item = 'seed1';
-    expect(await seedItem(r, sale, item, 10)).toMatchObject({ outcome: 'seeded', initial: 10, remaining: 10 });
-    expect(await seedItem(r, sale, item, 10)).toMatchObject({ outcome: 'unchanged', remaining: 10 });
-    // 6 units leave stock: 3 confirmed, 3 held
-    for (let i = 0; i < 6; i++) await reserve(r, sale, order(item, i, `u${i}`), 60_000);
-    for (let i = 0; i < 3; i++) await confirm(r, sale, item, `${item}.o${i}`);
-    expect(await seedItem(r, sale, item, 15)).toMatchObject({ outcome: 'restocked', initial: 15, remaining: 9 });
-    // reduce to 2: only the 9 remaining can go, and not below 0
-    expect(await seedItem(r, sale, item, 2)).toMatchObject({
-      outcome: 'reduced',
-      initial: 6,
-      remaining: 0,
-      applied: -9,
+// Every inventory script on the single Redis and on the Redis Cluster (the same tests, a connection factory each).
+describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
+  beforeAll(async () => {
+    backend = b;
+    sale = uniqueSale(`lua${b.name[0]}`);
+    r = b.client();
+    for (let i = 0; i < 8; i++) clients.push(b.client());
+    await r.ping();
+  });
+  afterAll(async () => {
+    for (const c of [r, ...clients.splice(0)]) c.disconnect();
+  });
+
+  describe('seed', () => {
+    it('seeds once, then applies changes as deltas that never touch sold or held units', async () => {
+      const item = 'seed1';
+      expect(await seedItem(r, sale, item, 10)).toMatchObject({ outcome: 'seeded', initial: 10, remaining: 10 });
+      expect(await seedItem(r, sale, item, 10)).toMatchObject({ outcome: 'unchanged', remaining: 10 });
+      // 6 units leave stock: 3 confirmed, 3 held
+      for (let i = 0; i < 6; i++) await reserve(r, sale, order(item, i, `u${i}`), 60_000);
+      for (let i = 0; i < 3; i++) await confirm(r, sale, item, `${item}.o${i}`);
+      expect(await seedItem(r, sale, item, 15)).toMatchObject({ outcome: 'restocked', initial: 15, remaining: 9 });
+      // reduce to 2: only the 9 remaining can go, and not below 0
+      expect(await seedItem(r, sale, item, 2)).toMatchObject({
+        outcome: 'reduced',
+        initial: 6,
+        remaining: 0,
+        applied: -9,
+      });
+      const a = await auditItem(r, sale, item);
+      expect(a).toMatchObject({ initial: 6, remaining: 0, confirmed: 3, held: 3, drift: 0 });
+      // the held units come back on release; the confirmed ones never do
+      for (let i = 0; i < 6; i++) await release(r, sale, item, `${item}.o${i}`, 'PAYMENT_FAILED', 'payment_failed');
+      expect(await auditItem(r, sale, item)).toMatchObject({
+        initial: 6,
+        remaining: 3,
+        confirmed: 3,
+        held: 0,
+        drift: 0,
+      });
     });
-    const a = await auditItem(r, sale, item);
-    expect(a).toMatchObject({ initial: 6, remaining: 0, confirmed: 3, held: 3, drift: 0 });
-    // the held units come back on release; the confirmed ones never do
-    for (let i = 0; i < 6; i++) await release(r, sale, item, `${item}.o${i}`, 'PAYMENT_FAILED', 'payment_failed');
-    expect(await auditItem(r, sale, item)).toMatchObject({ initial: 6, remaining: 3, confirmed: 3, held: 0, drift: 0 });
-  });
-});
-
-describe('reserve', () => {
-  it('never oversells under many concurrent clients (quantity 1: exactly N units sold)', async () => {
-    const item = 'hot1';
-    const N = 137;
-    await seedItem(r, sale, item, N);
-    const orders = Array.from({ length: 1200 }, (_, i) => order(item, i, `u${i}`));
-    const results = await Promise.all(orders.map((o, i) => reserve(clients[i % clients.length]!, sale, o, 60_000)));
-    const reserved = results.filter((x) => x.status === 'RESERVED').length;
-    expect(reserved).toBe(N);
-    expect(results.filter((x) => x.status === 'SOLD_OUT').length).toBe(1200 - N);
-    expect(await r.get(itemKeys(sale, item).stock)).toBe('0');
-    expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 0, held: N, holds: N, drift: 0 });
   });
 
-  it('never oversells with mixed quantities, and confirmed units never exceed the seed', async () => {
-    const item = 'hot2';
-    const N = 101;
-    await seedItem(r, sale, item, N);
-    const orders = Array.from({ length: 600 }, (_, i) => order(item, i, `u${i}`, 1 + (i % 4)));
-    const results = await Promise.all(orders.map((o, i) => reserve(clients[i % clients.length]!, sale, o, 60_000)));
-    let units = 0;
-    results.forEach((x, i) => {
-      if (x.status === 'RESERVED') units += orders[i]!.quantity;
-      expect(x.remaining).toBeGreaterThanOrEqual(0);
+  describe('reserve', () => {
+    it('never oversells under many concurrent clients (quantity 1: exactly N units sold)', async () => {
+      const item = 'hot1';
+      const N = 137;
+      await seedItem(r, sale, item, N);
+      const orders = Array.from({ length: 1200 }, (_, i) => order(item, i, `u${i}`));
+      const results = await Promise.all(orders.map((o, i) => reserve(clients[i % clients.length]!, sale, o, 60_000)));
+      const reserved = results.filter((x) => x.status === 'RESERVED').length;
+      expect(reserved).toBe(N);
+      expect(results.filter((x) => x.status === 'SOLD_OUT').length).toBe(1200 - N);
+      expect(await r.get(itemKeys(sale, item).stock)).toBe('0');
+      expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 0, held: N, holds: N, drift: 0 });
     });
-    expect(units).toBeLessThanOrEqual(N);
-    const left = Number(await r.get(itemKeys(sale, item).stock));
-    expect(units + left).toBe(N);
-    await Promise.all(
-      orders.map((o, i) =>
-        results[i]!.status === 'RESERVED' ? confirm(clients[i % 8]!, sale, item, o.orderId) : null,
-      ),
-    );
-    const a = await auditItem(r, sale, item);
-    expect(a.confirmed).toBe(units);
-    expect(a.confirmed).toBeLessThanOrEqual(N);
-    expect(a.drift).toBe(0);
-  });
 
-  it('duplicate delivery is harmless: the same order from many clients at once acts once', async () => {
-    const item = 'dup1';
-    await seedItem(r, sale, item, 5);
-    const o = order(item, 'x', 'u1', 2);
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => reserve(clients[i % 8]!, sale, o, 60_000)));
-    expect(results.filter((x) => !x.replayed)).toHaveLength(1);
-    expect(results.every((x) => x.status === 'RESERVED')).toBe(true);
-    expect(await r.get(itemKeys(sale, item).stock)).toBe('3');
-    // replays after settlement return the final status and change nothing
-    await confirm(r, sale, item, o.orderId);
-    const again = await reserve(r, sale, o, 60_000);
-    expect(again).toMatchObject({ status: 'CONFIRMED', replayed: true });
-    expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 3, confirmed: 2, held: 0, drift: 0 });
-  });
-
-  it('acts on an order the gateway queued (status QUEUED), not on any other stored status', async () => {
-    const item = 'q1';
-    await seedItem(r, sale, item, 5);
-    const o = order(item, 'q', 'u1');
-    await r.hset(itemKeys(sale, item).order(o.orderId), 'status', 'QUEUED', 'created_at', '1');
-    expect(await reserve(r, sale, o, 60_000)).toMatchObject({ status: 'RESERVED', replayed: false });
-    const rec = await readOrder(r, sale, item, o.orderId);
-    expect(rec).toMatchObject({ status: 'RESERVED', created_at: '1', user_id: 'u1', quantity: '1' });
-    const o2 = order(item, 'rej', 'u2');
-    await r.hset(itemKeys(sale, item).order(o2.orderId), 'status', 'REJECTED');
-    expect(await reserve(r, sale, o2, 60_000)).toMatchObject({ status: 'REJECTED', replayed: true });
-    expect(await r.get(itemKeys(sale, item).stock)).toBe('4');
-  });
-
-  it('holds the per-user limit under concurrency and frees it on release', async () => {
-    const item = 'lim1';
-    await seedItem(r, sale, item, 100, 2);
-    const mine = Array.from({ length: 20 }, (_, i) => order(item, `l${i}`, 'greedy'));
-    const results = await Promise.all(mine.map((o, i) => reserve(clients[i % 8]!, sale, o, 60_000)));
-    expect(results.filter((x) => x.status === 'RESERVED')).toHaveLength(2);
-    expect(results.filter((x) => x.status === 'LIMIT_EXCEEDED')).toHaveLength(18);
-    const big = await reserve(r, sale, order(item, 'big', 'other', 3), 60_000);
-    expect(big).toMatchObject({ status: 'LIMIT_EXCEEDED', reason: 'per_user_limit' });
-    const held = mine.filter((_, i) => results[i]!.status === 'RESERVED');
-    await release(r, sale, item, held[0]!.orderId, 'PAYMENT_FAILED', 'payment_failed');
-    expect(await reserve(r, sale, order(item, 'after', 'greedy'), 60_000)).toMatchObject({ status: 'RESERVED' });
-    expect(await r.get(itemKeys(sale, item).user('greedy'))).toBe('2');
-  });
-
-  it('falls back to EVAL when Redis lost the script cache (NOSCRIPT)', async () => {
-    const item = 'flush1';
-    await seedItem(r, sale, item, 2);
-    await (r as import('ioredis').Redis).script('FLUSH');
-    expect(await reserve(r, sale, order(item, 1, 'u1'), 60_000)).toMatchObject({ status: 'RESERVED' });
-    expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 1, held: 1, drift: 0 });
-  });
-
-  it('rejects an order for an item that was never seeded', async () => {
-    const res = await reserve(r, sale, order('ghost', 1, 'u1'), 60_000);
-    expect(res).toMatchObject({ status: 'REJECTED', reason: 'unknown_item' });
-  });
-});
-
-describe('confirm / release / expire', () => {
-  it('settle every hold exactly once when all three race', async () => {
-    const item = 'race1';
-    const N = 200;
-    await seedItem(r, sale, item, N);
-    const t0 = Date.now();
-    const orders = Array.from({ length: N }, (_, i) => order(item, i, `u${i}`));
-    for (const o of orders) await reserve(r, sale, o, 1, t0); // every hold is due at t0 + 1
-    const now = t0 + 10;
-    const ops: Promise<unknown>[] = [];
-    orders.forEach((o, i) => {
-      const c = clients[i % 8]!;
-      // confirm uses a clock before the deadline, so confirm and expire really compete
-      ops.push(confirm(c, sale, item, o.orderId, t0));
-      ops.push(release(clients[(i + 3) % 8]!, sale, item, o.orderId, 'PAYMENT_FAILED', 'payment_failed', now));
-      ops.push(release(clients[(i + 5) % 8]!, sale, item, o.orderId, 'PAYMENT_FAILED', 'payment_failed', now));
+    it('never oversells with mixed quantities, and confirmed units never exceed the seed', async () => {
+      const item = 'hot2';
+      const N = 101;
+      await seedItem(r, sale, item, N);
+      const orders = Array.from({ length: 600 }, (_, i) => order(item, i, `u${i}`, 1 + (i % 4)));
+      const results = await Promise.all(orders.map((o, i) => reserve(clients[i % clients.length]!, sale, o, 60_000)));
+      let units = 0;
+      results.forEach((x, i) => {
+        if (x.status === 'RESERVED') units += orders[i]!.quantity;
+        expect(x.remaining).toBeGreaterThanOrEqual(0);
+      });
+      expect(units).toBeLessThanOrEqual(N);
+      const left = Number(await r.get(itemKeys(sale, item).stock));
+      expect(units + left).toBe(N);
+      await Promise.all(
+        orders.map((o, i) =>
+          results[i]!.status === 'RESERVED' ? confirm(clients[i % 8]!, sale, item, o.orderId) : null,
+        ),
+      );
+      const a = await auditItem(r, sale, item);
+      expect(a.confirmed).toBe(units);
+      expect(a.confirmed).toBeLessThanOrEqual(N);
+      expect(a.drift).toBe(0);
     });
-    for (let k = 0; k < 10; k++) ops.push(expireHolds(clients[k % 8]!, sale, item, 25, now));
-    await Promise.all(ops);
-    await expireHolds(r, sale, item, 1000, now);
-    const statuses = await Promise.all(orders.map((o) => readOrder(r, sale, item, o.orderId)));
-    const count = (s: string) => statuses.filter((x) => x?.status === s).length;
-    const confirmed = count('CONFIRMED');
-    expect(confirmed + count('PAYMENT_FAILED') + count('EXPIRED')).toBe(N);
-    const a = await auditItem(r, sale, item);
-    expect(a).toMatchObject({ confirmed, held: 0, holds: 0, drift: 0, remaining: N - confirmed });
-    expect(a.released + a.expired).toBe(N - confirmed);
-    // settling again changes nothing; a confirmed order is never restocked
-    for (const o of orders) {
-      await release(r, sale, item, o.orderId, 'EXPIRED', 'hold_expired', now);
-      await confirm(r, sale, item, o.orderId, now);
-    }
-    expect(await auditItem(r, sale, item)).toEqual(a);
-  });
 
-  it('expires in bounded batches and reports what is still due', async () => {
-    const item = 'exp1';
-    await seedItem(r, sale, item, 30);
-    const t0 = Date.now();
-    for (let i = 0; i < 25; i++) await reserve(r, sale, order(item, i, `u${i}`), 1000, t0);
-    expect(await expireHolds(r, sale, item, 10, t0 + 500)).toEqual({ orders: 0, units: 0, dueLeft: 0 });
-    expect(await expireHolds(r, sale, item, 10, t0 + 2000)).toEqual({ orders: 10, units: 10, dueLeft: 15 });
-    expect(await expireHolds(r, sale, item, 10, t0 + 2000)).toEqual({ orders: 10, units: 10, dueLeft: 5 });
-    expect(await expireHolds(r, sale, item, 10, t0 + 2000)).toEqual({ orders: 5, units: 5, dueLeft: 0 });
-    expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 30, expired: 25, held: 0, drift: 0 });
-    expect(await r.get(itemKeys(sale, item).user('u1'))).toBeNull();
-  });
-
-  it('a payment landing after the hold deadline expires the hold instead of confirming it', async () => {
-    const item = 'late1';
-    await seedItem(r, sale, item, 1);
-    const t0 = Date.now();
-    await reserve(r, sale, order(item, 1, 'u1'), 100, t0);
-    expect(await confirm(r, sale, item, `${item}.o1`, t0 + 101)).toMatchObject({
-      status: 'EXPIRED',
-      outcome: 'expired',
+    it('duplicate delivery is harmless: the same order from many clients at once acts once', async () => {
+      const item = 'dup1';
+      await seedItem(r, sale, item, 5);
+      const o = order(item, 'x', 'u1', 2);
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => reserve(clients[i % 8]!, sale, o, 60_000)),
+      );
+      expect(results.filter((x) => !x.replayed)).toHaveLength(1);
+      expect(results.every((x) => x.status === 'RESERVED')).toBe(true);
+      expect(await r.get(itemKeys(sale, item).stock)).toBe('3');
+      // replays after settlement return the final status and change nothing
+      await confirm(r, sale, item, o.orderId);
+      const again = await reserve(r, sale, o, 60_000);
+      expect(again).toMatchObject({ status: 'CONFIRMED', replayed: true });
+      expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 3, confirmed: 2, held: 0, drift: 0 });
     });
-    expect(await confirm(r, sale, item, `${item}.o1`, t0 + 102)).toMatchObject({ outcome: 'not_reserved' });
-    expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 1, confirmed: 0, held: 0, drift: 0 });
+
+    it('acts on an order the gateway queued (status QUEUED), not on any other stored status', async () => {
+      const item = 'q1';
+      await seedItem(r, sale, item, 5);
+      const o = order(item, 'q', 'u1');
+      await r.hset(itemKeys(sale, item).order(o.orderId), 'status', 'QUEUED', 'created_at', '1');
+      expect(await reserve(r, sale, o, 60_000)).toMatchObject({ status: 'RESERVED', replayed: false });
+      const rec = await readOrder(r, sale, item, o.orderId);
+      expect(rec).toMatchObject({ status: 'RESERVED', created_at: '1', user_id: 'u1', quantity: '1' });
+      const o2 = order(item, 'rej', 'u2');
+      await r.hset(itemKeys(sale, item).order(o2.orderId), 'status', 'REJECTED');
+      expect(await reserve(r, sale, o2, 60_000)).toMatchObject({ status: 'REJECTED', replayed: true });
+      expect(await r.get(itemKeys(sale, item).stock)).toBe('4');
+    });
+
+    it('holds the per-user limit under concurrency and frees it on release', async () => {
+      const item = 'lim1';
+      await seedItem(r, sale, item, 100, 2);
+      const mine = Array.from({ length: 20 }, (_, i) => order(item, `l${i}`, 'greedy'));
+      const results = await Promise.all(mine.map((o, i) => reserve(clients[i % 8]!, sale, o, 60_000)));
+      expect(results.filter((x) => x.status === 'RESERVED')).toHaveLength(2);
+      expect(results.filter((x) => x.status === 'LIMIT_EXCEEDED')).toHaveLength(18);
+      const big = await reserve(r, sale, order(item, 'big', 'other', 3), 60_000);
+      expect(big).toMatchObject({ status: 'LIMIT_EXCEEDED', reason: 'per_user_limit' });
+      const held = mine.filter((_, i) => results[i]!.status === 'RESERVED');
+      await release(r, sale, item, held[0]!.orderId, 'PAYMENT_FAILED', 'payment_failed');
+      expect(await reserve(r, sale, order(item, 'after', 'greedy'), 60_000)).toMatchObject({ status: 'RESERVED' });
+      expect(await r.get(itemKeys(sale, item).user('greedy'))).toBe('2');
+    });
+
+    it('falls back to EVAL when Redis lost the script cache (NOSCRIPT)', async () => {
+      const item = 'flush1';
+      await seedItem(r, sale, item, 2);
+      const nodes =
+        backend.name === 'cluster' ? (r as import('ioredis').Cluster).nodes('master') : [r as import('ioredis').Redis];
+      await Promise.all(nodes.map((n) => n.script('FLUSH')));
+      expect(await reserve(r, sale, order(item, 1, 'u1'), 60_000)).toMatchObject({ status: 'RESERVED' });
+      expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 1, held: 1, drift: 0 });
+    });
+
+    it('rejects an order for an item that was never seeded', async () => {
+      const res = await reserve(r, sale, order('ghost', 1, 'u1'), 60_000);
+      expect(res).toMatchObject({ status: 'REJECTED', reason: 'unknown_item' });
+    });
   });
 
-  it('publishes sold-out and restock events and every status change', async () => {
-    const item = 'pub1';
-    const sub = newRedis();
-    const got: { channel: string; msg: Record<string, unknown> }[] = [];
-    const { channels } = await import('@flashsale/common');
-    const ch = channels(sale);
-    await (sub as import('ioredis').Redis).subscribe(ch.stock, ch.status);
-    sub.on('message', (channel: string, m: string) => got.push({ channel, msg: JSON.parse(m) }));
-    await seedItem(r, sale, item, 1);
-    await reserve(r, sale, order(item, 1, 'u1'), 60_000);
-    await release(r, sale, item, `${item}.o1`, 'PAYMENT_FAILED', 'payment_failed');
-    await new Promise((res) => setTimeout(res, 200));
-    sub.disconnect();
-    const mine = got.filter((g) => g.msg.item_id === item);
-    expect(mine.map((g) => [g.channel === ch.stock ? 'stock' : 'status', g.msg.event ?? g.msg.status])).toEqual([
-      ['stock', 'sold_out'],
-      ['status', 'RESERVED'],
-      ['stock', 'restocked'],
-      ['status', 'PAYMENT_FAILED'],
-    ]);
+  describe('confirm / release / expire', () => {
+    it('settle every hold exactly once when all three race', async () => {
+      const item = 'race1';
+      const N = 200;
+      await seedItem(r, sale, item, N);
+      const t0 = Date.now();
+      const orders = Array.from({ length: N }, (_, i) => order(item, i, `u${i}`));
+      for (const o of orders) await reserve(r, sale, o, 1, t0); // every hold is due at t0 + 1
+      const now = t0 + 10;
+      const ops: Promise<unknown>[] = [];
+      orders.forEach((o, i) => {
+        const c = clients[i % 8]!;
+        // confirm uses a clock before the deadline, so confirm and expire really compete
+        ops.push(confirm(c, sale, item, o.orderId, t0));
+        ops.push(release(clients[(i + 3) % 8]!, sale, item, o.orderId, 'PAYMENT_FAILED', 'payment_failed', now));
+        ops.push(release(clients[(i + 5) % 8]!, sale, item, o.orderId, 'PAYMENT_FAILED', 'payment_failed', now));
+      });
+      for (let k = 0; k < 10; k++) ops.push(expireHolds(clients[k % 8]!, sale, item, 25, now));
+      await Promise.all(ops);
+      await expireHolds(r, sale, item, 1000, now);
+      const statuses = await Promise.all(orders.map((o) => readOrder(r, sale, item, o.orderId)));
+      const count = (s: string) => statuses.filter((x) => x?.status === s).length;
+      const confirmed = count('CONFIRMED');
+      expect(confirmed + count('PAYMENT_FAILED') + count('EXPIRED')).toBe(N);
+      const a = await auditItem(r, sale, item);
+      expect(a).toMatchObject({ confirmed, held: 0, holds: 0, drift: 0, remaining: N - confirmed });
+      expect(a.released + a.expired).toBe(N - confirmed);
+      // settling again changes nothing; a confirmed order is never restocked
+      for (const o of orders) {
+        await release(r, sale, item, o.orderId, 'EXPIRED', 'hold_expired', now);
+        await confirm(r, sale, item, o.orderId, now);
+      }
+      expect(await auditItem(r, sale, item)).toEqual(a);
+    });
+
+    it('expires in bounded batches and reports what is still due', async () => {
+      const item = 'exp1';
+      await seedItem(r, sale, item, 30);
+      const t0 = Date.now();
+      for (let i = 0; i < 25; i++) await reserve(r, sale, order(item, i, `u${i}`), 1000, t0);
+      expect(await expireHolds(r, sale, item, 10, t0 + 500)).toEqual({ orders: 0, units: 0, dueLeft: 0 });
+      expect(await expireHolds(r, sale, item, 10, t0 + 2000)).toEqual({ orders: 10, units: 10, dueLeft: 15 });
+      expect(await expireHolds(r, sale, item, 10, t0 + 2000)).toEqual({ orders: 10, units: 10, dueLeft: 5 });
+      expect(await expireHolds(r, sale, item, 10, t0 + 2000)).toEqual({ orders: 5, units: 5, dueLeft: 0 });
+      expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 30, expired: 25, held: 0, drift: 0 });
+      expect(await r.get(itemKeys(sale, item).user('u1'))).toBeNull();
+    });
+
+    it('a payment landing after the hold deadline expires the hold instead of confirming it', async () => {
+      const item = 'late1';
+      await seedItem(r, sale, item, 1);
+      const t0 = Date.now();
+      await reserve(r, sale, order(item, 1, 'u1'), 100, t0);
+      expect(await confirm(r, sale, item, `${item}.o1`, t0 + 101)).toMatchObject({
+        status: 'EXPIRED',
+        outcome: 'expired',
+      });
+      expect(await confirm(r, sale, item, `${item}.o1`, t0 + 102)).toMatchObject({ outcome: 'not_reserved' });
+      expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 1, confirmed: 0, held: 0, drift: 0 });
+    });
+
+    it('publishes sold-out and restock events and every status change', async () => {
+      const item = 'pub1';
+      const sub = backend.client();
+      const got: { channel: string; msg: Record<string, unknown> }[] = [];
+      const { channels } = await import('@flashsale/common');
+      const ch = channels(sale);
+      await (sub as import('ioredis').Redis).subscribe(ch.stock, ch.status);
+      sub.on('message', (channel: string, m: string) => got.push({ channel, msg: JSON.parse(m) }));
+      await seedItem(r, sale, item, 1);
+      await reserve(r, sale, order(item, 1, 'u1'), 60_000);
+      await release(r, sale, item, `${item}.o1`, 'PAYMENT_FAILED', 'payment_failed');
+      await new Promise((res) => setTimeout(res, 200));
+      sub.disconnect();
+      const mine = got.filter((g) => g.msg.item_id === item);
+      expect(mine.map((g) => [g.channel === ch.stock ? 'stock' : 'status', g.msg.event ?? g.msg.status])).toEqual([
+        ['stock', 'sold_out'],
+        ['status', 'RESERVED'],
+        ['stock', 'restocked'],
+        ['status', 'PAYMENT_FAILED'],
+      ]);
+    });
   });
 });

@@ -3,7 +3,7 @@
  * failures restocked and dead-lettered, poison messages, and two processors sharing one group.
  */
 import { PROCESSOR_METRICS as M, type RedisClient, seedItem } from '@flashsale/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import type { PaymentProvider, PaymentResult } from '../src/payment.ts';
 import { type ProcessorHandle, startProcessor } from '../src/processor.ts';
@@ -16,6 +16,7 @@ import {
   newRedis,
   processorEnv,
   produce,
+  REDIS_BACKENDS,
   readDlq,
   statuses,
   uniqueSale,
@@ -43,76 +44,82 @@ async function start(sale: string, extra: Record<string, string> = {}, payment?:
 }
 
 describe('processor end to end', () => {
-  it('sells exactly N units under many more orders; failures are restocked, resold and dead-lettered', async () => {
-    const sale = uniqueSale('e2e');
-    const items = ['alpha', 'beta', 'gamma'];
-    const stock = { alpha: 25, beta: 15, gamma: 10 } as Record<string, number>;
-    const N = 50;
-    for (const i of items) await seedItem(r, sale, i, stock[i]!);
-    const p = await start(sale, { PAYMENT_FAILURE_RATE: '0.2', PAYMENT_SEED: 'e2e' });
+  // on the single Redis and on the Redis Cluster (REDIS_MODE=cluster): the same test, a connection factory each
+  it.each(REDIS_BACKENDS)(
+    'on $name Redis: sells exactly N units under many more orders; failures are restocked, resold and dead-lettered',
+    async (b) => {
+      const sale = uniqueSale(`e2e${b.name[0]}`);
+      const r = b.client();
+      onTestFinished(() => r.disconnect());
+      const items = ['alpha', 'beta', 'gamma'];
+      const stock = { alpha: 25, beta: 15, gamma: 10 } as Record<string, number>;
+      const N = 50;
+      for (const i of items) await seedItem(r, sale, i, stock[i]!);
+      const p = await start(sale, { ...b.env(), PAYMENT_FAILURE_RATE: '0.2', PAYMENT_SEED: 'e2e' });
 
-    // waves of demand until every unit is sold: units a failed payment returns are bought by a later wave
-    const all = [];
-    let audits = await checkConservation(r, sale);
-    for (let wave = 0; wave < 8 && audits.some((a) => a.remaining > 0); wave++) {
-      const orders = makeOrders(sale, items, wave === 0 ? 300 : 60, `w${wave}-`);
-      all.push(...orders);
-      await produce(
-        sale,
-        orders,
-        wave === 0
-          ? [
-              { key: 'alpha', value: '{not json' },
-              { key: 'beta', value: JSON.stringify({ v: 1, order_id: 'beta.x', sale, item_id: 'beta' }) },
-            ]
-          : [],
-      );
-      await waitAllFinal(r, sale, orders);
+      // waves of demand until every unit is sold: units a failed payment returns are bought by a later wave
+      const all = [];
+      let audits = await checkConservation(r, sale);
+      for (let wave = 0; wave < 8 && audits.some((a) => a.remaining > 0); wave++) {
+        const orders = makeOrders(sale, items, wave === 0 ? 300 : 60, `w${wave}-`);
+        all.push(...orders);
+        await produce(
+          sale,
+          orders,
+          wave === 0
+            ? [
+                { key: 'alpha', value: '{not json' },
+                { key: 'beta', value: JSON.stringify({ v: 1, order_id: 'beta.x', sale, item_id: 'beta' }) },
+              ]
+            : [],
+        );
+        await waitAllFinal(r, sale, orders);
+        audits = await checkConservation(r, sale);
+      }
+      const final = await waitAllFinal(r, sale, all);
+      const count = (s: string) => [...final.values()].filter((v) => v === s).length;
+
+      // 0 oversold, nothing lost: exactly N units confirmed, none held, none left
       audits = await checkConservation(r, sale);
-    }
-    const final = await waitAllFinal(r, sale, all);
-    const count = (s: string) => [...final.values()].filter((v) => v === s).length;
+      expect(audits.reduce((n, a) => n + a.confirmed, 0)).toBe(N);
+      expect(audits.every((a) => a.remaining === 0 && a.held === 0)).toBe(true);
+      expect(count('CONFIRMED')).toBe(N);
+      expect(count('CONFIRMED') + count('SOLD_OUT') + count('PAYMENT_FAILED')).toBe(all.length);
+      // every failed payment returned its unit
+      expect(audits.reduce((n, a) => n + a.released, 0)).toBe(count('PAYMENT_FAILED'));
+      expect(count('PAYMENT_FAILED')).toBeGreaterThan(0);
 
-    // 0 oversold, nothing lost: exactly N units confirmed, none held, none left
-    audits = await checkConservation(r, sale);
-    expect(audits.reduce((n, a) => n + a.confirmed, 0)).toBe(N);
-    expect(audits.every((a) => a.remaining === 0 && a.held === 0)).toBe(true);
-    expect(count('CONFIRMED')).toBe(N);
-    expect(count('CONFIRMED') + count('SOLD_OUT') + count('PAYMENT_FAILED')).toBe(all.length);
-    // every failed payment returned its unit
-    expect(audits.reduce((n, a) => n + a.released, 0)).toBe(count('PAYMENT_FAILED'));
-    expect(count('PAYMENT_FAILED')).toBeGreaterThan(0);
-
-    // dead letters: every failed payment once, plus the two poison messages, with the contract's headers
-    const dlq = await waitFor('dead letters', async () => {
-      const d = await readDlq(sale);
-      return d.length >= count('PAYMENT_FAILED') + 2 ? d : undefined;
-    });
-    for (const e of dlq) checkDlqHeaders(e, sale);
-    const failedIds = [...final.entries()].filter(([, s]) => s === 'PAYMENT_FAILED').map(([id]) => id);
-    const paymentDlq = dlq.filter((e) => e.headers.dlq_reason?.startsWith('payment_'));
-    expect(new Set(paymentDlq.map(dlqOrderId))).toEqual(new Set(failedIds));
-    expect(paymentDlq).toHaveLength(failedIds.length);
-    const poison = dlq.filter((e) => e.headers.dlq_reason === 'invalid_order_format');
-    expect(poison).toHaveLength(2);
-    expect(poison.map((e) => e.value)).toContain('{not json');
-    for (const e of paymentDlq) {
-      const o = all.find((x) => x.order_id === dlqOrderId(e))!;
-      expect(e.headers).toMatchObject({
-        correlation_id: o.correlation_id,
-        request_id: o.request_id,
-        dlq_attempt: '1',
+      // dead letters: every failed payment once, plus the two poison messages, with the contract's headers
+      const dlq = await waitFor('dead letters', async () => {
+        const d = await readDlq(sale);
+        return d.length >= count('PAYMENT_FAILED') + 2 ? d : undefined;
       });
-      expect(e.key).toBe(o.item_id);
-    }
+      for (const e of dlq) checkDlqHeaders(e, sale);
+      const failedIds = [...final.entries()].filter(([, s]) => s === 'PAYMENT_FAILED').map(([id]) => id);
+      const paymentDlq = dlq.filter((e) => e.headers.dlq_reason?.startsWith('payment_'));
+      expect(new Set(paymentDlq.map(dlqOrderId))).toEqual(new Set(failedIds));
+      expect(paymentDlq).toHaveLength(failedIds.length);
+      const poison = dlq.filter((e) => e.headers.dlq_reason === 'invalid_order_format');
+      expect(poison).toHaveLength(2);
+      expect(poison.map((e) => e.value)).toContain('{not json');
+      for (const e of paymentDlq) {
+        const o = all.find((x) => x.order_id === dlqOrderId(e))!;
+        expect(e.headers).toMatchObject({
+          correlation_id: o.correlation_id,
+          request_id: o.request_id,
+          dlq_attempt: '1',
+        });
+        expect(e.key).toBe(o.item_id);
+      }
 
-    // the metrics agree with the store
-    const reg = p.metrics.registry;
-    expect(await metricValue(reg, M.ordersProcessedSuccess)).toBe(N);
-    expect(await metricValue(reg, M.ordersProcessed)).toBe(all.length + 2);
-    expect(await metricValue(reg, M.ordersSoldOut)).toBe(count('SOLD_OUT'));
-    expect(await metricValue(reg, M.ordersMovedToDlq)).toBe(failedIds.length + 2);
-  });
+      // the metrics agree with the store
+      const reg = p.metrics.registry;
+      expect(await metricValue(reg, M.ordersProcessedSuccess)).toBe(N);
+      expect(await metricValue(reg, M.ordersProcessed)).toBe(all.length + 2);
+      expect(await metricValue(reg, M.ordersSoldOut)).toBe(count('SOLD_OUT'));
+      expect(await metricValue(reg, M.ordersMovedToDlq)).toBe(failedIds.length + 2);
+    },
+  );
 
   it('two processors in one group split the partitions without doubling any effect', async () => {
     const sale = uniqueSale('grp');

@@ -23,6 +23,31 @@ export function newRedis(): RedisClient {
   return createRedis({ mode: 'single', nodes: parseAddrList(redisAddr(), 'REDIS_ADDR') });
 }
 
+export function redisClusterAddrs(): string {
+  const rc = services().redisCluster;
+  if (!rc?.addrs) throw new Error('the harness provided no Redis Cluster (services.redisCluster is missing)');
+  return rc.addrs;
+}
+
+/**
+ * The Redis deployments the processing suites run on (a test matrix: the same tests, one connection factory each):
+ * the single Redis and the three-master Redis Cluster. `env` selects it in the processor's configuration.
+ */
+export interface RedisBackend {
+  name: 'single' | 'cluster';
+  client(): RedisClient;
+  env(): Record<string, string>;
+}
+
+export const REDIS_BACKENDS: RedisBackend[] = [
+  { name: 'single', client: newRedis, env: () => ({ REDIS_MODE: 'single', REDIS_ADDR: redisAddr() }) },
+  {
+    name: 'cluster',
+    client: () => createRedis({ mode: 'cluster', nodes: parseAddrList(redisClusterAddrs(), 'REDIS_ADDR') }),
+    env: () => ({ REDIS_MODE: 'cluster', REDIS_ADDR: redisClusterAddrs() }),
+  },
+];
+
 export function uniqueSale(prefix = 't'): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
