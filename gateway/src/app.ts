@@ -56,6 +56,7 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
       brokers: config.kafka.brokers,
       clientId: config.kafka.clientId,
       tls: config.kafka.tls,
+      sasl: config.kafka.sasl,
       topic: topics(config.sale.name).orders,
       sendTimeoutMs: config.kafka.sendTimeoutMs,
       batchMax: config.kafka.batchMax,

@@ -6,6 +6,9 @@ import {
   envBool as bool,
   envDuration as duration,
   envInt as int,
+  type KafkaSasl,
+  kafkaSaslEnvShape,
+  kafkaSaslFromEnv,
   LOG_LEVELS,
   parseAddrList,
   type RedisConnectionConfig,
@@ -77,6 +80,8 @@ export const envSchema = z.object({
   KAFKA_ADDR: addrList('KAFKA_ADDR', 'kafka-service:9092'),
   KAFKA_CLIENT_ID: z.string().min(1).default('flashsale-gateway'),
   KAFKA_TLS: bool(false),
+  /** SASL (the operator sets them from the spec and Secret references) */
+  ...kafkaSaslEnvShape,
   KAFKA_SEND_TIMEOUT: duration('5s'),
   PRODUCER_BATCH_MAX: int(500, 1, 10_000),
   PRODUCER_LINGER: duration('2ms'),
@@ -119,6 +124,7 @@ export interface GatewayConfig {
     brokers: string[];
     clientId: string;
     tls: boolean;
+    sasl?: KafkaSasl | undefined;
     sendTimeoutMs: number;
     batchMax: number;
     lingerMs: number;
@@ -168,6 +174,7 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
   }
   if (e.RATE_LIMIT_WINDOW <= 0) issues.push('RATE_LIMIT_WINDOW: must be positive');
   if (e.KAFKA_SEND_TIMEOUT <= 0) issues.push('KAFKA_SEND_TIMEOUT: must be positive');
+  const sasl = kafkaSaslFromEnv(e, issues);
   if (issues.length > 0) throw new ConfigError(issues);
 
   const windowS = e.RATE_LIMIT_WINDOW / 1000;
@@ -189,6 +196,7 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
       brokers: e.KAFKA_ADDR.map((a) => `${a.host}:${a.port}`),
       clientId: e.KAFKA_CLIENT_ID,
       tls: e.KAFKA_TLS,
+      sasl,
       sendTimeoutMs: e.KAFKA_SEND_TIMEOUT,
       batchMax: e.PRODUCER_BATCH_MAX,
       lingerMs: e.PRODUCER_LINGER,

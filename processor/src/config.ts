@@ -4,6 +4,9 @@ import {
   envBool as bool,
   envDuration as duration,
   envInt as int,
+  type KafkaSasl,
+  kafkaSaslEnvShape,
+  kafkaSaslFromEnv,
   LOG_LEVELS,
   parseAddrList,
   redisModeSchema,
@@ -31,6 +34,8 @@ export const envSchema = z.object({
     .pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port[,host:port...]')).min(1)),
   KAFKA_CLIENT_ID: z.string().min(1).default('flashsale-processor'),
   KAFKA_TLS: bool(false),
+  /** SASL (the operator sets them from the spec and Secret references) */
+  ...kafkaSaslEnvShape,
   /** a crashed member's partitions move to the others after this long */
   KAFKA_SESSION_TIMEOUT: duration('30s'),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
@@ -76,7 +81,13 @@ export interface ProcessorConfig {
     tls: boolean;
     commandTimeoutMs: number;
   };
-  kafka: { brokers: string[]; clientId: string; sessionTimeoutMs: number; tls: boolean };
+  kafka: {
+    brokers: string[];
+    clientId: string;
+    sessionTimeoutMs: number;
+    tls: boolean;
+    sasl?: KafkaSasl | undefined;
+  };
   logLevel: (typeof LOG_LEVELS)[number];
   metrics: { port: number; host: string };
   holdTtlMs: number;
@@ -109,6 +120,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.PAYMENT_LATENCY_MAX < e.PAYMENT_LATENCY_MIN) {
     throw new Error('invalid processor configuration:\n  PAYMENT_LATENCY_MAX: must be >= PAYMENT_LATENCY_MIN');
   }
+  const saslIssues: string[] = [];
+  const sasl = kafkaSaslFromEnv(e, saslIssues);
+  if (saslIssues.length > 0) throw new Error(`invalid processor configuration:\n  ${saslIssues.join('\n  ')}`);
   return {
     sale: e.SALE_NAME,
     redis: {
@@ -124,6 +138,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       clientId: e.KAFKA_CLIENT_ID,
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT,
       tls: e.KAFKA_TLS,
+      sasl,
     },
     logLevel: e.LOG_LEVEL,
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },

@@ -13,6 +13,8 @@ import {
   ensureTopics,
   groupLag,
   headersToStrings,
+  type KafkaSasl,
+  kafkaSecurityOptions,
   type Logger,
   type PartitionLag,
   processorGroupId,
@@ -42,6 +44,7 @@ export interface ConsumerOptions {
   brokers: string[];
   clientId: string;
   tls: boolean;
+  sasl?: KafkaSasl | undefined;
   sale: string;
   partitionsConcurrency: number;
   sessionTimeoutMs: number;
@@ -53,7 +56,7 @@ function kafkaFor(o: ConsumerOptions, suffix: string): KafkaClient {
   return new Kafka({
     clientId: `${o.clientId}-${suffix}`,
     brokers: o.brokers,
-    ssl: o.tls,
+    ...kafkaSecurityOptions({ tls: o.tls, sasl: o.sasl }),
     logLevel: KafkaLogLevel.WARN,
     logCreator: () => (e) => {
       // kafkajs logs the errors it retries by itself at ERROR; real failures surface as CRASH events
@@ -94,6 +97,8 @@ export class OrdersConsumer {
     const { GROUP_JOIN, CRASH } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
+      // kafkajs restarted the consumer after a retriable crash and it is back in the group: healthy again
+      this.crashed = undefined;
       o.log.info({ event: 'group_joined', assignment: e.payload.memberAssignment }, 'joined the processor group');
     });
     this.consumer.on(CRASH, (e) => {

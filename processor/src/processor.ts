@@ -55,6 +55,7 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
     brokers: config.kafka.brokers,
     clientId: config.kafka.clientId,
     tls: config.kafka.tls,
+    sasl: config.kafka.sasl,
     sale: config.sale,
     partitionsConcurrency: config.partitionsConcurrency,
     sessionTimeoutMs: config.kafka.sessionTimeoutMs,

@@ -1,5 +1,5 @@
 /** The processor's only Kafka producer: writes dead letters. */
-import type { Logger } from '@flashsale/common';
+import { type KafkaSasl, kafkaSecurityOptions, type Logger } from '@flashsale/common';
 import kafkajs from 'kafkajs';
 
 // kafkajs is CommonJS; its spread exports are invisible to ESM named imports
@@ -21,12 +21,16 @@ export interface DlqSink {
 export class DlqProducer implements DlqSink {
   readonly topic: string;
   private readonly producer;
-  constructor(kafkaCfg: { brokers: string[]; clientId: string; tls: boolean }, topic: string, log: Logger) {
+  constructor(
+    kafkaCfg: { brokers: string[]; clientId: string; tls: boolean; sasl?: KafkaSasl | undefined },
+    topic: string,
+    log: Logger,
+  ) {
     this.topic = topic;
     const kafka = new Kafka({
       clientId: `${kafkaCfg.clientId}-dlq`,
       brokers: kafkaCfg.brokers,
-      ssl: kafkaCfg.tls,
+      ...kafkaSecurityOptions({ tls: kafkaCfg.tls, sasl: kafkaCfg.sasl }),
       logLevel: KafkaLogLevel.WARN,
       logCreator: () => (e) => log.warn({ event: 'kafka_producer', kafka: e.log.message }, 'kafka producer'),
     });
