@@ -1,5 +1,6 @@
 export * from './alerts.ts';
 export * from './annotations.ts';
+export * from './buckets.ts';
 export * from './dlq.ts';
 export * from './duration.ts';
 export * from './env-fields.ts';

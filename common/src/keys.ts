@@ -51,6 +51,20 @@ export const itemKeys = (sale: string, item: string) => {
   };
 };
 
+/**
+ * Stock bucket `b` of a hot item (common/src/buckets.ts). Bucket 0 is the item's own `stock` key (so K = 1 is the
+ * plain item); bucket b > 0 has the hash tag `{<sale>:<item>#<b>}`, another slot (`#` never occurs in an item id).
+ */
+export const bucketKeys = (sale: string, item: string, b: number) => {
+  const t = b === 0 ? itemTag(sale, item) : `${PREFIX}:{${sale}:${item}#${b}}`;
+  return {
+    /** units left in this bucket */
+    stock: `${t}:stock`,
+    /** hash order id -> units the order took from this bucket (the idempotent take marker) */
+    takes: `${t}:takes`,
+  };
+};
+
 /** Sale-wide keys; hash tag `{<sale>}`. */
 export const saleKeys = (sale: string) => {
   const t = `${PREFIX}:{${sale}}`;

@@ -21,6 +21,11 @@ export const SCRIPTS = {
   idempotency_begin: 1,
   idempotency_complete: 1,
   idempotency_release: 1,
+  inventory_bucket_claim: 3,
+  inventory_bucket_take: 2,
+  inventory_bucket_commit: 4,
+  inventory_bucket_settle: 4,
+  inventory_bucket_give: 2,
 } as const satisfies Record<string, number>;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -1,0 +1,140 @@
+/**
+ * Hot-item stock buckets on the real Redis Cluster (common/src/buckets.ts): one item's stock over K = 1, 4, 16
+ * buckets in different slots. Many concurrent clients never oversell and never strand stock (nothing is sold out while
+ * a bucket still holds units once the sale settles); released units are resold; replays change nothing; the per-user
+ * limit holds; a reserve interrupted between its steps resumes without taking twice.
+ */
+import {
+  auditBucketed,
+  bucketKeys,
+  bucketLevels,
+  callScript,
+  createRedis,
+  itemKeys,
+  ORDER_RECORD_TTL_SECONDS,
+  parseAddrList,
+  type RedisClient,
+  reserveBucketed,
+  seedBuckets,
+  settleBucketed,
+  startBucket,
+} from '@flashsale/common';
+import type { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uniqueSale } from '../support/sale.ts';
+import { requireService } from '../support/services.ts';
+
+const sale = uniqueSale('bkt');
+const clients: RedisClient[] = [];
+let r: RedisClient;
+
+beforeAll(async () => {
+  const { addrs } = requireService('redisCluster');
+  const make = () => createRedis({ mode: 'cluster', nodes: parseAddrList(addrs) });
+  r = make();
+  for (let i = 0; i < 6; i++) clients.push(make());
+  await r.ping();
+});
+afterAll(() => {
+  for (const c of [r, ...clients]) c?.disconnect();
+});
+
+const order = (item: string, n: number | string, user: string, quantity = 1) => ({
+  orderId: `${item}.o${n}`,
+  itemId: item,
+  userId: user,
+  quantity,
+  correlationId: `c${n}`,
+  requestId: `r${n}`,
+});
+
+describe.each([1, 4, 16])('K = %i buckets on Redis Cluster', (k) => {
+  it('never oversells, never strands stock, resells released units exactly once', async () => {
+    const item = `hot${k}`;
+    const N = 200;
+    await seedBuckets(r, sale, item, N, k);
+    if (k > 1) {
+      const slots = new Set(
+        await Promise.all(
+          Array.from({ length: k }, (_, b) => (r as Cluster).cluster('KEYSLOT', bucketKeys(sale, item, b).stock)),
+        ),
+      );
+      expect(slots.size).toBe(k);
+    }
+    expect((await bucketLevels(r, sale, item, k)).reduce((a, b) => a + b, 0)).toBe(N);
+
+    const wave1 = Array.from({ length: 900 }, (_, i) => order(item, i, `u${i}`));
+    const res1 = await Promise.all(
+      wave1.map((o, i) => reserveBucketed(clients[i % clients.length]!, sale, o, 60_000, k)),
+    );
+    const reserved = wave1.filter((_, i) => res1[i]!.status === 'RESERVED');
+    expect(reserved).toHaveLength(N);
+    expect(res1.filter((x) => x.status === 'SOLD_OUT')).toHaveLength(900 - N);
+    expect(await bucketLevels(r, sale, item, k)).toEqual(Array(k).fill(0));
+    expect(await auditBucketed(r, sale, item, k)).toMatchObject({ remaining: 0, held: N, drift: 0 });
+    // replays change nothing
+    const again = await Promise.all(wave1.slice(0, 50).map((o) => reserveBucketed(r, sale, o, 60_000, k)));
+    expect(again.every((x, i) => x.replayed && x.status === res1[i]!.status)).toBe(true);
+
+    // confirm half, fail the other half (each release sent twice, concurrently): units return exactly once
+    const failed = reserved.filter((_, i) => i % 2 === 1);
+    await Promise.all(
+      reserved.flatMap((o, i) =>
+        i % 2 === 0
+          ? [settleBucketed(clients[i % 6]!, sale, item, o.orderId, 'CONFIRMED', '', k)]
+          : [
+              settleBucketed(clients[i % 6]!, sale, item, o.orderId, 'PAYMENT_FAILED', 'payment_failed', k),
+              settleBucketed(clients[(i + 1) % 6]!, sale, item, o.orderId, 'PAYMENT_FAILED', 'payment_failed', k),
+            ],
+      ),
+    );
+    const a1 = await auditBucketed(r, sale, item, k);
+    expect(a1).toMatchObject({ confirmed: N - failed.length, held: 0, remaining: failed.length, drift: 0 });
+
+    // a second wave buys exactly the returned units, wherever they sit: nothing stranded
+    const wave2 = Array.from({ length: 400 }, (_, i) => order(item, `w2-${i}`, `v${i}`));
+    const res2 = await Promise.all(
+      wave2.map((o, i) => reserveBucketed(clients[i % clients.length]!, sale, o, 60_000, k)),
+    );
+    expect(res2.filter((x) => x.status === 'RESERVED')).toHaveLength(failed.length);
+    expect(await bucketLevels(r, sale, item, k)).toEqual(Array(k).fill(0));
+    expect(await auditBucketed(r, sale, item, k)).toMatchObject({ remaining: 0, held: failed.length, drift: 0 });
+  });
+
+  it('holds the per-user limit across buckets under concurrency', async () => {
+    const item = `lim${k}`;
+    await seedBuckets(r, sale, item, 100, k, 2);
+    const mine = Array.from({ length: 24 }, (_, i) => order(item, `g${i}`, 'greedy'));
+    const res = await Promise.all(mine.map((o, i) => reserveBucketed(clients[i % 6]!, sale, o, 60_000, k)));
+    expect(res.filter((x) => x.status === 'RESERVED')).toHaveLength(2);
+    expect(res.filter((x) => x.status === 'LIMIT_EXCEEDED')).toHaveLength(22);
+    expect(await r.get(itemKeys(sale, item).user('greedy'))).toBe('2');
+    expect(await auditBucketed(r, sale, item, k)).toMatchObject({ remaining: 98, held: 2, drift: 0 });
+  });
+});
+
+describe('a reserve interrupted between its steps (K = 4)', () => {
+  it('resumes without taking a second unit', async () => {
+    const item = 'crash4';
+    const k = 4;
+    await seedBuckets(r, sale, item, 8, k);
+    const o = order(item, 'x', 'u-crash');
+    const home = itemKeys(sale, item);
+    // steps 1 and 2 of a first attempt, then the "crash": no commit
+    await callScript(
+      r,
+      'inventory_bucket_claim',
+      [home.meta, home.order(o.orderId), home.user(o.userId)],
+      [o.orderId, o.userId, 1, Date.now(), 'c', 'r', item, `fs:${sale}:status-events`, ORDER_RECORD_TTL_SECONDS],
+    );
+    const b = startBucket(o.orderId, k);
+    const bk = bucketKeys(sale, item, b);
+    await callScript(r, 'inventory_bucket_take', [bk.stock, bk.takes], [o.orderId, 1, 'take', 3600]);
+    expect(await auditBucketed(r, sale, item, k)).toMatchObject({ remaining: 7, drift: 1 });
+    // the redelivery resumes the claim and finds the earlier take
+    const res = await reserveBucketed(r, sale, o, 60_000, k);
+    expect(res).toMatchObject({ status: 'RESERVED', bucket: b, replayed: false });
+    expect(await auditBucketed(r, sale, item, k)).toMatchObject({ remaining: 7, held: 1, drift: 0 });
+    expect(await r.get(home.user(o.userId))).toBe('1');
+  });
+});
