@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { parseFlashSaleSpec } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGatewayDeployment, buildProcessorDeployment } from '../../operator/src/builders/buildDeployments.ts';
+import { buildNetworkPolicies, buildWorkloadServiceAccount } from '../../operator/src/builders/buildIsolation.ts';
 import { find, type K8sObject, one, parseManifests, run, runOk, templateArgs } from '../packaging/support.ts';
 import { requireService } from '../support/services.ts';
 
@@ -102,6 +103,30 @@ describe('sale workloads (operator builders)', () => {
   }
 });
 
+describe('sale workload identity and network (operator builders)', () => {
+  const sa: Any = buildWorkloadServiceAccount(sale);
+  const nps: Any[] = buildNetworkPolicies(sale, spec);
+
+  it('a ServiceAccount of their own, without a token; both Deployments run under it', () => {
+    expect(sa).toMatchObject({ kind: 'ServiceAccount', automountServiceAccountToken: false });
+    for (const [, d] of workloads) expect(d.spec.template.spec.serviceAccountName).toBe(sa.metadata.name);
+  });
+
+  it('NetworkPolicies: gateway ingress on its HTTP port only, processor on metrics only; egress to DNS, Redis, Kafka', () => {
+    const [gw, proc] = nps;
+    for (const np of nps) {
+      expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+      const egressPorts = np.spec.egress.flatMap((e: Any) => e.ports.map((p: Any) => `${p.protocol}/${p.port}`));
+      expect(egressPorts.sort()).toEqual(['TCP/53', 'TCP/6379', 'TCP/9093', 'UDP/53']);
+      expect(np.spec.egress.every((e: Any) => e.to === undefined || e.to.length > 0)).toBe(true);
+    }
+    expect(gw.spec.podSelector.matchLabels).toEqual(workloads[0]![1].spec.selector.matchLabels);
+    expect(proc.spec.podSelector.matchLabels).toEqual(workloads[1]![1].spec.selector.matchLabels);
+    expect(gw.spec.ingress).toEqual([{ ports: [{ port: 8080, protocol: 'TCP' }] }]);
+    expect(proc.spec.ingress).toEqual([{ ports: [{ port: 9090, protocol: 'TCP' }] }]);
+  });
+});
+
 describe('Pod Security Admission "restricted" on the real API server', () => {
   const { kubectl, kubeconfig } = requireService('kube');
   const ns = `lp-${randomUUID().slice(0, 8)}`;
@@ -122,6 +147,13 @@ describe('Pod Security Admission "restricted" on the real API server', () => {
     };
     const r = await k(['apply', '-f', '-'], JSON.stringify(nsObj));
     if (r.code !== 0) throw new Error(r.stderr);
+    // the workloads' ServiceAccount exists, as the operator creates it before their Deployments
+    const sa = buildWorkloadServiceAccount(sale);
+    const created = await k(
+      ['create', '-f', '-'],
+      JSON.stringify({ ...sa, metadata: { ...sa.metadata, namespace: ns, ownerReferences: undefined } }),
+    );
+    if (created.code !== 0) throw new Error(created.stderr);
   });
   afterAll(async () => {
     await k(['delete', 'namespace', ns, '--wait=false']);
@@ -137,6 +169,14 @@ describe('Pod Security Admission "restricted" on the real API server', () => {
     mutate(p);
     return JSON.stringify(p);
   };
+
+  it('accepts the NetworkPolicies (server-side dry run)', async () => {
+    for (const o of buildNetworkPolicies(sale, spec)) {
+      const obj = { ...o, metadata: { ...o.metadata, namespace: ns, ownerReferences: undefined } };
+      const r = await k(['create', '--dry-run=server', '-f', '-'], JSON.stringify(obj));
+      expect(r.code, `${o.kind}: ${r.stderr}`).toBe(0);
+    }
+  });
 
   for (const [name, d] of workloads) {
     it(`admits the ${name} pod and refuses it weakened (runAsNonRoot off, a capability added)`, async () => {

@@ -110,6 +110,11 @@ export type Reason = (typeof REASONS)[keyof typeof REASONS];
 /** Names of the objects one sale owns. */
 export const childNames = (sale: string) => ({
   config: `${sale}-config`,
+  /** ServiceAccount of the gateway and processor pods: no Role bound, no token mounted */
+  workload: `${sale}-workload`,
+  /** NetworkPolicies of the gateway and processor pods */
+  gatewayPolicy: `${sale}-gateway`,
+  processorPolicy: `${sale}-processor`,
   gateway: `${sale}-gateway`,
   processor: `${sale}-processor`,
   processorMetrics: `${sale}-processor-metrics`,

@@ -98,6 +98,7 @@ function deployment(
           annotations: { [CONFIG_HASH_ANNOTATION]: configHash },
         },
         spec: {
+          serviceAccountName: childNames(sale.name).workload,
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           terminationGracePeriodSeconds: 45,

@@ -17,6 +17,7 @@ import { reconcileGatewayBlueGreen, removeBlueGreen } from './reconcileBlueGreen
 import { reconcileConfigMap } from './reconcileConfigMap.ts';
 import { reconcileDisruptionBudgets } from './reconcileDisruptionBudgets.ts';
 import { reconcileGatewayDeployment } from './reconcileGatewayDeployment.ts';
+import { reconcileIsolation } from './reconcileIsolation.ts';
 import { reconcileMonitoring } from './reconcileMonitoring.ts';
 import { reconcileProcessorDeployment } from './reconcileProcessorDeployment.ts';
 import { reconcileServices } from './reconcileServices.ts';
@@ -57,6 +58,7 @@ export async function reconcileFlashSale(deps: Deps, key: string): Promise<Resul
 
   // Kubernetes side
   const configHash = await reconcileConfigMap(ctx);
+  await reconcileIsolation(ctx);
   if (spec.upgradeStrategy.type === 'BlueGreen') await reconcileGatewayBlueGreen(ctx, configHash);
   else await reconcileGatewayDeployment(ctx, configHash);
   await reconcileProcessorDeployment(ctx, configHash);
