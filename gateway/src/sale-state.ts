@@ -4,7 +4,7 @@
  * (`channels(sale).stock`, sold-out / restocked events, pushed within milliseconds) and a short poll as a
  * backstop (missed messages during a subscriber reconnect, items seeded later).
  */
-import { channels, itemKeys, listItems, type RedisClient } from '@flashsale/common';
+import { bucketLevels, channels, itemKeys, listItems, type RedisClient } from '@flashsale/common';
 import type { Logger } from 'pino';
 
 export type SalePhase = 'scheduled' | 'open' | 'ended';
@@ -124,9 +124,13 @@ export class SaleState {
     try {
       const ids = await listItems(this.redis, this.sale);
       const values = await Promise.all(
-        ids.map((id) => {
+        ids.map(async (id) => {
           const k = itemKeys(this.sale, id);
-          return Promise.all([this.redis.get(k.stock), this.redis.hget(k.meta, 'per_user_limit')]);
+          const [stock, meta] = await Promise.all([
+            this.redis.get(k.stock),
+            this.redis.hmget(k.meta, 'per_user_limit', 'buckets'),
+          ]);
+          return [await this.remainingOf(id, stock, meta[1] ?? null), meta[0] ?? null] as const;
         }),
       );
       const seen = new Set(ids);
@@ -147,6 +151,16 @@ export class SaleState {
     } catch (e) {
       this.log.debug({ event: 'stock_refresh_failed', err: (e as Error).message }, 'Stock refresh failed');
     }
+  }
+
+  /**
+   * Units left of an item: its stock key, or, for an item split into stock buckets (meta `buckets` > 1,
+   * common/src/buckets.ts), the sum over every bucket, so an empty home bucket never reads as sold out.
+   */
+  private async remainingOf(item: string, stock: string | null, buckets: string | null): Promise<number> {
+    const k = Number(buckets ?? 1);
+    if (!Number.isInteger(k) || k <= 1) return Number(stock ?? 0);
+    return (await bucketLevels(this.redis, this.sale, item, k)).reduce((n, x) => n + x, 0);
   }
 
   private onStockEvent(text: string): void {
@@ -172,11 +186,11 @@ export class SaleState {
         eventAt: now,
       });
       const k = itemKeys(this.sale, item);
-      this.redis
-        .get(k.stock)
+      Promise.all([this.redis.get(k.stock), this.redis.hget(k.meta, 'buckets')])
+        .then(([v, buckets]) => (v === null ? null : this.remainingOf(item, v, buckets)))
         .then((v) => {
           const s = this.items.get(item);
-          if (s && v !== null && s.eventAt === now) s.remaining = Number(v);
+          if (s && v !== null && s.eventAt === now) s.remaining = v;
         })
         .catch(() => {});
     }

@@ -1,5 +1,14 @@
 /** The order path on a Redis Cluster (REDIS_MODE=cluster): every script touches one slot, pub/sub reaches the gateway. */
-import { createRedis, parseAddrList, type RedisClient, reserve } from '@flashsale/common';
+import {
+  bucketLevels,
+  createRedis,
+  parseAddrList,
+  type RedisClient,
+  reserve,
+  reserveBucketed,
+  seedBuckets,
+  startBucket,
+} from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildGateway, type Gateway } from '../src/app.ts';
 import { createOrdersTopic, jsonHeaders, seed, services, testConfig, uniqueSale, waitUntil } from './helpers.ts';
@@ -14,9 +23,11 @@ beforeAll(async () => {
   redis = createRedis({ mode: 'cluster', nodes: parseAddrList(addrs) });
   await createOrdersTopic(services().brokers, sale);
   await seed(redis, sale, { one: 1, many: 1000 });
+  // a hot item over 4 stock buckets (one unit each, in four slots)
+  await seedBuckets(redis, sale, 'hot', 4, 4);
   gw = await buildGateway(testConfig(sale, { REDIS_MODE: 'cluster', REDIS_ADDR: addrs, RATE_LIMIT_MAX_REQUESTS: '3' }));
   await gw.init();
-  await waitUntil('the stock cache', () => gw.ctx.sale.items.size === 2);
+  await waitUntil('the stock cache', () => gw.ctx.sale.items.size === 3);
 });
 
 afterAll(async () => {
@@ -55,5 +66,30 @@ describe('gateway on a Redis Cluster', () => {
     const so = await post('u2', 'one', 'k4');
     expect(so.statusCode).toBe(409);
     expect(so.json().code).toBe('SOLD_OUT');
+  });
+
+  it('flags a bucketed item sold out only when every bucket is empty', async () => {
+    const hot = (n: number) => ({
+      orderId: `hot.b${n}`,
+      itemId: 'hot',
+      userId: `hb${n}`,
+      quantity: 1,
+      correlationId: 'c',
+      requestId: 'r',
+    });
+    // empty the home bucket (bucket 0) first: the gateway must go on accepting
+    let n = 0;
+    while (startBucket(hot(n).orderId, 4) !== 0) n++;
+    expect(await reserveBucketed(redis, sale, hot(n), 60_000, 4)).toMatchObject({ status: 'RESERVED', bucket: 0 });
+    expect((await bucketLevels(redis, sale, 'hot', 4))[0]).toBe(0);
+    await new Promise((r) => setTimeout(r, 600)); // three stock polls (200 ms)
+    expect(gw.ctx.sale.isSoldOut('hot')).toBe(false);
+    expect((await post('hb-a', 'hot', 'k-hot-a')).statusCode).toBe(202);
+    // the other three buckets: then the item is sold out everywhere
+    for (let i = n + 1; (await bucketLevels(redis, sale, 'hot', 4)).some((x) => x > 0); i++) {
+      await reserveBucketed(redis, sale, hot(i), 60_000, 4);
+    }
+    await waitUntil('the sold-out flag of the bucketed item', () => gw.ctx.sale.isSoldOut('hot'), 3000);
+    expect((await post('hb-b', 'hot', 'k-hot-b')).json().code).toBe('SOLD_OUT');
   });
 });
