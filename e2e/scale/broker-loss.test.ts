@@ -41,8 +41,31 @@ beforeAll(async () => {
   } finally {
     await admin.disconnect();
   }
+  // right after creation a broker may not host the topic yet (UNKNOWN_TOPIC_OR_PARTITION): retried
+  await withAdminRetry('warm the group coordinator', warmGroupCoordinator);
   watch = await new StatusWatch(r.addr, sale).start();
 }, 200_000);
+
+/**
+ * Join a throwaway group once, so the fresh cluster has created and loaded its offsets topic before the processor
+ * joins (right after start the coordinator answers "loading" for a while).
+ */
+async function warmGroupCoordinator(): Promise<void> {
+  const consumer = new kafkajs.Kafka({
+    clientId: 'bloss-warm',
+    brokers: kafka.brokers,
+    logLevel: kafkajs.logLevel.NOTHING,
+  }).consumer({ groupId: `bloss-warm-${sale}`, maxWaitTimeInMs: 100 });
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic: topics(sale).dlq, fromBeginning: true });
+    await consumer.run({ eachMessage: async () => {} });
+    await Promise.race([joined, sleep(60_000)]);
+  } finally {
+    await consumer.disconnect();
+  }
+}
 
 afterAll(async () => {
   await Promise.all(procs.map((p) => p.kill()));
