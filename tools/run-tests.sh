@@ -15,6 +15,9 @@ run_check() {
 run_check lint npx biome check .
 run_check typecheck npx tsc -p tsconfig.json
 echo "== vitest"
-npx vitest run --reporter=default --reporter=json --outputFile.json="$out/vitest.json" "$@" || rc=1
-node tools/summarize-tests.ts "$out/vitest.json" "$checks_passed" "$checks_failed" || rc=1
+rm -f "$out/vitest.json"
+vitest_rc=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$out/vitest.json" "$@" || vitest_rc=$?
+[ "$vitest_rc" -eq 0 ] || rc=1
+node tools/summarize-tests.ts "$out/vitest.json" "$checks_passed" "$checks_failed" "$vitest_rc" || rc=1
 exit $rc

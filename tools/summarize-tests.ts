@@ -2,7 +2,7 @@
 // A missing or unreadable report counts as one failure, so a crashed run never looks green.
 import { readFileSync } from 'node:fs';
 
-const [report, checksPassed = '0', checksFailed = '0'] = process.argv.slice(2);
+const [report, checksPassed = '0', checksFailed = '0', vitestExit = '0'] = process.argv.slice(2);
 let passed = Number(checksPassed);
 let failed = Number(checksFailed);
 try {
@@ -25,6 +25,11 @@ try {
   }
 } catch (err) {
   console.error(`no vitest report at ${report}: ${(err as Error).message}`);
+  failed += 1;
+}
+// vitest failed for a reason no test shows (global setup, unhandled error): that is a failure too.
+if (vitestExit !== '0' && failed === Number(checksFailed)) {
+  console.error(`vitest exited with ${vitestExit} without a failed test: counted as one failure`);
   failed += 1;
 }
 console.log(`${passed} passed, ${failed} failed`);
