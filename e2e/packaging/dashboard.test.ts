@@ -84,6 +84,14 @@ beforeAll(async () => {
   ]);
   children.push(prom.child);
   promUrl = prom.url;
+  // Rates need a sample from before the burst: wait until both targets have been scraped (with their zero counts).
+  await eventually(
+    'the first scrapes of the gateway and processor',
+    async () =>
+      (await promQuery(promUrl, `processor_order_processing_duration_seconds_count{sale="${sale}"}`)).length > 0 &&
+      (await promQuery(promUrl, `up{job="gateway", sale="${sale}"} == 1`)).length > 0,
+    30_000,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -115,7 +123,10 @@ describe('the Grafana dashboard on a live gateway and processor', () => {
     );
     const live = dashboardQueries().filter((q) => q.source !== 'operator');
     expect(live.length).toBeGreaterThan(20);
-    const query = (expr: string) => promQuery(promUrl, fillVariables(expr, { namespace: NAMESPACE, sale }));
+    // Grafana's $__rate_interval is at least four scrape intervals; on a loaded machine scrapes slip, so give the
+    // rate windows room (the panels' meaning does not depend on the window).
+    const query = (expr: string) =>
+      promQuery(promUrl, fillVariables(expr, { namespace: NAMESPACE, sale, rateInterval: '2m' }));
     // a few scrapes after the burst, every query has data
     const empty = await eventually(
       'every dashboard query to return data',
@@ -124,7 +135,7 @@ describe('the Grafana dashboard on a live gateway and processor', () => {
         for (const q of live) if ((await query(q.expr)).length === 0) missing.push(`${q.panel}: ${q.expr}`);
         return missing.length === 0 ? [] : undefined;
       },
-      30_000,
+      45_000,
     ).catch(async (e: Error) => {
       const missing: string[] = [];
       for (const q of live) if ((await query(q.expr)).length === 0) missing.push(`${q.panel}: ${q.expr}`);
@@ -139,7 +150,7 @@ describe('the Grafana dashboard on a live gateway and processor', () => {
     expect(items.map((s) => s.metric.item_id).sort()).toEqual(['console-x', 'gift-card-50', 'headphones-pro']);
     const drift = await query(`max(abs(processor_inventory_drift{sale="${sale}"}))`);
     expect(Number(drift[0]!.value[1])).toBe(0);
-  });
+  }, 120_000);
 
   it('the queries of another sale return nothing (the sale label filters)', async () => {
     for (const q of dashboardQueries()
