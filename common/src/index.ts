@@ -17,4 +17,5 @@ export * from './redis.ts';
 export * from './sale-cleanup.ts';
 export * from './sale-env.ts';
 export * from './scripts.ts';
+export * from './tls.ts';
 export * from './topics.ts';

@@ -1,10 +1,12 @@
 /**
  * Kafka transport security shared by the gateway and the processor: TLS and SASL (PLAIN, SCRAM-SHA-256/512) from the
  * environment variables the operator sets (KAFKA_TLS, KAFKA_SASL_MECHANISM, and KAFKA_USERNAME / KAFKA_PASSWORD from
- * Secret references), turned into kafkajs client options. A private CA is trusted through NODE_EXTRA_CA_CERTS.
+ * Secret references), turned into kafkajs client options. A private CA comes from KAFKA_TLS_CA_FILE and skipped
+ * verification from KAFKA_TLS_INSECURE_SKIP_VERIFY (common/src/tls.ts).
  */
 import type { SASLOptions } from 'kafkajs';
 import { z } from 'zod';
+import { type TlsOption, tlsConnectOptions } from './tls.ts';
 
 export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export type KafkaSaslMechanism = (typeof KAFKA_SASL_MECHANISMS)[number];
@@ -51,13 +53,14 @@ export function kafkaSaslFromEnv(
   return { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_USERNAME ?? '', password: e.KAFKA_PASSWORD ?? '' };
 }
 
-/** kafkajs client options for TLS and SASL. */
-export function kafkaSecurityOptions(s: { tls: boolean; sasl?: KafkaSasl | undefined }): {
-  ssl: boolean;
+/** kafkajs client options for TLS (a flag, or settings with a CA and/or skipped verification) and SASL. */
+export function kafkaSecurityOptions(s: { tls: TlsOption; sasl?: KafkaSasl | undefined }): {
+  ssl: boolean | { ca?: string[]; rejectUnauthorized: boolean };
   sasl?: SASLOptions;
 } {
+  const ssl = typeof s.tls === 'object' ? (s.tls.enabled ? tlsConnectOptions(s.tls) : false) : s.tls === true;
   return {
-    ssl: s.tls,
+    ssl,
     ...(s.sasl ? { sasl: { ...s.sasl } as SASLOptions } : {}),
   };
 }

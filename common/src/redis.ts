@@ -5,6 +5,7 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
 import { defineScripts } from './scripts.ts';
+import { type TlsOption, tlsConnectOptions, tlsSettings } from './tls.ts';
 
 export const redisModeSchema = z.enum(['single', 'cluster']);
 
@@ -19,7 +20,8 @@ export interface RedisConnectionConfig {
   nodes: RedisEndpoint[];
   username?: string | undefined;
   password?: string | undefined;
-  tls?: boolean | undefined;
+  /** true: TLS with the default roots; settings: a private CA and/or skipped verification (common/src/tls.ts) */
+  tls?: TlsOption;
   db?: number | undefined;
 }
 
@@ -46,10 +48,11 @@ export function createRedis(
   extra: Partial<RedisOptions> = {},
   clusterExtra: Partial<ClusterOptions> = {},
 ): RedisClient {
+  const tls = tlsSettings(cfg.tls);
   const common: RedisOptions = {
     username: cfg.username,
     password: cfg.password,
-    ...(cfg.tls ? { tls: {} } : {}),
+    ...(tls.enabled ? { tls: tlsConnectOptions(tls) } : {}),
     maxRetriesPerRequest: 3,
     enableAutoPipelining: true,
     ...extra,

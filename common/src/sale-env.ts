@@ -4,6 +4,7 @@
  * resolved by whoever runs the process (the operator references Secrets, the CLI passes what it was given).
  */
 import type { FlashSaleSpec } from './flashsale-spec.ts';
+import { TLS_CA_MOUNT, type TlsTarget, tlsCaPath } from './tls.ts';
 
 export type SaleComponent = 'gateway' | 'processor';
 
@@ -16,8 +17,10 @@ export function sharedEnv(sale: string, spec: FlashSaleSpec): Record<string, str
     REDIS_ADDR: spec.redis.addr,
     REDIS_MODE: spec.redis.mode,
     REDIS_TLS: String(spec.redis.tls.enabled),
+    REDIS_TLS_INSECURE_SKIP_VERIFY: String(spec.redis.tls.insecureSkipVerify),
     KAFKA_ADDR: spec.kafka.brokers,
     KAFKA_TLS: String(spec.kafka.tls.enabled),
+    KAFKA_TLS_INSECURE_SKIP_VERIFY: String(spec.kafka.tls.insecureSkipVerify),
     TOPIC_PARTITIONS: String(spec.topics.partitions),
     TOPIC_REPLICATION: String(spec.topics.replicationFactor),
     /** the operator (or the CLI) owns the topics; the processor must not create them */
@@ -63,6 +66,40 @@ export function saleEnv(
   const own = component === 'gateway' ? gatewayEnv(spec) : processorEnv(spec);
   const user = Object.fromEntries(spec[component].env.map((e) => [e.name, e.value]));
   return { ...sharedEnv(sale, spec), ...own, ...overrides, ...user };
+}
+
+/**
+ * The CA bundles a pod mounts: for each of Redis and Kafka with TLS on and a `caSecretRef`, the Secret key, the
+ * volume, where it is mounted (read-only) and the variable that points the process at the file. Only paths travel
+ * in the environment, never the CA itself. (`flashsale up` passes local files through --redis-ca / --kafka-ca.)
+ */
+export function tlsCaMounts(spec: FlashSaleSpec): {
+  target: TlsTarget;
+  variable: string;
+  path: string;
+  volume: string;
+  dir: string;
+  file: string;
+  secret: { name: string; key: string };
+}[] {
+  const out = [];
+  for (const [target, tls] of [
+    ['REDIS', spec.redis.tls],
+    ['KAFKA', spec.kafka.tls],
+  ] as const) {
+    if (!tls.enabled || !tls.caSecretRef) continue;
+    const m = TLS_CA_MOUNT[target];
+    out.push({
+      target,
+      variable: `${target}_TLS_CA_FILE`,
+      path: tlsCaPath(target),
+      volume: m.volume,
+      dir: m.dir,
+      file: m.file,
+      secret: { name: tls.caSecretRef.name, key: tls.caSecretRef.key },
+    });
+  }
+  return out;
 }
 
 /** Record -> Kubernetes container env list. */
