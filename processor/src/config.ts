@@ -11,6 +11,9 @@ import {
   parseAddrList,
   redisModeSchema,
   saleNameSchema,
+  type TlsSettings,
+  tlsEnvShape,
+  tlsPairFromEnv,
 } from '@flashsale/common';
 import { z } from 'zod';
 
@@ -36,6 +39,8 @@ export const envSchema = z.object({
   KAFKA_TLS: bool(false),
   /** SASL (the operator sets them from the spec and Secret references) */
   ...kafkaSaslEnvShape,
+  /** TLS trust: CA bundle files (mounted by the operator) and skipped verification (common/src/tls.ts) */
+  ...tlsEnvShape,
   /** a crashed member's partitions move to the others after this long */
   KAFKA_SESSION_TIMEOUT: duration('30s'),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
@@ -78,14 +83,14 @@ export interface ProcessorConfig {
     nodes: { host: string; port: number }[];
     username?: string | undefined;
     password?: string | undefined;
-    tls: boolean;
+    tls: TlsSettings;
     commandTimeoutMs: number;
   };
   kafka: {
     brokers: string[];
     clientId: string;
     sessionTimeoutMs: number;
-    tls: boolean;
+    tls: TlsSettings;
     sasl?: KafkaSasl | undefined;
   };
   logLevel: (typeof LOG_LEVELS)[number];
@@ -122,6 +127,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const saslIssues: string[] = [];
   const sasl = kafkaSaslFromEnv(e, saslIssues);
+  const tls = tlsPairFromEnv(e, saslIssues);
   if (saslIssues.length > 0) throw new Error(`invalid processor configuration:\n  ${saslIssues.join('\n  ')}`);
   return {
     sale: e.SALE_NAME,
@@ -130,14 +136,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       nodes: e.REDIS_ADDR,
       username: e.REDIS_USERNAME,
       password: e.REDIS_PASSWORD,
-      tls: e.REDIS_TLS,
+      tls: tls.redis,
       commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT,
     },
     kafka: {
       brokers: e.KAFKA_ADDR,
       clientId: e.KAFKA_CLIENT_ID,
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT,
-      tls: e.KAFKA_TLS,
+      tls: tls.kafka,
       sasl,
     },
     logLevel: e.LOG_LEVEL,

@@ -18,6 +18,7 @@ import {
   type Logger,
   type PartitionLag,
   processorGroupId,
+  type TlsOption,
   topics,
   waitForLeaders,
 } from '@flashsale/common';
@@ -43,7 +44,7 @@ export type BatchHandler = (messages: InMessage[]) => Promise<void>;
 export interface ConsumerOptions {
   brokers: string[];
   clientId: string;
-  tls: boolean;
+  tls: TlsOption;
   sasl?: KafkaSasl | undefined;
   sale: string;
   partitionsConcurrency: number;

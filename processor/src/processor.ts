@@ -1,7 +1,7 @@
 /** startProcessor: wires Redis, the Kafka consumer and producer, payment, housekeeping and the HTTP endpoints. */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { createLogger, createRedis, topics } from '@flashsale/common';
+import { checkTlsAtStartup, createLogger, createRedis, topics } from '@flashsale/common';
 import type { ProcessorConfig } from './config.ts';
 import { OrdersConsumer } from './consumer.ts';
 import { createHandler, Semaphore } from './handler.ts';
@@ -30,6 +30,11 @@ export interface StartOptions {
 
 export async function startProcessor(config: ProcessorConfig, opts: StartOptions = {}): Promise<ProcessorHandle> {
   const log = createLogger('processor', config.logLevel).child({ sale: config.sale });
+  // a certificate the configured trust does not accept stops start-up here (the clients would retry it forever)
+  await checkTlsAtStartup(log, [
+    { target: 'REDIS', endpoints: config.redis.nodes, tls: config.redis.tls },
+    { target: 'KAFKA', endpoints: config.kafka.brokers, tls: config.kafka.tls },
+  ]);
   const metrics = createMetrics(opts.defaultMetrics ?? true);
   const redis = createRedis(
     {

@@ -1,5 +1,5 @@
 /** The processor's only Kafka producer: writes dead letters. */
-import { type KafkaSasl, kafkaSecurityOptions, type Logger } from '@flashsale/common';
+import { type KafkaSasl, kafkaSecurityOptions, type Logger, type TlsOption } from '@flashsale/common';
 import kafkajs from 'kafkajs';
 
 // kafkajs is CommonJS; its spread exports are invisible to ESM named imports
@@ -22,7 +22,7 @@ export class DlqProducer implements DlqSink {
   readonly topic: string;
   private readonly producer;
   constructor(
-    kafkaCfg: { brokers: string[]; clientId: string; tls: boolean; sasl?: KafkaSasl | undefined },
+    kafkaCfg: { brokers: string[]; clientId: string; tls: TlsOption; sasl?: KafkaSasl | undefined },
     topic: string,
     log: Logger,
   ) {
