@@ -48,6 +48,8 @@ export const itemKeys = (sale: string, item: string) => {
     order: (orderId: string) => `${t}:order:${orderId}`,
     /** units a user holds or bought of this item (per-user limit) */
     user: (userId: string) => `${t}:user:${userId}`,
+    /** hash order id -> bucket: give-backs of a bucketed item settled but not yet returned (common/src/buckets.ts) */
+    gives: `${t}:gives`,
   };
 };
 

@@ -24,8 +24,11 @@ export const SCRIPTS = {
   inventory_bucket_claim: 3,
   inventory_bucket_take: 2,
   inventory_bucket_commit: 4,
-  inventory_bucket_settle: 4,
+  inventory_bucket_settle: 5,
   inventory_bucket_give: 2,
+  inventory_bucket_expire: 3,
+  inventory_bucket_seed: 1,
+  inventory_bucket_adjust: 2,
 } as const satisfies Record<string, number>;
 
 export type ScriptName = keyof typeof SCRIPTS;
