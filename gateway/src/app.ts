@@ -1,6 +1,6 @@
 /** Assembly: clients, state and one fastify plugin per concern. `buildGateway` builds; `startGateway` listens. */
 import { randomUUID } from 'node:crypto';
-import { createLogger, createRedis, topics } from '@flashsale/common';
+import { checkTlsAtStartup, createLogger, createRedis, topics } from '@flashsale/common';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { GatewayConfig } from './config.ts';
 import type { GatewayContext } from './context.ts';
@@ -34,6 +34,11 @@ export interface Gateway {
 
 export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
   const log = createLogger('gateway', config.logLevel);
+  // a certificate the configured trust does not accept stops start-up here (the clients would retry it forever)
+  await checkTlsAtStartup(log, [
+    { target: 'REDIS', endpoints: config.redis.nodes, tls: config.redis.tls },
+    { target: 'KAFKA', endpoints: config.kafka.brokers, tls: config.kafka.tls },
+  ]);
   const redisOpts = { commandTimeout: config.redis.commandTimeoutMs, maxRetriesPerRequest: 2 };
   const redis = createRedis(config.redis, redisOpts);
   const sub = createRedis(config.redis, { maxRetriesPerRequest: null });

@@ -14,6 +14,9 @@ import {
   type RedisConnectionConfig,
   redisModeSchema,
   saleNameSchema,
+  type TlsSettings,
+  tlsEnvShape,
+  tlsPairFromEnv,
 } from '@flashsale/common';
 import { z } from 'zod';
 
@@ -82,6 +85,8 @@ export const envSchema = z.object({
   KAFKA_TLS: bool(false),
   /** SASL (the operator sets them from the spec and Secret references) */
   ...kafkaSaslEnvShape,
+  /** TLS trust: CA bundle files (mounted by the operator) and skipped verification (common/src/tls.ts) */
+  ...tlsEnvShape,
   KAFKA_SEND_TIMEOUT: duration('5s'),
   PRODUCER_BATCH_MAX: int(500, 1, 10_000),
   PRODUCER_LINGER: duration('2ms'),
@@ -119,11 +124,11 @@ export interface GatewayConfig {
   host: string;
   logLevel: (typeof LOG_LEVELS)[number];
   sale: { name: string; startsAt?: number | undefined; endsAt?: number | undefined };
-  redis: RedisConnectionConfig & { commandTimeoutMs: number };
+  redis: RedisConnectionConfig & { tls: TlsSettings; commandTimeoutMs: number };
   kafka: {
     brokers: string[];
     clientId: string;
-    tls: boolean;
+    tls: TlsSettings;
     sasl?: KafkaSasl | undefined;
     sendTimeoutMs: number;
     batchMax: number;
@@ -175,6 +180,7 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
   if (e.RATE_LIMIT_WINDOW <= 0) issues.push('RATE_LIMIT_WINDOW: must be positive');
   if (e.KAFKA_SEND_TIMEOUT <= 0) issues.push('KAFKA_SEND_TIMEOUT: must be positive');
   const sasl = kafkaSaslFromEnv(e, issues);
+  const tls = tlsPairFromEnv(e, issues);
   if (issues.length > 0) throw new ConfigError(issues);
 
   const windowS = e.RATE_LIMIT_WINDOW / 1000;
@@ -189,13 +195,13 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
       nodes: e.REDIS_ADDR,
       username: e.REDIS_USERNAME,
       password: e.REDIS_PASSWORD,
-      tls: e.REDIS_TLS,
+      tls: tls.redis,
       commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT,
     },
     kafka: {
       brokers: e.KAFKA_ADDR.map((a) => `${a.host}:${a.port}`),
       clientId: e.KAFKA_CLIENT_ID,
-      tls: e.KAFKA_TLS,
+      tls: tls.kafka,
       sasl,
       sendTimeoutMs: e.KAFKA_SEND_TIMEOUT,
       batchMax: e.PRODUCER_BATCH_MAX,

@@ -3,7 +3,14 @@
  * with a micro-batcher so concurrent requests share one produce request. `send()` resolves only after the
  * broker acknowledged the message; it rejects with BreakerOpenError while the breaker is open.
  */
-import { encodeOrder, type KafkaSasl, kafkaSecurityOptions, ORDER_HEADERS, type OrderMessage } from '@flashsale/common';
+import {
+  encodeOrder,
+  type KafkaSasl,
+  kafkaSecurityOptions,
+  ORDER_HEADERS,
+  type OrderMessage,
+  type TlsOption,
+} from '@flashsale/common';
 import {
   type Admin,
   Kafka,
@@ -19,7 +26,7 @@ import { BreakerOpenError, type BreakerOptions, type BreakerState, ExponentialBr
 export interface ProducerOptions {
   brokers: string[];
   clientId: string;
-  tls?: boolean;
+  tls?: TlsOption;
   sasl?: KafkaSasl | undefined;
   topic: string;
   sendTimeoutMs: number;
@@ -85,7 +92,7 @@ export class OrderProducer {
     this.kafka = new Kafka({
       clientId: opts.clientId,
       brokers: opts.brokers,
-      ...kafkaSecurityOptions({ tls: opts.tls === true, sasl: opts.sasl }),
+      ...kafkaSecurityOptions({ tls: opts.tls, sasl: opts.sasl }),
       connectionTimeout: Math.min(3000, opts.sendTimeoutMs),
       requestTimeout: opts.sendTimeoutMs,
       retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
