@@ -5,6 +5,7 @@ import type { ServiceName, ServiceProvider } from './types.ts';
 import { ALL_SERVICES } from './types.ts';
 
 export { leases, NativeProvider } from './native.ts';
+export { PrivateApiServer, type PrivateApiServerOptions } from './private-apiserver.ts';
 export { dockerEngineAnswers, TestcontainersProvider } from './testcontainers.ts';
 export * from './types.ts';
 

@@ -8,6 +8,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { ensureKube } from '../install.ts';
 import { binPaths, envFlag, HOST, logFile, ports, serviceDir } from '../paths.ts';
+import type { Daemon } from '../proc.ts';
 import { assertPortsFree, run, spawnDaemon, waitFor } from '../proc.ts';
 import type { NativeService } from './service.ts';
 
@@ -16,7 +17,7 @@ export function kubeconfigPath(): string {
 }
 
 /** GET on the API server with the admin token; TLS is self-signed, so verification is off (loopback only). */
-function apiGet(server: string, path: string, token: string): Promise<{ status: number; body: string }> {
+export function apiGet(server: string, path: string, token: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       `${server}${path}`,
@@ -35,12 +36,127 @@ function apiGet(server: string, path: string, token: string): Promise<{ status: 
   });
 }
 
-async function readyz(server: string, token: string): Promise<boolean> {
+export async function readyz(server: string, token: string): Promise<boolean> {
   try {
     const r = await apiGet(server, '/readyz', token);
     return r.status === 200 && r.body.trim() === 'ok';
   } catch {
     return false;
+  }
+}
+
+/** A throwaway PKI in `pki`: service-account key pair, a CA, and tokens.csv with one admin token (returned). */
+export async function makePki(pki: string, logPath: string): Promise<string> {
+  const sh = (cmd: string, args: string[]) => run(cmd, args, { cwd: pki, logPath });
+  await sh('openssl', ['genrsa', '-out', 'sa.key', '2048']);
+  await sh('openssl', ['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
+  await sh('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '3650',
+    '-subj',
+    '/CN=fse-local-ca',
+  ]);
+  const token = randomBytes(24).toString('hex');
+  writeFileSync(join(pki, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n`);
+  return token;
+}
+
+/** etcd's arguments (single member, loopback, no fsync: test data only). */
+export function etcdArgs(o: { name: string; dataDir: string; clientUrl: string; peerUrl: string }): string[] {
+  return [
+    `--name=${o.name}`,
+    `--data-dir=${o.dataDir}`,
+    `--listen-client-urls=${o.clientUrl}`,
+    `--advertise-client-urls=${o.clientUrl}`,
+    `--listen-peer-urls=${o.peerUrl}`,
+    `--initial-advertise-peer-urls=${o.peerUrl}`,
+    `--initial-cluster=${o.name}=${o.peerUrl}`,
+    '--unsafe-no-fsync',
+    '--log-level=warn',
+    '--quota-backend-bytes=2147483648',
+  ];
+}
+
+export function waitEtcdHealthy(etcdUrl: string, alive: Daemon[], logPath: string): Promise<unknown> {
+  return waitFor(
+    `etcd ${etcdUrl}/health`,
+    async () => {
+      const r = await fetch(`${etcdUrl}/health`, { signal: AbortSignal.timeout(2000) });
+      return r.ok && ((await r.json()) as { health?: string }).health === 'true';
+    },
+    { timeoutMs: 30_000, alive, logPath },
+  );
+}
+
+/** kube-apiserver's arguments; `pki` holds sa.key/sa.pub/tokens.csv and is its --cert-dir. */
+export function apiserverArgs(o: { etcdUrl: string; port: number; pki: string; extra?: string[] }): string[] {
+  const server = `https://${HOST}:${o.port}`;
+  return [
+    `--etcd-servers=${o.etcdUrl}`,
+    `--bind-address=${HOST}`,
+    `--advertise-address=${HOST}`,
+    `--secure-port=${o.port}`,
+    `--cert-dir=${o.pki}`,
+    '--service-cluster-ip-range=10.0.0.0/24',
+    `--service-account-issuer=${server}`,
+    `--service-account-key-file=${join(o.pki, 'sa.pub')}`,
+    `--service-account-signing-key-file=${join(o.pki, 'sa.key')}`,
+    `--token-auth-file=${join(o.pki, 'tokens.csv')}`,
+    '--authorization-mode=RBAC',
+    '--allow-privileged=true',
+    '--profiling=false',
+    '--v=0',
+    ...(o.extra ?? []),
+  ];
+}
+
+export function waitApiserverReady(server: string, token: string, alive: Daemon[], logPath: string): Promise<unknown> {
+  return waitFor(`kube-apiserver ${server}/readyz`, () => readyz(server, token), {
+    timeoutMs: 90_000,
+    intervalMs: 300,
+    alive,
+    logPath,
+  });
+}
+
+/** A kubeconfig with the admin token (self-signed TLS, so verification is off: loopback only). */
+export function kubeconfigYaml(server: string, token: string): string {
+  return `apiVersion: v1
+kind: Config
+clusters:
+  - name: fse-local
+    cluster:
+      server: ${server}
+      insecure-skip-tls-verify: true
+users:
+  - name: fse-admin
+    user:
+      token: ${token}
+contexts:
+  - name: fse-local
+    context:
+      cluster: fse-local
+      user: fse-admin
+      namespace: default
+current-context: fse-local
+`;
+}
+
+/** The admin token of a kubeconfig written by kubeconfigYaml. */
+export function tokenOf(kubeconfig: string): string | undefined {
+  try {
+    return /token: (\S+)/.exec(readFileSync(kubeconfig, 'utf8'))?.[1];
+  } catch {
+    return undefined;
   }
 }
 
@@ -86,26 +202,7 @@ export const kube: NativeService<'kube'> = {
     const pki = join(base, 'pki');
     mkdirSync(pki, { recursive: true });
     const logPath = logFile('kube');
-    const sh = (cmd: string, args: string[]) => run(cmd, args, { cwd: pki, logPath });
-    await sh('openssl', ['genrsa', '-out', 'sa.key', '2048']);
-    await sh('openssl', ['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
-    await sh('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-      '-days',
-      '3650',
-      '-subj',
-      '/CN=fse-local-ca',
-    ]);
-    const token = randomBytes(24).toString('hex');
-    writeFileSync(join(pki, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n`);
+    const token = await makePki(pki, logPath);
 
     // etcd
     const etcdUrl = `http://${HOST}:${p.etcd}`;
@@ -113,85 +210,25 @@ export const kube: NativeService<'kube'> = {
     const etcd = spawnDaemon(
       'etcd',
       binPaths.etcd,
-      [
-        '--name=fse',
-        `--data-dir=${join(base, 'etcd')}`,
-        `--listen-client-urls=${etcdUrl}`,
-        `--advertise-client-urls=${etcdUrl}`,
-        `--listen-peer-urls=${peerUrl}`,
-        `--initial-advertise-peer-urls=${peerUrl}`,
-        `--initial-cluster=fse=${peerUrl}`,
-        '--unsafe-no-fsync',
-        '--log-level=warn',
-        '--quota-backend-bytes=2147483648',
-      ],
+      etcdArgs({ name: 'fse', dataDir: join(base, 'etcd'), clientUrl: etcdUrl, peerUrl }),
       { logPath: logFile('kube-etcd'), match: join(base, 'etcd') },
     );
     started.push(etcd);
-    await waitFor(
-      `etcd ${etcdUrl}/health`,
-      async () => {
-        const r = await fetch(`${etcdUrl}/health`, { signal: AbortSignal.timeout(2000) });
-        return r.ok && ((await r.json()) as { health?: string }).health === 'true';
-      },
-      { timeoutMs: 30_000, alive: [etcd], logPath: logFile('kube-etcd') },
-    );
+    await waitEtcdHealthy(etcdUrl, [etcd], logFile('kube-etcd'));
 
     // API server
     const server = `https://${HOST}:${p.apiserver}`;
     const apiserver = spawnDaemon(
       'kube-apiserver',
       join(binPaths.kubeDir, 'kube-apiserver'),
-      [
-        `--etcd-servers=${etcdUrl}`,
-        `--bind-address=${HOST}`,
-        `--advertise-address=${HOST}`,
-        `--secure-port=${p.apiserver}`,
-        `--cert-dir=${pki}`,
-        '--service-cluster-ip-range=10.0.0.0/24',
-        `--service-account-issuer=${server}`,
-        `--service-account-key-file=${join(pki, 'sa.pub')}`,
-        `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
-        `--token-auth-file=${join(pki, 'tokens.csv')}`,
-        '--authorization-mode=RBAC',
-        '--allow-privileged=true',
-        '--profiling=false',
-        '--v=0',
-      ],
+      apiserverArgs({ etcdUrl, port: p.apiserver, pki }),
       { logPath: logFile('kube-apiserver'), match: pki },
     );
     started.push(apiserver);
-    await waitFor(`kube-apiserver ${server}/readyz`, () => readyz(server, token), {
-      timeoutMs: 90_000,
-      intervalMs: 300,
-      alive: [etcd, apiserver],
-      logPath: logFile('kube-apiserver'),
-    });
+    await waitApiserverReady(server, token, [etcd, apiserver], logFile('kube-apiserver'));
 
     const kubeconfig = kubeconfigPath();
-    writeFileSync(
-      kubeconfig,
-      `apiVersion: v1
-kind: Config
-clusters:
-  - name: fse-local
-    cluster:
-      server: ${server}
-      insecure-skip-tls-verify: true
-users:
-  - name: fse-admin
-    user:
-      token: ${token}
-contexts:
-  - name: fse-local
-    context:
-      cluster: fse-local
-      user: fse-admin
-      namespace: default
-current-context: fse-local
-`,
-      { mode: 0o600 },
-    );
+    writeFileSync(kubeconfig, kubeconfigYaml(server, token), { mode: 0o600 });
 
     const kc = [`--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`];
     started.push(
@@ -277,11 +314,3 @@ current-context: fse-local
     return token ? readyz(e.server, token) : false;
   },
 };
-
-function tokenOf(kubeconfig: string): string | undefined {
-  try {
-    return /token: (\S+)/.exec(readFileSync(kubeconfig, 'utf8'))?.[1];
-  } catch {
-    return undefined;
-  }
-}
