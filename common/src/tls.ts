@@ -77,20 +77,24 @@ export function readCaBundle(file: string, variable: string, issues: string[]): 
     issues.push(`${variable}: cannot read the CA file "${file}" (${code})`);
     return undefined;
   }
+  const problem = pemProblem(text, `"${file}"`);
+  if (problem === undefined) return text;
+  issues.push(`${variable}: ${problem}`);
+  return undefined;
+}
+
+/** Why `text` is not a usable PEM CA bundle (`where` names it in the message), or undefined when it is. */
+export function pemProblem(text: string, where: string): string | undefined {
   const certs = text.match(PEM_CERT) ?? [];
-  if (certs.length === 0) {
-    issues.push(`${variable}: "${file}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
-    return undefined;
-  }
+  if (certs.length === 0) return `${where} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`;
   for (const [i, pem] of certs.entries()) {
     try {
       new X509Certificate(pem);
     } catch {
-      issues.push(`${variable}: certificate ${i + 1} in "${file}" is not a valid X.509 certificate`);
-      return undefined;
+      return `certificate ${i + 1} in ${where} is not a valid X.509 certificate`;
     }
   }
-  return text;
+  return undefined;
 }
 
 /**

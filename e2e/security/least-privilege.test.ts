@@ -23,7 +23,7 @@ const parsed = parseFlashSaleSpec({
     addr: 'redis:6379',
     usernameSecretRef: { name: 'redis-creds', key: 'username' },
     passwordSecretRef: { name: 'redis-creds', key: 'password' },
-    tls: { enabled: true },
+    tls: { enabled: true, caSecretRef: { name: 'sale-ca', key: 'ca.pem' } },
   },
   kafka: {
     brokers: 'kafka:9093',
@@ -76,11 +76,15 @@ describe('sale workloads (operator builders)', () => {
         });
         expect(c.securityContext.privileged ?? false).toBe(false);
         expect(c.securityContext.capabilities.add ?? []).toEqual([]);
-        // the only writable path is an emptyDir with a size limit
+        // the only writable path is an emptyDir with a size limit; a Secret (the CA bundle) is mounted read-only
         for (const m of c.volumeMounts ?? []) {
           const v = pod.volumes.find((x: Any) => x.name === m.name);
-          expect(v?.emptyDir?.sizeLimit, `${m.name}`).toBeTruthy();
+          if (v?.secret) {
+            expect(m.readOnly, `${m.name}`).toBe(true);
+            expect(v.secret.defaultMode & 0o222, `${m.name}`).toBe(0);
+          } else expect(v?.emptyDir?.sizeLimit, `${m.name}`).toBeTruthy();
         }
+        expect(c.volumeMounts.find((m: Any) => m.name === 'redis-tls-ca')).toMatchObject({ readOnly: true });
       }
     });
 
@@ -99,6 +103,12 @@ describe('sale workloads (operator builders)', () => {
         expect(e.valueFrom.secretKeyRef.name, v).toBe(secret);
       }
       expect(JSON.stringify(d)).not.toMatch(/password"\s*,\s*"value"/i);
+      // the CA bundle is a file from the Secret; only its path is in the environment
+      expect(byName.get('REDIS_TLS_CA_FILE')).toEqual({
+        name: 'REDIS_TLS_CA_FILE',
+        value: '/etc/flashsale/tls/redis/ca.crt',
+      });
+      expect(byName.has('KAFKA_TLS_CA_FILE')).toBe(false);
     });
   }
 });

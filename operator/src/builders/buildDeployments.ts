@@ -3,7 +3,7 @@
  * sale's ConfigMap plus per-component variables, user env last (overrides). `replicas` is left out whenever an
  * autoscaler owns it.
  */
-import { envList, type FlashSaleSpec, gatewayEnv, parseDurationMs, processorEnv } from '@flashsale/common';
+import { envList, type FlashSaleSpec, gatewayEnv, parseDurationMs, processorEnv, tlsCaMounts } from '@flashsale/common';
 import { CONFIG_HASH_ANNOTATION, childNames } from '../api/types.ts';
 import { childMeta, type SaleRef, selectorLabels } from './meta.ts';
 
@@ -35,6 +35,22 @@ function credentialEnv(spec: FlashSaleSpec): EnvVar[] {
         ]
       : []),
   ];
+}
+
+/**
+ * CA bundles (`spec.<redis|kafka>.tls.caSecretRef`): each Secret key is a read-only file volume (owner and group
+ * read; the pod's fsGroup), mounted under /etc/flashsale/tls/<target>/, and only its path goes into the environment.
+ */
+function tlsCaPieces(spec: FlashSaleSpec) {
+  const mounts = tlsCaMounts(spec);
+  return {
+    env: mounts.map((m) => ({ name: m.variable, value: m.path })),
+    volumes: mounts.map((m) => ({
+      name: m.volume,
+      secret: { secretName: m.secret.name, items: [{ key: m.secret.key, path: m.file }], defaultMode: 0o440 },
+    })),
+    volumeMounts: mounts.map((m) => ({ name: m.volume, mountPath: m.dir, readOnly: true })),
+  };
 }
 
 /** Later entries win: built-ins, then the user's overrides. */
@@ -104,7 +120,7 @@ function deployment(
           terminationGracePeriodSeconds: 45,
           securityContext: podSecurityContext,
           containers: [container],
-          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }, ...tlsCaPieces(input.spec).volumes],
         },
       },
     },
@@ -116,7 +132,12 @@ export function buildGatewayDeployment(input: DeploymentInput) {
   const g = spec.gateway;
   const names = childNames(sale.name);
   const env = mergeEnv(
-    [{ name: 'PORT', value: String(GATEWAY_PORT) }, ...envList(gatewayEnv(spec)), ...credentialEnv(spec)],
+    [
+      { name: 'PORT', value: String(GATEWAY_PORT) },
+      ...envList(gatewayEnv(spec)),
+      ...credentialEnv(spec),
+      ...tlsCaPieces(spec).env,
+    ],
     g.env,
   );
   const container = {
@@ -134,7 +155,7 @@ export function buildGatewayDeployment(input: DeploymentInput) {
     readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
     // keep serving while the endpoint removal propagates to kube-proxy / load balancers, then SIGTERM drains
     lifecycle: { preStop: { sleep: { seconds: 5 } } },
-    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...tlsCaPieces(spec).volumeMounts],
   };
   return deployment(input, 'gateway', names.gateway, container, {
     type: 'RollingUpdate',
@@ -152,6 +173,7 @@ export function buildProcessorDeployment(input: DeploymentInput) {
       ...envList(processorEnv(spec)),
       { name: 'SHUTDOWN_TIMEOUT', value: '30s' },
       ...credentialEnv(spec),
+      ...tlsCaPieces(spec).env,
     ],
     p.env,
   );
@@ -167,7 +189,7 @@ export function buildProcessorDeployment(input: DeploymentInput) {
     securityContext: containerSecurityContext,
     livenessProbe: { httpGet: { path: '/health', port: 'metrics' }, periodSeconds: 10, failureThreshold: 3 },
     readinessProbe: { httpGet: { path: '/health', port: 'metrics' }, periodSeconds: 5, failureThreshold: 2 },
-    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...tlsCaPieces(spec).volumeMounts],
   };
   // Rolling, never blue-green: two versions in one consumer group would split partitions; drain before stop.
   return deployment(input, 'processor', names.processor, container, {

@@ -9,6 +9,7 @@ import {
   ensureTopics,
   type FlashSaleSpec,
   parseDurationMs,
+  tlsConnectOptions,
 } from '@flashsale/common';
 import kafkajs, { type Admin, type SASLOptions } from 'kafkajs';
 
@@ -17,6 +18,8 @@ const { Kafka, logLevel } = kafkajs;
 export interface KafkaCredentials {
   username?: string | undefined;
   password?: string | undefined;
+  /** CA bundle (PEM) from `spec.kafka.tls.caSecretRef`, kept in memory only */
+  ca?: string | undefined;
 }
 
 export class KafkaAdmins {
@@ -28,7 +31,15 @@ export class KafkaAdmins {
   }
 
   private key(spec: FlashSaleSpec['kafka'], creds: KafkaCredentials) {
-    return JSON.stringify([spec.brokers, spec.tls.enabled, spec.sasl?.mechanism, creds.username, creds.password]);
+    return JSON.stringify([
+      spec.brokers,
+      spec.tls.enabled,
+      spec.tls.insecureSkipVerify,
+      creds.ca,
+      spec.sasl?.mechanism,
+      creds.username,
+      creds.password,
+    ]);
   }
 
   async get(spec: FlashSaleSpec['kafka'], creds: KafkaCredentials): Promise<Admin> {
@@ -42,7 +53,9 @@ export class KafkaAdmins {
       const kafka = new Kafka({
         clientId: this.clientId,
         brokers: spec.brokers.split(','),
-        ssl: spec.tls.enabled ? { rejectUnauthorized: !spec.tls.insecureSkipVerify } : false,
+        ssl: spec.tls.enabled
+          ? tlsConnectOptions({ enabled: true, ca: creds.ca, insecureSkipVerify: spec.tls.insecureSkipVerify })
+          : false,
         ...(sasl ? { sasl } : {}),
         connectionTimeout: 3000,
         requestTimeout: 10_000,

@@ -18,6 +18,8 @@ import {
 export interface RedisCredentials {
   username?: string | undefined;
   password?: string | undefined;
+  /** CA bundle (PEM) from `spec.redis.tls.caSecretRef`, kept in memory only */
+  ca?: string | undefined;
 }
 
 export class RedisPool {
@@ -29,7 +31,15 @@ export class RedisPool {
   }
 
   get(spec: FlashSaleSpec['redis'], creds: RedisCredentials): RedisClient {
-    const key = JSON.stringify([spec.mode, spec.addr, spec.tls.enabled, creds.username, creds.password]);
+    const key = JSON.stringify([
+      spec.mode,
+      spec.addr,
+      spec.tls.enabled,
+      spec.tls.insecureSkipVerify,
+      creds.ca,
+      creds.username,
+      creds.password,
+    ]);
     let c = this.clients.get(key);
     if (!c) {
       c = createRedis(
@@ -38,7 +48,7 @@ export class RedisPool {
           nodes: parseAddrList(spec.addr, 'spec.redis.addr'),
           username: creds.username,
           password: creds.password,
-          tls: spec.tls.enabled,
+          tls: { enabled: spec.tls.enabled, ca: creds.ca, insecureSkipVerify: spec.tls.insecureSkipVerify },
         },
         {
           commandTimeout: this.commandTimeoutMs,

@@ -1,5 +1,8 @@
-/** Credentials the operator itself needs to reach Redis and Kafka, read from the Secrets the spec references. */
-import type { FlashSaleSpec, SecretKeyRef } from '@flashsale/common';
+/**
+ * Credentials and CA bundles the operator itself needs to reach Redis and Kafka, read from the Secrets the spec
+ * references. They stay in memory (the pool keys); the workloads get Secret references and a mounted CA file instead.
+ */
+import { type FlashSaleSpec, pemProblem, type SecretKeyRef } from '@flashsale/common';
 import type { KafkaCredentials } from '../external/kafkaSide.ts';
 import type { RedisCredentials } from '../external/redisSide.ts';
 import type { Deps } from './context.ts';
@@ -7,7 +10,7 @@ import type { Deps } from './context.ts';
 export interface Credentials {
   redis: RedisCredentials;
   kafka: KafkaCredentials;
-  /** references that did not resolve ("secret/key") */
+  /** references that did not resolve ("secret/key"), or a CA key without a usable PEM certificate */
   missing: string[];
 }
 
@@ -19,11 +22,25 @@ export async function readCredentials(deps: Deps, namespace: string, spec: Flash
     if (v === undefined) missing.push(`${ref.name}/${ref.key}`);
     return v;
   };
+  /** the CA bundle of a target with TLS on; its content is never put into a message */
+  const readCa = async (tls: FlashSaleSpec['redis']['tls']) => {
+    if (!tls.enabled || !tls.caSecretRef) return undefined;
+    const pem = await read(tls.caSecretRef);
+    if (pem === undefined) return undefined;
+    const problem = pemProblem(pem, `${tls.caSecretRef.name}/${tls.caSecretRef.key}`);
+    if (problem) missing.push(problem);
+    return problem ? undefined : pem;
+  };
   return {
-    redis: { username: await read(spec.redis.usernameSecretRef), password: await read(spec.redis.passwordSecretRef) },
+    redis: {
+      username: await read(spec.redis.usernameSecretRef),
+      password: await read(spec.redis.passwordSecretRef),
+      ca: await readCa(spec.redis.tls),
+    },
     kafka: {
       username: await read(spec.kafka.sasl?.usernameSecretRef),
       password: await read(spec.kafka.sasl?.passwordSecretRef),
+      ca: await readCa(spec.kafka.tls),
     },
     missing,
   };
