@@ -54,6 +54,16 @@ export function registerCommands(program: Command): void {
     .addOption(
       new Option('--kafka <brokers>', 'Kafka brokers host:port,... (default: spec.kafka.brokers)').env('KAFKA_ADDR'),
     )
+    .addOption(
+      new Option('--redis-ca <file>', 'CA bundle (PEM) to trust for Redis TLS (spec.redis.tls)').env(
+        'REDIS_TLS_CA_FILE',
+      ),
+    )
+    .addOption(
+      new Option('--kafka-ca <file>', 'CA bundle (PEM) to trust for Kafka TLS (spec.kafka.tls)').env(
+        'KAFKA_TLS_CA_FILE',
+      ),
+    )
     .option('--host <host>', 'address the gateway and metrics listen on', '127.0.0.1')
     .option('--port <port>', 'gateway port', int('--port', 0), 8080)
     .option('--metrics-port <port>', 'first processor metrics port (one per processor)', int('--metrics-port', 1), 9090)
@@ -76,6 +86,8 @@ export function registerCommands(program: Command): void {
         sale: o.sale,
         redis: o.redis,
         kafka: o.kafka,
+        redisCa: o.redisCa,
+        kafkaCa: o.kafkaCa,
         host: o.host,
         port: o.port,
         metricsPort: o.metricsPort,

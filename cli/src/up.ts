@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import {
@@ -18,11 +18,15 @@ import {
   ensureTopics,
   type FlashSaleManifest,
   type FlashSaleSpec,
+  isTlsVerificationFailure,
+  kafkaSecurityOptions,
   parseAddrList,
   parseDurationMs,
   type RedisClient,
   type SeedResult,
   saleEnv,
+  type TlsSettings,
+  tlsFromEnv,
   seedItem,
   topics,
 } from '@flashsale/common';
@@ -46,6 +50,9 @@ export interface UpOptions {
   /** override spec.redis.addr / spec.kafka.brokers (cluster DNS names do not resolve locally) */
   redis?: string | undefined;
   kafka?: string | undefined;
+  /** CA bundles (PEM files) for spec.<redis|kafka>.tls: trusted by the CLI's own connections, passed to the children */
+  redisCa?: string | undefined;
+  kafkaCa?: string | undefined;
   host: string;
   port: number;
   metricsPort: number;
@@ -67,6 +74,8 @@ export interface PreparedSale {
   spec: FlashSaleSpec;
   redis: string;
   kafka: string[];
+  /** TLS trust from the spec and --redis-ca / --kafka-ca */
+  tls: { redis: TlsSettings; kafka: TlsSettings };
   seeded: (SeedResult & { item: string })[];
   topics: { orders: string; dlq: string; partitions: number; created: string[] };
 }
@@ -83,9 +92,26 @@ export function localSpec(m: FlashSaleManifest, o: Pick<UpOptions, 'now' | 'part
   return spec;
 }
 
-async function connectRedis(addr: string, mode: 'single' | 'cluster'): Promise<RedisClient> {
+/** The spec's TLS switches with the CA files given locally (a bad file is a usage error naming the variable). */
+export function localTls(spec: FlashSaleSpec, o: Pick<UpOptions, 'redisCa' | 'kafkaCa'>): PreparedSale['tls'] {
+  const issues: string[] = [];
+  const one = (target: 'REDIS' | 'KAFKA', tls: FlashSaleSpec['redis']['tls'], file: string | undefined) =>
+    tlsFromEnv(
+      target,
+      { enabled: tls.enabled, caFile: file ? resolve(file) : undefined, insecureSkipVerify: tls.insecureSkipVerify },
+      issues,
+    );
+  const out = { redis: one('REDIS', spec.redis.tls, o.redisCa), kafka: one('KAFKA', spec.kafka.tls, o.kafkaCa) };
+  if (issues.length > 0) throw new CliError(`${issues.join('; ')} (--redis-ca / --kafka-ca)`, EXIT.usage);
+  return out;
+}
+
+const tlsHint = (e: unknown, flag: string) =>
+  isTlsVerificationFailure(e) ? ` (TLS certificate verification failed: pass the CA bundle with ${flag})` : '';
+
+async function connectRedis(addr: string, mode: 'single' | 'cluster', tls?: TlsSettings): Promise<RedisClient> {
   const r = createRedis(
-    { mode, nodes: parseAddrList(addr, '--redis') },
+    { mode, nodes: parseAddrList(addr, '--redis'), tls },
     { connectTimeout: 3000, maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null },
   );
   r.on('error', () => undefined);
@@ -94,15 +120,18 @@ async function connectRedis(addr: string, mode: 'single' | 'cluster'): Promise<R
     await r.ping();
   } catch (e) {
     r.disconnect();
-    throw new CliError(`cannot reach Redis at ${addr}: ${(e as Error).message} (pass --redis host:port)`);
+    throw new CliError(
+      `cannot reach Redis at ${addr}: ${(e as Error).message} (pass --redis host:port)${tlsHint(e, '--redis-ca')}`,
+    );
   }
   return r;
 }
 
-function kafkaAdmin(brokers: string[]) {
+function kafkaAdmin(brokers: string[], tls?: TlsSettings) {
   return new Kafka({
     clientId: 'flashsale-cli',
     brokers,
+    ...(tls ? kafkaSecurityOptions({ tls }) : {}),
     connectionTimeout: 3000,
     requestTimeout: 15_000,
     retry: { retries: 3, initialRetryTime: 200 },
@@ -116,7 +145,8 @@ export async function prepareSale(m: FlashSaleManifest, o: UpOptions): Promise<P
   const spec = localSpec(m, o);
   const redisAddr = o.redis ?? spec.redis.addr;
   const brokers = (o.kafka ?? spec.kafka.brokers).split(',').filter(Boolean);
-  const r = await connectRedis(redisAddr, spec.redis.mode);
+  const tls = localTls(spec, o);
+  const r = await connectRedis(redisAddr, spec.redis.mode, tls.redis);
   const seeded: PreparedSale['seeded'] = [];
   try {
     for (const it of spec.items) {
@@ -125,11 +155,14 @@ export async function prepareSale(m: FlashSaleManifest, o: UpOptions): Promise<P
   } finally {
     r.disconnect();
   }
-  const admin = kafkaAdmin(brokers);
+  const admin = kafkaAdmin(brokers, tls.kafka);
   try {
     await admin.connect();
   } catch (e) {
-    throw new CliError(`cannot reach Kafka at ${brokers.join(',')}: ${(e as Error).message} (pass --kafka host:port)`);
+    throw new CliError(
+      `cannot reach Kafka at ${brokers.join(',')}: ${(e as Error).message} (pass --kafka host:port)` +
+        tlsHint(e, '--kafka-ca'),
+    );
   }
   try {
     const res = await ensureTopics(admin, {
@@ -145,6 +178,7 @@ export async function prepareSale(m: FlashSaleManifest, o: UpOptions): Promise<P
       spec,
       redis: redisAddr,
       kafka: brokers,
+      tls,
       seeded,
       topics: { ...t, partitions: res.partitions[t.orders] ?? spec.topics.partitions, created: res.created },
     };
@@ -154,14 +188,16 @@ export async function prepareSale(m: FlashSaleManifest, o: UpOptions): Promise<P
 }
 
 /** Remove what `prepareSale` created (deletionPolicy: Delete). */
-export async function cleanupSale(p: Pick<PreparedSale, 'sale' | 'redis' | 'kafka' | 'spec'>): Promise<void> {
-  const r = await connectRedis(p.redis, p.spec.redis.mode);
+export async function cleanupSale(
+  p: Pick<PreparedSale, 'sale' | 'redis' | 'kafka' | 'spec'> & { tls?: PreparedSale['tls'] },
+): Promise<void> {
+  const r = await connectRedis(p.redis, p.spec.redis.mode, p.tls?.redis);
   try {
     await deleteSaleKeys(r, p.sale);
   } finally {
     r.disconnect();
   }
-  const admin = kafkaAdmin(p.kafka);
+  const admin = kafkaAdmin(p.kafka, p.tls?.kafka);
   await admin.connect();
   try {
     await deleteTopics(admin, p.sale);
@@ -264,6 +300,8 @@ export async function startUp(o: UpOptions): Promise<UpHandle> {
     SALE_ENDS_AT: spec.endsAt,
     TOPIC_PARTITIONS: String(prepared.topics.partitions),
     LOG_LEVEL: o.logLevel,
+    ...(prepared.tls.redis.caFile ? { REDIS_TLS_CA_FILE: prepared.tls.redis.caFile } : {}),
+    ...(prepared.tls.kafka.caFile ? { KAFKA_TLS_CA_FILE: prepared.tls.kafka.caFile } : {}),
     ...o.env,
   };
   const children: Child[] = [];
