@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { ensureKube } from './install.ts';
 import { binPaths, dirs, HOST, logFile, serviceDir } from './paths.ts';
 import type { Daemon, RunResult } from './proc.ts';
-import { isAlive, isOurs, portOpen, run, sleep, spawnDaemon, withLock } from './proc.ts';
+import { isAlive, isOurs, portOpen, run, sleep, spawnDaemon, waitFor, withLock } from './proc.ts';
 import {
   apiGet,
   apiserverArgs,
@@ -191,7 +191,26 @@ export class PrivateApiServer {
       await srv.startApiserver();
       for (const m of opts.manifests ?? []) await srv.kubectl(['apply', '--server-side', '--force-conflicts', '-f', m]);
       if (opts.manifests?.length) {
-        await srv.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
+        // retried: right after the apply a CRD may have no status yet, and `kubectl wait` then fails at once
+        await waitFor(
+          'the CRDs to be Established',
+          async () =>
+            (
+              await run(
+                srv.kubectlPath,
+                [
+                  `--kubeconfig=${srv.kubeconfig}`,
+                  'wait',
+                  '--for=condition=Established',
+                  'crd',
+                  '--all',
+                  '--timeout=10s',
+                ],
+                { check: false },
+              )
+            ).code === 0,
+          { timeoutMs: 60_000, intervalMs: 300, alive: [srv.etcd], logPath: srv.logs.apiserver },
+        );
       }
       return srv;
     } catch (e) {
