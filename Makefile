@@ -54,7 +54,7 @@ demo: deps
 	node cli/src/demo.ts
 
 bench: deps
-	$(HARNESS) up redis kafka
+	$(HARNESS) up redis kafka redisCluster kafka3
 	node bench/run.ts
 
 clean:

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { lastJson, rows } from './run.ts';
+import { growth, lastJson, renderSection, rows, scaleOutDetails, scaleOutRows, soCeiling } from './run.ts';
+import { machineTicks, parseRange, procTicks } from './scale-out.ts';
 
 describe('bench runner', () => {
   it('finds the last JSON object, one line or pretty-printed', () => {
@@ -23,5 +24,82 @@ describe('bench runner', () => {
     expect(gw).toMatchObject({ ratio: '0.300', met: '**no**' });
     expect(t.find((r) => r.figure === 'processor benchmark')?.value).toMatch(/failed: exit 1/);
     expect(t.find((r) => r.figure === 'end-to-end benchmark')?.value).toBe('not run');
+    expect(t.find((r) => r.figure === 'scale-out benchmark')?.value).toBe('not run');
+  });
+});
+
+describe('scale-out figures', () => {
+  const c = (processors: number, paymentMs: string, ordersPerSecond: number, extra = {}) => ({
+    processors,
+    paymentMs,
+    partitions: 12,
+    ordersPerSecond,
+    drained: true,
+    machineBusy: 0.5,
+    processorBusy: 0.25,
+    processorCpuMsPerOrder: 0.2,
+    cpuSeconds: { processors: 1, redisCluster: 0.5, kafka3: 0.7 },
+    seconds: 3,
+    load: 0.4,
+    ...extra,
+  });
+  const result = {
+    ceiling: { before: 20_000, after: 30_000 },
+    processors: [c(1, '0-1', 1000), c(2, '0-1', 1100), c(1, '20-50', 400), c(2, '20-50', 800)],
+    hotProcessor: [
+      c(1, '0-1', 1200, { buckets: 1, oversold: 0, strandedSoldOut: 0 }),
+      c(1, '0-1', 300, { buckets: 4, oversold: 0, strandedSoldOut: 0 }),
+    ],
+    hotLibrary: [
+      { buckets: 1, reservesPerSecond: 800, oversold: 0, machineBusy: 1 },
+      { buckets: 4, reservesPerSecond: 1000, oversold: 0, machineBusy: 1 },
+    ],
+  };
+
+  it('grows each case against the first of its group and divides by the mean ceiling', () => {
+    expect(soCeiling(result)).toBe(25_000);
+    expect(
+      growth(
+        result.processors,
+        (x) => x.paymentMs,
+        (x) => x.ordersPerSecond,
+      ),
+    ).toEqual([1, 1.1, 1, 2]);
+    const t = scaleOutRows(result);
+    const latency2 = t.find((r) => r.figure.startsWith('scale-out: 2 processor(s), payment 20-50'));
+    expect(latency2).toMatchObject({ ratio: '0.032', met: 'yes' });
+    expect(latency2?.value).toMatch(/x2\.00 of 1 processor/);
+    expect(t.find((r) => r.figure.startsWith('scale-out: 2 processor(s), payment 0-1'))?.met).toBe('**no**');
+    const hot4 = t.find((r) => r.figure.includes('K = 4 bucket(s), through 1 processor'));
+    expect(hot4?.met).toBe('**no**');
+    expect(t.find((r) => r.figure.includes('K = 4 bucket(s), library level'))?.value).toMatch(/x1\.25 of K = 1/);
+  });
+
+  it('renders the CPU breakdown inside the generated section', () => {
+    const text = renderSection({
+      at: 't',
+      command: 'make bench',
+      git: 'commit abc',
+      machine: { cpu: 'x', cores: 2, memoryGiB: 1, node: 'v24', platform: 'linux', loadAverage1m: 0.1 },
+      machineAfter: { loadAverage1m: 0.2 },
+      notes: {},
+      rows: scaleOutRows(result),
+      details: scaleOutDetails(result),
+    });
+    expect(text).toMatch(/^<!-- bench:begin/);
+    expect(text).toMatch(/<!-- bench:end -->$/);
+    expect(text).toContain('Code: commit abc.');
+    expect(text).toContain(
+      '| hot item, K = 4, 1 processor | 300 | 3.00 | 50 % | 25 % | 0.200 | 1.00 / 0.50 / 0.70 | 0.4 |',
+    );
+  });
+
+  it('reads CPU ticks from /proc text and latency ranges', () => {
+    const stat = '22209 (a (b) c) R 22207 22207 2392 0 -1 4194304 126 0 0 0 17 5 0 0 20 0 1 0 1557301';
+    expect(procTicks(stat)).toBe(22);
+    expect(machineTicks('cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3')).toEqual({ busy: 150, total: 1000 });
+    expect(parseRange('20-50')).toEqual([20, 50]);
+    expect(parseRange('5')).toEqual([5, 5]);
+    expect(() => parseRange('x-1')).toThrow(/bad latency range/);
   });
 });

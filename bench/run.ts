@@ -4,12 +4,12 @@
  * section of `docs/benchmarks.md`: each figure beside the ceiling measured in the same run, as a ratio, with the
  * machine described (cores, memory, load average before and after: other work on the machine skews every figure).
  *
- *   node bench/run.ts [--only gateway,processor,e2e,scaling] [--quick]
+ *   node bench/run.ts [--only gateway,processor,e2e,scaling,scale-out] [--quick]
  *
  * Benchmarks that are missing (bench/gateway.ts, bench/processor.ts belong to the gateway and processor work) or
  * that fail are reported as such; the others still run.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const { values } = parseArgs({
   options: {
-    only: { type: 'string', default: 'gateway,processor,e2e,scaling' },
+    only: { type: 'string', default: 'gateway,processor,e2e,scaling,scale-out' },
     quick: { type: 'boolean', default: false },
   },
 });
@@ -66,6 +66,16 @@ const BENCHES: Bench[] = [
     args: ['--orders', quick ? '4000' : '10000'],
     note: 'backlog drained with processors x partitions x items; payment 0-1 ms',
     timeoutMs: 600_000,
+  },
+  {
+    name: 'scale-out',
+    file: 'bench/scale-out.ts',
+    args: quick ? ['--orders', '3000', '--hot', '1500'] : ['--orders', '6000', '--hot', '3000'],
+    note:
+      'Redis Cluster (3 masters + 3 replicas) and 3-broker Kafka (RF 3), 12 partitions, 64 items; 1/2/4 processors in ' +
+      'one group, payment 0-1 ms and 20-50 ms (10 % declined); one hot item over K = 1/4/16 buckets; ceiling ' +
+      'redis-benchmark --cluster -t incr before and after',
+    timeoutMs: 480_000,
   },
 ];
 
@@ -134,6 +144,24 @@ function machine() {
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     loadAverage1m: Number((os.loadavg()[0] ?? 0).toFixed(2)),
   };
+}
+
+/** The commit measured, and whether the code under test had uncommitted changes (others work in the same tree). */
+function gitState(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'common', 'lua', 'processor', 'gateway', 'cli'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter(Boolean).length;
+    return dirty
+      ? `commit ${head} + ${dirty} uncommitted file(s) in common/lua/processor/gateway/cli`
+      : `commit ${head}`;
+  } catch {
+    return 'unknown commit';
+  }
 }
 
 type Row = { figure: string; value: string; ceiling: string; ratio: string; target: string; met: string };
@@ -249,7 +277,131 @@ export function rows(r: Record<string, { ok: boolean; result: J | null; error?: 
       });
     }
   } else missing('scaling benchmark', s ? `failed: ${s.error}` : 'not run');
+
+  const so = r['scale-out'];
+  if (so?.ok && so.result) out.push(...scaleOutRows(so.result));
+  else missing('scale-out benchmark', so ? `failed: ${so.error}` : 'not run');
   return out;
+}
+
+interface SoCase {
+  processors: number;
+  paymentMs: string;
+  partitions: number;
+  ordersPerSecond: number;
+  drained: boolean;
+  machineBusy: number;
+  processorBusy: number;
+  processorCpuMsPerOrder: number;
+  cpuSeconds: Record<string, number>;
+  seconds: number;
+  load?: number;
+  buckets?: number;
+  oversold?: number;
+  strandedSoldOut?: number;
+}
+interface SoLib {
+  buckets: number;
+  reservesPerSecond: number;
+  oversold: number;
+  machineBusy: number;
+}
+
+/** The mean of the cluster ceiling before and after (redis-benchmark --cluster -t incr). */
+export function soCeiling(res: J): number {
+  const b = num(get(res, 'ceiling', 'before'));
+  const a = num(get(res, 'ceiling', 'after'));
+  return Number.isFinite(a) && a > 0 ? (b + a) / 2 : b;
+}
+
+/** Growth of each case against the first case of its group (same payment latency, or same hot-item path). */
+export function growth<T>(list: T[], group: (c: T) => string, rate: (c: T) => number): number[] {
+  const base = new Map<string, number>();
+  return list.map((c) => {
+    const g = group(c);
+    if (!base.has(g)) base.set(g, rate(c));
+    return rate(c) / (base.get(g) ?? Number.NaN);
+  });
+}
+
+export function scaleOutRows(res: J): Row[] {
+  const out: Row[] = [];
+  const ceil = soCeiling(res);
+  const ceilText = `${n(ceil)} INCR/s (redis-benchmark --cluster, mean of before/after)`;
+  const procs = (res.processors ?? []) as SoCase[];
+  const g = growth(
+    procs,
+    (c) => c.paymentMs,
+    (c) => c.ordersPerSecond,
+  );
+  procs.forEach((c, i) => {
+    const x = g[i] ?? Number.NaN;
+    out.push({
+      figure: `scale-out: ${c.processors} processor(s), payment ${c.paymentMs} ms, ${c.partitions} partitions (cluster, 3 brokers)`,
+      value: `${n(c.ordersPerSecond)} orders/s (x${n(x, 2)} of 1 processor)${c.drained ? '' : ' **not drained**'}`,
+      ceiling: ceilText,
+      ratio: n(c.ordersPerSecond / ceil, 3),
+      target: c.processors > 1 ? 'grows with processors (x >= 1.15)' : '-',
+      met: c.processors > 1 ? yes(x >= 1.15) : '-',
+    });
+  });
+  const hot = (res.hotProcessor ?? []) as SoCase[];
+  const gh = growth(
+    hot,
+    () => 'hot',
+    (c) => c.ordersPerSecond,
+  );
+  hot.forEach((c, i) => {
+    const x = gh[i] ?? Number.NaN;
+    out.push({
+      figure: `scale-out: one hot item, K = ${c.buckets} bucket(s), through 1 processor, payment ${c.paymentMs} ms`,
+      value: `${n(c.ordersPerSecond)} orders/s (x${n(x, 2)} of K = 1); oversold ${n(c.oversold)}, stranded ${n(c.strandedSoldOut)}`,
+      ceiling: ceilText,
+      ratio: n(c.ordersPerSecond / ceil, 3),
+      target: (c.buckets ?? 1) > 1 ? 'grows with K (x >= 1.15); 0 oversold' : '0 oversold',
+      met: yes(((c.buckets ?? 1) <= 1 || x >= 1.15) && c.oversold === 0),
+    });
+  });
+  const lib = (res.hotLibrary ?? []) as SoLib[];
+  const gl = growth(
+    lib,
+    () => 'lib',
+    (c) => c.reservesPerSecond,
+  );
+  lib.forEach((c, i) => {
+    const x = gl[i] ?? Number.NaN;
+    out.push({
+      figure: `scale-out: one hot item, K = ${c.buckets} bucket(s), library level (reserveBucketed, no processor)`,
+      value: `${n(c.reservesPerSecond)} reserves/s (x${n(x, 2)} of K = 1); oversold ${n(c.oversold)}`,
+      ceiling: ceilText,
+      ratio: n(c.reservesPerSecond / ceil, 3),
+      target: c.buckets > 1 ? 'grows with K (x >= 1.15)' : '-',
+      met: c.buckets > 1 ? yes(x >= 1.15) : '-',
+    });
+  });
+  return out;
+}
+
+/** Where the time went in each scale-out case: CPU seconds per part and the machine's busy share. */
+export function scaleOutDetails(res: J): string[] {
+  const procs = [...((res.processors ?? []) as SoCase[]), ...((res.hotProcessor ?? []) as SoCase[])];
+  if (procs.length === 0) return [];
+  const pct = (v: number) => `${Math.round(v * 100)} %`;
+  return [
+    '',
+    'Scale-out, where the CPU went during each timed window (from `/proc`; 2 cores = 200 % of one core):',
+    '',
+    '| case | orders/s | window (s) | machine busy | processors busy (each) | processor CPU ms/order | CPU s: processors / Redis Cluster / Kafka | load (1 min) |',
+    '|---|---|---|---|---|---|---|---|',
+    ...procs.map((c) => {
+      const name =
+        c.buckets !== undefined
+          ? `hot item, K = ${c.buckets}, 1 processor`
+          : `${c.processors} processor(s), payment ${c.paymentMs} ms`;
+      const cs = c.cpuSeconds;
+      return `| ${name} | ${n(c.ordersPerSecond)} | ${n(c.seconds, 2)} | ${pct(c.machineBusy)} | ${pct(c.processorBusy)} | ${n(c.processorCpuMsPerOrder, 3)} | ${n(cs.processors, 2)} / ${n(cs.redisCluster, 2)} / ${n(cs.kafka3, 2)} | ${n(c.load, 1)} |`;
+    }),
+  ];
 }
 
 export function renderSection(report: {
@@ -259,6 +411,8 @@ export function renderSection(report: {
   notes: Record<string, string>;
   rows: Row[];
   command: string;
+  details?: string[];
+  git?: string;
 }): string {
   const m = report.machine;
   const lines = [
@@ -267,11 +421,13 @@ export function renderSection(report: {
     '',
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}. ` +
       `Load average (1 min) ${m.loadAverage1m} before and ${report.machineAfter.loadAverage1m} after: ` +
-      'Redis, Kafka, the services and the load generator share these cores (and other work on the machine, if any).',
+      'Redis, Kafka, the services and the load generator share these cores (and other work on the machine, if any).' +
+      (report.git ? ` Code: ${report.git}.` : ''),
     '',
     '| figure | value | ceiling (same run) | ratio | target | met |',
     '|---|---|---|---|---|---|',
     ...report.rows.map((r) => `| ${r.figure} | ${r.value} | ${r.ceiling} | ${r.ratio} | ${r.target} | ${r.met} |`),
+    ...(report.details ?? []),
     '',
     ...Object.entries(report.notes).map(([k, v]) => `- ${k}: ${v}`),
     '<!-- bench:end -->',
@@ -297,7 +453,19 @@ async function main() {
   const after = machine();
   const command = `make bench${quick ? ' (--quick)' : ''}`;
   const table = rows(results);
-  const report = { at, command, machine: before, machineAfter: after, notes, results, rows: table };
+  const so = results['scale-out'];
+  const details = so?.ok && so.result ? scaleOutDetails(so.result) : [];
+  const report = {
+    at,
+    command,
+    git: gitState(),
+    machine: before,
+    machineAfter: after,
+    notes,
+    results,
+    rows: table,
+    details,
+  };
   const dir = join(ROOT, 'bench/results');
   await mkdir(dir, { recursive: true });
   const text = `${JSON.stringify(report, null, 2)}\n`;

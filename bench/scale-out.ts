@@ -1,193 +1,516 @@
 /**
- * Scale-out on the Redis Cluster (not a test), with the cluster's ceiling measured in the same run:
+ * Scale-out on the distributed engines (not a test; part of `make bench`): the harness's Redis Cluster (3 masters +
+ * 3 replicas) and three-broker Kafka (topics RF 3), with the cluster's ceiling measured in the same run.
  *
- * - processors: orders/s settled by 1, 2 and 4 processor processes in one group (REDIS_MODE=cluster, 8 partitions,
- *   64 items, a backlog of `--orders`, payment 0-1 ms, failure 10 %), timed from the first effect until the audit
- *   shows every order settled;
- * - hot item: reserves/s on ONE item over K = 1, 4, 16 stock buckets (common/src/buckets.ts) from `--clients`
- *   concurrent cluster connections (the processor does not use buckets yet: this is the Redis side of the hot item);
- * - ceiling: `redis-benchmark --cluster -t incr` against the same cluster, before and after.
+ * - processors: orders/s settled by 1, 2 and 4 processor processes in ONE consumer group (REDIS_MODE=cluster,
+ *   `--partitions` partitions, 64 items keyed by item as the gateway does), for each simulated payment latency in
+ *   `--payment` (ms ranges: `0-1` = CPU/Redis-bound, `20-50` = a realistic provider). The processors start first and
+ *   the group is stable with every member before the orders are produced (no start-up or rebalance in the timing);
+ *   timed from the first effect in Redis until the group's committed offsets reach the end of every partition.
+ *   Beside each case: CPU seconds of the processors, the Redis Cluster and the Kafka brokers (from /proc) and the
+ *   machine's busy share over the same window, so a flat curve can be told apart: CPU-bound (machine ~100 % busy)
+ *   or waiting (processors idle, machine idle).
+ * - hot item: ONE item over K = 1, 4, 16 stock buckets. Through the real processor when it has the bucket path
+ *   (`--hot-via processor`; `auto` picks it when processor/src reserves through common/src/buckets.ts), otherwise at
+ *   library level (`reserveBucketed` from `--clients` cluster connections: the Redis side only, labelled as such).
+ * - ceiling: `redis-benchmark --cluster -t incr -c 30` against the same cluster, before and after.
  *
- *   node bench/scale-out.ts [--orders 6000] [--processors 1,2,4] [--buckets 1,4,16] [--hot 3000] [--clients 16]
- *   REDIS_CLUSTER_ADDR / KAFKA_ADDR default to the harness's ports. Writes bench/results/scale-out-<time>.json and
- *   prints the JSON as the last line.
+ *   node bench/scale-out.ts [--orders 6000] [--processors 1,2,4] [--payment 0-1,20-50] [--partitions 12]
+ *     [--buckets 1,4,16] [--hot 3000] [--hot-via auto|processor|library] [--clients 16] [--max-case 60]
+ *     [--processor-env NAME=V,...]
+ *   Endpoints and pids come from the harness (`node tools/harness/src/cli.ts status --json redisCluster kafka3`);
+ *   REDIS_CLUSTER_ADDR / KAFKA3_ADDR override the addresses. The last line of stdout is the JSON.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
-  auditSale,
+  auditBucketed,
   createRedis,
   deleteSaleKeys,
   deleteTopics,
   encodeOrder,
   ensureTopics,
+  groupLag,
   parseAddrList,
+  processorGroupId,
+  type RedisClient,
+  readLevels,
   reserveBucketed,
   seedBuckets,
-  seedItem,
   topics,
 } from '@flashsale/common';
 import kafkajs from 'kafkajs';
 
-process.removeAllListeners('warning');
-const { Kafka, logLevel, Partitioners } = kafkajs;
-
-const { values } = parseArgs({
-  options: {
-    orders: { type: 'string', default: '6000' },
-    processors: { type: 'string', default: '1,2,4' },
-    buckets: { type: 'string', default: '1,4,16' },
-    hot: { type: 'string', default: '3000' },
-    clients: { type: 'string', default: '16' },
-  },
-});
-const ORDERS = Number(values.orders);
-const HOT = Number(values.hot);
-const CLIENTS = Number(values.clients);
-const clusterAddr = process.env.REDIS_CLUSTER_ADDR ?? '127.0.0.1:17001,127.0.0.1:17002,127.0.0.1:17003';
-const kafkaAddr = process.env.KAFKA_ADDR ?? '127.0.0.1:19092';
-const nodes = parseAddrList(clusterAddr, 'REDIS_CLUSTER_ADDR');
-const redis = createRedis({ mode: 'cluster', nodes });
-const kafka = new Kafka({ clientId: 'bench-scale-out', brokers: kafkaAddr.split(','), logLevel: logLevel.NOTHING });
-const PROCESSOR_MAIN = new URL('../processor/src/main.ts', import.meta.url).pathname;
+const ROOT = new URL('../', import.meta.url).pathname;
+const PROCESSOR_MAIN = `${ROOT}processor/src/main.ts`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** every processor started here; killed when this process exits, whatever the reason */
+const children = new Set<ChildProcess>();
 
-function ceiling(): number {
-  const n = nodes[0]!;
+// ---- pure helpers (unit-tested in bench/run.test.ts) ----
+
+/** utime + stime (clock ticks) from the text of /proc/<pid>/stat (the command name may hold spaces and parens). */
+export function procTicks(stat: string): number {
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // after ") ": state(3) ppid(4) ... utime is field 14, stime 15 (1-based over the whole line)
+  return Number(rest[11]) + Number(rest[12]);
+}
+
+/** Busy and total clock ticks of the whole machine from the first line of /proc/stat. */
+export function machineTicks(stat: string): { busy: number; total: number } {
+  const f = (stat.split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+/** `20-50` -> [20, 50] (ms). */
+export function parseRange(s: string): [number, number] {
+  const [a, b] = s.split('-').map(Number);
+  if (a === undefined || !Number.isFinite(a) || (b !== undefined && !Number.isFinite(b))) {
+    throw new Error(`bad latency range "${s}" (want min-max in ms)`);
+  }
+  return [a, b ?? a];
+}
+
+// ---- measurement ----
+
+const CLK_TCK = 100; // Linux USER_HZ
+
+function ticksOf(pids: number[]): number {
+  let n = 0;
+  for (const p of pids) {
+    try {
+      n += procTicks(readFileSync(`/proc/${p}/stat`, 'utf8'));
+    } catch {
+      // exited
+    }
+  }
+  return n;
+}
+
+/** All descendants' pids are not needed: the processor is one Node process; Kafka/Redis pids come from the harness. */
+class CpuWindow {
+  private readonly groups: Record<string, number[]>;
+  private start: Record<string, number> = {};
+  private m0 = { busy: 0, total: 0 };
+  private t0 = 0;
+  constructor(groups: Record<string, number[]>) {
+    this.groups = groups;
+  }
+  begin() {
+    this.t0 = performance.now();
+    this.m0 = machineTicks(readFileSync('/proc/stat', 'utf8'));
+    this.start = Object.fromEntries(Object.entries(this.groups).map(([k, p]) => [k, ticksOf(p)]));
+  }
+  /** CPU seconds per group, and the machine's busy share, since begin() */
+  end() {
+    const m1 = machineTicks(readFileSync('/proc/stat', 'utf8'));
+    const wall = (performance.now() - this.t0) / 1000;
+    const cpu = Object.fromEntries(
+      Object.entries(this.groups).map(([k, p]) => [
+        k,
+        Number(((ticksOf(p) - (this.start[k] ?? 0)) / CLK_TCK).toFixed(2)),
+      ]),
+    );
+    const machineBusy = m1.total > this.m0.total ? (m1.busy - this.m0.busy) / (m1.total - this.m0.total) : 0;
+    return { wall: Number(wall.toFixed(2)), cpuSeconds: cpu, machineBusy: Number(machineBusy.toFixed(3)) };
+  }
+}
+
+interface Harness {
+  clusterAddr: string;
+  kafkaBrokers: string[];
+  redisPids: number[];
+  kafkaPids: number[];
+}
+
+function harness(): Harness {
+  const out = execFileSync(
+    process.execPath,
+    [`${ROOT}tools/harness/src/cli.ts`, 'status', '--json', 'redisCluster', 'kafka3'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  const all = JSON.parse(out.slice(out.indexOf('['))) as {
+    name: string;
+    state: string;
+    pids?: number[];
+    endpoint?: { addrs?: string; brokers?: string[] };
+  }[];
+  const rc = all.find((s) => s.name === 'redisCluster');
+  const k3 = all.find((s) => s.name === 'kafka3');
+  if (rc?.state !== 'running' || k3?.state !== 'running') {
+    throw new Error(
+      'needs the harness services redisCluster and kafka3: node tools/harness/src/cli.ts up redisCluster kafka3',
+    );
+  }
+  return {
+    clusterAddr: process.env.REDIS_CLUSTER_ADDR ?? rc.endpoint?.addrs ?? '',
+    kafkaBrokers: (process.env.KAFKA3_ADDR ?? k3.endpoint?.brokers?.join(',') ?? '').split(','),
+    redisPids: rc.pids ?? [],
+    kafkaPids: k3.pids ?? [],
+  };
+}
+
+function redisCeiling(addr: string): number {
+  const [host, port] = (addr.split(',')[0] ?? '').split(':');
   const out = execFileSync(
     'redis-benchmark',
-    ['-h', n.host, '-p', String(n.port), '--cluster', '-n', '40000', '-c', '30', '-q', '-t', 'incr'],
+    ['-h', host ?? '127.0.0.1', '-p', port ?? '17001', '--cluster', '-n', '60000', '-c', '30', '-q', '-t', 'incr'],
     { encoding: 'utf8', timeout: 60_000 },
   );
   const m = /INCR: ([\d.]+) requests per second/.exec(out.replaceAll('\r', '\n'));
   return m ? Math.round(Number(m[1])) : 0;
 }
 
-async function processors(count: number): Promise<{ processors: number; ordersPerSec: number; seconds: number }> {
-  const sale = `bso-${randomUUID().slice(0, 8)}`;
-  const items = Array.from({ length: 64 }, (_, i) => `it${i}`);
-  for (const i of items) await seedItem(redis, sale, i, ORDERS);
+/** Does the processor reserve through the bucket path (common/src/buckets.ts)? */
+function processorHasBuckets(): boolean {
+  const dir = `${ROOT}processor/src`;
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+    .some((f) => /reserveBucketed|bucketCount|settleBucketed/.test(readFileSync(`${dir}/${f}`, 'utf8')));
+}
+
+interface CaseResult {
+  processors: number;
+  paymentMs: string;
+  partitions: number;
+  items: number;
+  orders: number;
+  processed: number;
+  drained: boolean;
+  seconds: number;
+  ordersPerSecond: number;
+  cpuSeconds: Record<string, number>;
+  machineBusy: number;
+  /** 1-minute load average when the case ended (other work on the machine) */
+  load: number;
+  /** CPU ms the processors spent per order, and their busy share of (wall x processes) */
+  processorCpuMsPerOrder: number;
+  processorBusy: number;
+  buckets?: number;
+  oversold?: number;
+  /** orders answered SOLD_OUT while units were still in some bucket (the plain path on a bucketed item) */
+  strandedSoldOut?: number;
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      orders: { type: 'string', default: '6000' },
+      processors: { type: 'string', default: '1,2,4' },
+      payment: { type: 'string', default: '0-1,20-50' },
+      partitions: { type: 'string', default: '12' },
+      items: { type: 'string', default: '64' },
+      buckets: { type: 'string', default: '1,4,16' },
+      hot: { type: 'string', default: '3000' },
+      'hot-via': { type: 'string', default: 'auto' },
+      'hot-payment': { type: 'string', default: '0-1' },
+      clients: { type: 'string', default: '16' },
+      'max-case': { type: 'string', default: '60' },
+      'processor-env': { type: 'string', default: '' },
+      replication: { type: 'string', default: '3' },
+    },
+  });
+  const ORDERS = Number(values.orders);
+  const PARTITIONS = Number(values.partitions);
+  const ITEMS = Number(values.items);
+  const HOT = Number(values.hot);
+  const CLIENTS = Number(values.clients);
+  const MAX_CASE_MS = Number(values['max-case']) * 1000;
+  const REPLICATION = Number(values.replication);
+  const extraEnv = Object.fromEntries(
+    String(values['processor-env'])
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+
+  const h = harness();
+  const nodes = parseAddrList(h.clusterAddr, 'REDIS_CLUSTER_ADDR');
+  const redis = createRedis({ mode: 'cluster', nodes });
+  const kafka = new kafkajs.Kafka({
+    clientId: 'bench-scale-out',
+    brokers: h.kafkaBrokers,
+    logLevel: kafkajs.logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, { sale, partitions: 8, replication: 1, dlqPartitions: 1 });
-  const producer = kafka.producer({
-    createPartitioner: Partitioners.DefaultPartitioner,
-    allowAutoTopicCreation: false,
-  });
-  await producer.connect();
-  const now = new Date().toISOString();
-  for (let s = 0; s < ORDERS; s += 2000) {
-    const messages = [];
-    for (let n = s; n < Math.min(ORDERS, s + 2000); n++) {
-      const item = items[n % items.length]!;
-      const o = {
-        v: 1 as const,
-        order_id: `${item}.b${n}`,
-        sale,
-        item_id: item,
-        user_id: `u${n}`,
-        quantity: 1,
-        request_id: `r${n}`,
-        correlation_id: `c${n}`,
-        created_at: now,
-      };
-      messages.push({ key: item, value: encodeOrder(o), headers: { correlation_id: o.correlation_id } });
-    }
-    await producer.send({ topic: topics(sale).orders, acks: -1, messages });
-  }
-  await producer.disconnect();
-  const procs: ChildProcess[] = [];
-  const env = {
-    PATH: process.env.PATH ?? '',
-    SALE_NAME: sale,
-    REDIS_MODE: 'cluster',
-    REDIS_ADDR: clusterAddr,
-    KAFKA_ADDR: kafkaAddr,
-    ENSURE_TOPICS: 'false',
-    METRICS_PORT: '0',
-    METRICS_HOST: '127.0.0.1',
-    LOG_LEVEL: 'error',
-    PAYMENT_LATENCY_MIN: '0ms',
-    PAYMENT_LATENCY_MAX: '1ms',
-    PAYMENT_FAILURE_RATE: '0.1',
-    HOLD_TTL: '600s',
-  };
-  for (let i = 0; i < count; i++) {
-    procs.push(spawn(process.execPath, [PROCESSOR_MAIN], { env, stdio: 'ignore' }));
-  }
-  const settled = async () => {
-    const a = await auditSale(redis, sale, items);
-    return a.reduce((n, x) => n + x.confirmed + x.released, 0);
-  };
-  let t0 = 0;
-  const deadline = Date.now() + 300_000;
-  for (;;) {
-    const s = await settled();
-    if (s > 0 && t0 === 0) t0 = Date.now();
-    if (s >= ORDERS || Date.now() > deadline) break;
-    await sleep(100);
-  }
-  const seconds = (Date.now() - t0) / 1000;
-  for (const p of procs) p.kill('SIGTERM');
-  await sleep(1500);
-  for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
-  await deleteTopics(admin, sale).catch(() => undefined);
-  await admin.disconnect();
-  await deleteSaleKeys(redis, sale).catch(() => undefined);
-  return { processors: count, ordersPerSec: Math.round(ORDERS / seconds), seconds: Number(seconds.toFixed(2)) };
-}
-
-async function hotItem(k: number): Promise<{ buckets: number; reservesPerSec: number; oversold: number }> {
-  const sale = `bsh-${randomUUID().slice(0, 8)}`;
-  const conns = Array.from({ length: CLIENTS }, () => createRedis({ mode: 'cluster', nodes }));
-  await seedBuckets(redis, sale, 'hot', HOT, k);
-  let next = 0;
-  let reserved = 0;
-  const t0 = Date.now();
-  await Promise.all(
-    conns.map(async (c) => {
-      for (let n = next++; n < HOT; n = next++) {
+  /** A producer per case: one that saw a deleted topic keeps asking for its metadata and fails. */
+  async function produce(sale: string, items: string[], n: number, prefix: string) {
+    const producer = kafka.producer({
+      createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: false,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    const now = new Date().toISOString();
+    for (let s = 0; s < n; s += 2000) {
+      const messages = [];
+      for (let i = s; i < Math.min(n, s + 2000); i++) {
+        const item = items[i % items.length]!;
         const o = {
-          orderId: `hot.h${n}`,
-          itemId: 'hot',
-          userId: `u${n}`,
+          v: 1 as const,
+          order_id: `${item}.${prefix}${i}`,
+          sale,
+          item_id: item,
+          user_id: `u${i}`,
           quantity: 1,
-          correlationId: 'c',
-          requestId: 'r',
+          request_id: `r${i}`,
+          correlation_id: `c${i}`,
+          created_at: now,
         };
-        if ((await reserveBucketed(c, sale, o, 600_000, k)).status === 'RESERVED') reserved++;
+        messages.push({ key: item, value: encodeOrder(o), headers: { correlation_id: o.correlation_id } });
       }
-    }),
-  );
-  const seconds = (Date.now() - t0) / 1000;
-  for (const c of conns) c.disconnect();
-  await deleteSaleKeys(redis, sale).catch(() => undefined);
-  return { buckets: k, reservesPerSec: Math.round(HOT / seconds), oversold: Math.max(0, reserved - HOT) };
+      await producer.send({ topic: topics(sale).orders, acks: -1, messages });
+    }
+    await producer.disconnect();
+  }
+
+  async function waitStable(sale: string, members: number) {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const g = (await admin.describeGroups([processorGroupId(sale)])).groups[0];
+      if (g?.state === 'Stable' && g.members.length === members) return;
+      if (Date.now() > deadline) throw new Error(`group not stable: ${g?.state} ${g?.members.length}/${members}`);
+      await sleep(200);
+    }
+  }
+
+  /**
+   * One case: `count` processors, the orders of `items` (stock `stock` each over `k` buckets), produced once the
+   * group is stable; timed from the first effect in Redis until every partition's committed offset is at its end.
+   */
+  async function runCase(opts: {
+    count: number;
+    items: string[];
+    orders: number;
+    partitions: number;
+    payment: string;
+    k: number;
+  }): Promise<CaseResult> {
+    const sale = `bso-${randomUUID().slice(0, 8)}`;
+    const [lmin, lmax] = parseRange(opts.payment);
+    await ensureTopics(admin, { sale, partitions: opts.partitions, replication: REPLICATION, dlqPartitions: 3 });
+    const stock = opts.k > 1 ? opts.orders : Math.ceil(opts.orders / opts.items.length);
+    for (const i of opts.items) await seedBuckets(redis, sale, i, stock, opts.k);
+    const initial = opts.items.length * stock;
+    const procs: ChildProcess[] = [];
+    const env = {
+      PATH: process.env.PATH ?? '',
+      SALE_NAME: sale,
+      REDIS_MODE: 'cluster',
+      REDIS_ADDR: h.clusterAddr,
+      KAFKA_ADDR: h.kafkaBrokers.join(','),
+      ENSURE_TOPICS: 'false',
+      METRICS_PORT: '0',
+      METRICS_HOST: '127.0.0.1',
+      LOG_LEVEL: 'error',
+      PAYMENT_LATENCY_MIN: `${lmin}ms`,
+      PAYMENT_LATENCY_MAX: `${lmax}ms`,
+      PAYMENT_FAILURE_RATE: '0.1',
+      // failures decline; a hanging 5 % would hold each batch for PAYMENT_TIMEOUT (see docs/benchmarks.md)
+      PAYMENT_TIMEOUT_SHARE: '0',
+      HOLD_TTL: '600s',
+      ...extraEnv,
+    };
+    try {
+      for (let i = 0; i < opts.count; i++) {
+        const child = spawn(process.execPath, ['--no-warnings', PROCESSOR_MAIN], {
+          env: { ...env, KAFKA_CLIENT_ID: `bench-so-${i}` },
+          stdio: ['ignore', 'ignore', 'inherit'],
+        });
+        children.add(child);
+        child.once('exit', () => children.delete(child));
+        procs.push(child);
+      }
+      await waitStable(sale, opts.count);
+      const cpu = new CpuWindow({
+        processors: procs.map((p) => p.pid ?? 0),
+        redisCluster: h.redisPids,
+        kafka3: h.kafkaPids,
+      });
+      const touched = async () => {
+        if (opts.k > 1) {
+          const a = await auditBucketed(redis, sale, opts.items[0]!, opts.k);
+          return a.held + a.confirmed + a.released > 0;
+        }
+        const l = await readLevels(redis, sale, opts.items);
+        return [...l.values()].reduce((a, b) => a + b, 0) < initial;
+      };
+      const producing = produce(sale, opts.items, opts.orders, 'o');
+      producing.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+      const tStart = Date.now();
+      while (!(await touched())) {
+        if (Date.now() - tStart > MAX_CASE_MS) throw new Error('no order was processed');
+        await sleep(20);
+      }
+      cpu.begin();
+      await producing;
+      let processed = 0;
+      let drained = false;
+      for (;;) {
+        const lag = await groupLag(admin, processorGroupId(sale), topics(sale).orders);
+        processed = lag.reduce((n, p) => n + p.committed, 0);
+        if (processed >= opts.orders) {
+          drained = true;
+          break;
+        }
+        if (Date.now() - tStart > MAX_CASE_MS) break;
+        await sleep(100);
+      }
+      const w = cpu.end();
+      const pCpu = w.cpuSeconds.processors ?? 0;
+      const r: CaseResult = {
+        processors: opts.count,
+        paymentMs: opts.payment,
+        partitions: opts.partitions,
+        items: opts.items.length,
+        orders: opts.orders,
+        processed,
+        drained,
+        seconds: w.wall,
+        ordersPerSecond: Math.round(processed / w.wall),
+        cpuSeconds: w.cpuSeconds,
+        machineBusy: w.machineBusy,
+        load: Number((loadavg()[0] ?? 0).toFixed(2)),
+        processorCpuMsPerOrder: Number(((pCpu * 1000) / Math.max(1, processed)).toFixed(3)),
+        processorBusy: Number((pCpu / (w.wall * opts.count)).toFixed(3)),
+      };
+      if (opts.k > 1 || opts.items.length === 1) {
+        const a = await auditBucketed(redis, sale, opts.items[0]!, opts.k);
+        r.buckets = opts.k;
+        r.oversold = Math.max(0, a.confirmed + a.held - a.initial);
+        r.strandedSoldOut = Math.max(0, processed - (a.confirmed + a.released + a.held));
+        if (a.remaining === 0) r.strandedSoldOut = 0;
+      }
+      return r;
+    } finally {
+      for (const p of procs) p.kill('SIGTERM');
+      await Promise.race([
+        Promise.all(procs.map((p) => (p.exitCode === null ? new Promise((res) => p.once('exit', res)) : null))),
+        sleep(10_000),
+      ]);
+      for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+      await deleteTopics(admin, sale).catch(() => undefined);
+      await deleteSaleKeys(redis, sale).catch(() => undefined);
+    }
+  }
+
+  async function hotLibrary(k: number) {
+    const sale = `bsh-${randomUUID().slice(0, 8)}`;
+    const conns: RedisClient[] = Array.from({ length: CLIENTS }, () => createRedis({ mode: 'cluster', nodes }));
+    await seedBuckets(redis, sale, 'hot', HOT, k);
+    const cpu = new CpuWindow({ redisCluster: h.redisPids, bench: [process.pid] });
+    let next = 0;
+    let reserved = 0;
+    cpu.begin();
+    await Promise.all(
+      conns.map(async (c) => {
+        for (let n = next++; n < HOT; n = next++) {
+          const o = {
+            orderId: `hot.h${n}`,
+            itemId: 'hot',
+            userId: `u${n}`,
+            quantity: 1,
+            correlationId: 'c',
+            requestId: 'r',
+          };
+          if ((await reserveBucketed(c, sale, o, 600_000, k)).status === 'RESERVED') reserved++;
+        }
+      }),
+    );
+    const w = cpu.end();
+    for (const c of conns) c.disconnect();
+    await deleteSaleKeys(redis, sale).catch(() => undefined);
+    return {
+      buckets: k,
+      reservesPerSecond: Math.round(HOT / w.wall),
+      seconds: w.wall,
+      oversold: Math.max(0, reserved - HOT),
+      cpuSeconds: w.cpuSeconds,
+      machineBusy: w.machineBusy,
+    };
+  }
+
+  const load0 = loadavg()[0]!;
+  const t0 = Date.now();
+  const ceilingBefore = redisCeiling(h.clusterAddr);
+  const items = Array.from({ length: ITEMS }, (_, i) => `it${i}`);
+  const processorResults: CaseResult[] = [];
+  for (const payment of String(values.payment).split(',')) {
+    for (const count of String(values.processors).split(',').map(Number)) {
+      process.stderr.write(`scale-out: ${count} processor(s), payment ${payment} ms... `);
+      const r = await runCase({ count, items, orders: ORDERS, partitions: PARTITIONS, payment, k: 1 });
+      process.stderr.write(
+        `${r.ordersPerSecond} orders/s (${r.seconds} s, machine ${Math.round(r.machineBusy * 100)} % busy)\n`,
+      );
+      processorResults.push(r);
+    }
+  }
+  const via =
+    values['hot-via'] === 'auto' ? (processorHasBuckets() ? 'processor' : 'library') : String(values['hot-via']);
+  const hotProcessor: CaseResult[] = [];
+  const hotLib = [];
+  for (const k of String(values.buckets).split(',').map(Number)) {
+    if (via === 'processor') {
+      process.stderr.write(`scale-out: hot item, K = ${k}, through 1 processor... `);
+      const r = await runCase({
+        count: 1,
+        items: ['hot'],
+        orders: HOT,
+        partitions: PARTITIONS,
+        payment: String(values['hot-payment']),
+        k,
+      });
+      process.stderr.write(`${r.ordersPerSecond} orders/s\n`);
+      hotProcessor.push(r);
+    }
+    process.stderr.write(`scale-out: hot item, K = ${k}, library level (${CLIENTS} connections)... `);
+    const r = await hotLibrary(k);
+    process.stderr.write(`${r.reservesPerSecond} reserves/s\n`);
+    hotLib.push(r);
+  }
+  const ceilingAfter = redisCeiling(h.clusterAddr);
+  const result = {
+    benchmark: 'scale-out',
+    at: new Date().toISOString(),
+    seconds: Math.round((Date.now() - t0) / 1000),
+    machine: { cores: cpus().length, loadBefore: load0, loadAfter: loadavg()[0] },
+    setup: {
+      redis: `Redis Cluster ${h.clusterAddr} (3 masters + 3 replicas, same machine)`,
+      kafka: `${h.kafkaBrokers.length} brokers ${h.kafkaBrokers.join(',')}, topics RF ${REPLICATION}`,
+      partitions: PARTITIONS,
+      items: ITEMS,
+      orders: ORDERS,
+      hot: HOT,
+      processorEnv: { PAYMENT_FAILURE_RATE: '0.1', PAYMENT_TIMEOUT_SHARE: '0', ...extraEnv },
+      hotVia: via,
+    },
+    command: `node bench/scale-out.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    ceiling: { tool: 'redis-benchmark --cluster -t incr -c 30 -n 60000', before: ceilingBefore, after: ceilingAfter },
+    processors: processorResults,
+    hotProcessor,
+    hotLibrary: hotLib,
+  };
+  await admin.disconnect();
+  redis.disconnect();
+  console.log(JSON.stringify(result));
+  process.exit(0);
 }
 
-const load0 = loadavg()[0]!;
-const ceilingBefore = ceiling();
-const procResults = [];
-for (const n of values.processors.split(',').map(Number)) procResults.push(await processors(n));
-const hotResults = [];
-for (const k of values.buckets.split(',').map(Number)) hotResults.push(await hotItem(k));
-const ceilingAfter = ceiling();
-const result = {
-  benchmark: 'scale-out',
-  at: new Date().toISOString(),
-  machine: { cores: cpus().length, loadBefore: load0, loadAfter: loadavg()[0] },
-  command: `node bench/scale-out.ts --orders ${ORDERS} --processors ${values.processors} --buckets ${values.buckets} --hot ${HOT} --clients ${CLIENTS}`,
-  ceiling: { tool: 'redis-benchmark --cluster -t incr -c 30', before: ceilingBefore, after: ceilingAfter },
-  processors: procResults,
-  hotItem: hotResults,
-};
-mkdirSync(new URL('results/', import.meta.url), { recursive: true });
-writeFileSync(
-  new URL(`results/scale-out-${result.at.replaceAll(':', '-').replaceAll('.', '-')}.json`, import.meta.url),
-  `${JSON.stringify(result, null, 2)}\n`,
-);
-redis.disconnect();
-console.log(JSON.stringify(result));
+if (import.meta.main) {
+  process.on('exit', () => {
+    for (const c of children) c.kill('SIGKILL');
+  });
+  await main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
