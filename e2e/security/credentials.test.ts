@@ -13,6 +13,7 @@ import { burst } from '../support/load.ts';
 import { type Proc, sleep, startGateway, startProcessor } from '../support/procs.ts';
 import { prepareSale, saleProcEnv, uniqueSale } from '../support/sale.ts';
 import { requireService } from '../support/services.ts';
+import { exposedText } from './support.ts';
 
 const procs: Proc[] = [];
 let redis: RedisClient;
@@ -44,18 +45,6 @@ afterAll(async () => {
   watch?.close();
   redis?.disconnect();
 });
-
-/** Every place a secret could leak from a running process. */
-async function exposedText(p: Proc, paths: string[]): Promise<string> {
-  const bodies = await Promise.all(
-    paths.map((path) =>
-      fetch(`${p.url}${path}`)
-        .then((r) => r.text())
-        .catch(() => ''),
-    ),
-  );
-  return [p.output, ...bodies].join('\n');
-}
 
 describe('Redis with TLS and an ACL user', () => {
   it('gateway and processor work through TLS + ACL; no secret in logs, health or metrics', async () => {

@@ -15,6 +15,7 @@ import { burst } from '../support/load.ts';
 import { type Proc, sleep, startGateway, startProcessor } from '../support/procs.ts';
 import { prepareSale, saleProcEnv, uniqueSale } from '../support/sale.ts';
 import { requireService } from '../support/services.ts';
+import { exposedText } from './support.ts';
 
 const procs: Proc[] = [];
 let redis: RedisClient;
@@ -79,17 +80,6 @@ afterAll(async () => {
   redis?.disconnect();
 });
 
-async function exposed(p: Proc, paths: string[]): Promise<string> {
-  const bodies = await Promise.all(
-    paths.map((path) =>
-      fetch(`${p.url}${path}`)
-        .then((r) => r.text())
-        .catch(() => ''),
-    ),
-  );
-  return [p.output, ...bodies].join('\n');
-}
-
 describe('Kafka with SASL/SCRAM over TLS (and Redis with TLS + ACL)', () => {
   it('gateway and processor sell exactly the stock; no secret in logs, health or metrics', async () => {
     const [gw, p] = await Promise.all([
@@ -101,7 +91,8 @@ describe('Kafka with SASL/SCRAM over TLS (and Redis with TLS + ACL)', () => {
     const audit = await auditRun({ redis, sale, accepted: log.accepted, watch, waitFinalMs: 40_000 });
     assertBooks(audit);
     expect(audit.confirmed).toBe(25);
-    const text = (await exposed(gw, ['/health', '/metrics', '/ready'])) + (await exposed(p, ['/health', '/metrics']));
+    const text =
+      (await exposedText(gw, ['/health', '/metrics', '/ready'])) + (await exposedText(p, ['/health', '/metrics']));
     expect(text).toContain('order_processed');
     expect(text).not.toContain(requireService('kafkaSecure').password);
     expect(text).not.toContain(requireService('redisTls').password);
@@ -125,7 +116,7 @@ describe('Kafka with SASL/SCRAM over TLS (and Redis with TLS + ACL)', () => {
       .then((r) => r.status)
       .catch(() => 0);
     expect(pHealth).not.toBe(200);
-    const text = (await exposed(gw, ['/health', '/metrics'])) + p.output;
+    const text = (await exposedText(gw, ['/health', '/metrics'])) + p.output;
     expect(text).toMatch(/SASL|[Aa]uthentication/);
     expect(text).not.toContain(wrong);
     expect(text).not.toContain(requireService('kafkaSecure').password);

@@ -22,10 +22,10 @@ import {
   waitFor,
   waitReady,
 } from '../../operator/test/support.ts';
-import { freePort, Proc } from '../support/procs.ts';
+import type { Proc } from '../support/procs.ts';
 import { requireService } from '../support/services.ts';
+import { startOperatorProc } from './support.ts';
 
-const OPERATOR_MAIN = join(import.meta.dirname, '../../operator/src/main.ts');
 let ns = '';
 let op: Proc | undefined;
 const wrongRedis = `wrongRedis${Date.now()}x`;
@@ -50,29 +50,7 @@ beforeAll(async () => {
   await secret('kafka-creds', { username: k.username, password: k.password });
   const ca = join(mkdtempSync(join(tmpdir(), 'fse-op-ca-')), 'ca.pem');
   writeFileSync(ca, readFileSync(r.ca, 'utf8') + readFileSync(k.ca, 'utf8'));
-  const port = await freePort();
-  op = new Proc(
-    'operator',
-    OPERATOR_MAIN,
-    {
-      KUBECONFIG: requireService('kube').kubeconfig,
-      NODE_EXTRA_CA_CERTS: ca,
-      LOG_LEVEL: 'debug',
-      WATCH_NAMESPACE: ns,
-      METRICS_PORT: String(port),
-      METRICS_HOST: '127.0.0.1',
-      LEASE_NAMESPACE: ns,
-      LEASE_NAME: 'flashsale-operator',
-      LEASE_DURATION: '4s',
-      RENEW_DEADLINE: '3s',
-      RETRY_PERIOD: '500ms',
-      STATUS_REFRESH: '2s',
-      BACKOFF_BASE: '200ms',
-      BACKOFF_MAX: '3s',
-      DEPENDENCY_TIMEOUT: '2s',
-    },
-    port,
-  );
+  op = await startOperatorProc(ns, { NODE_EXTRA_CA_CERTS: ca });
 }, 60_000);
 
 afterAll(async () => {

@@ -10,8 +10,6 @@
  * - no CA content or password appears in Deployments, ConfigMaps, pods, status, events, or the operator's log and
  *   metrics.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABELS } from '../../operator/src/api/types.ts';
 import {
@@ -28,10 +26,10 @@ import {
   waitFor,
   waitReady,
 } from '../../operator/test/support.ts';
-import { freePort, Proc } from '../support/procs.ts';
+import type { Proc } from '../support/procs.ts';
 import { requireService } from '../support/services.ts';
+import { caFragments, startOperatorProc } from './support.ts';
 
-const OPERATOR_MAIN = join(import.meta.dirname, '../../operator/src/main.ts');
 let ns = '';
 let op: Proc | undefined;
 
@@ -62,28 +60,7 @@ beforeAll(async () => {
     `--from-file=redis.pem=${r.ca}`,
     `--from-file=kafka.pem=${k.ca}`,
   ]);
-  const port = await freePort();
-  op = new Proc(
-    'operator',
-    OPERATOR_MAIN,
-    {
-      KUBECONFIG: requireService('kube').kubeconfig,
-      LOG_LEVEL: 'debug',
-      WATCH_NAMESPACE: ns,
-      METRICS_PORT: String(port),
-      METRICS_HOST: '127.0.0.1',
-      LEASE_NAMESPACE: ns,
-      LEASE_NAME: 'flashsale-operator',
-      LEASE_DURATION: '4s',
-      RENEW_DEADLINE: '3s',
-      RETRY_PERIOD: '500ms',
-      STATUS_REFRESH: '2s',
-      BACKOFF_BASE: '200ms',
-      BACKOFF_MAX: '3s',
-      DEPENDENCY_TIMEOUT: '2s',
-    },
-    port,
-  );
+  op = await startOperatorProc(ns);
 }, 60_000);
 
 afterAll(async () => {
@@ -115,15 +92,6 @@ function secureSale(name: string, tls: Trust): Manifest {
     };
     m.spec.deletionPolicy = 'Retain';
   });
-}
-
-/** Lines of the PEM bodies: none may appear outside the Secret. */
-function caFragments(): string[] {
-  return [requireService('redisTls').ca, requireService('kafkaSecure').ca].flatMap((f) =>
-    readFileSync(f, 'utf8')
-      .split('\n')
-      .filter((l) => l.length >= 40 && !l.startsWith('-----')),
-  );
 }
 
 describe('the operator with CA bundles from Secrets', () => {

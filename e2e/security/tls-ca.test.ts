@@ -20,6 +20,7 @@ import { burst } from '../support/load.ts';
 import { type Proc, startGateway, startProcessor } from '../support/procs.ts';
 import { prepareSale, saleProcEnv, uniqueSale } from '../support/sale.ts';
 import { requireService } from '../support/services.ts';
+import { caFragments, exposedText } from './support.ts';
 
 const procs: Proc[] = [];
 let redis: RedisClient;
@@ -86,26 +87,6 @@ afterAll(async () => {
   redis?.disconnect();
 });
 
-async function exposed(p: Proc, paths: string[]): Promise<string> {
-  const bodies = await Promise.all(
-    paths.map((path) =>
-      fetch(`${p.url}${path}`, { signal: AbortSignal.timeout(3000) })
-        .then((r) => r.text())
-        .catch(() => ''),
-    ),
-  );
-  return [p.output, ...bodies].join('\n');
-}
-
-/** Lines of the PEM bodies (base64): none may appear in any output. */
-function caFragments(): string[] {
-  return [requireService('redisTls').ca, requireService('kafkaSecure').ca].flatMap((f) =>
-    readFileSync(f, 'utf8')
-      .split('\n')
-      .filter((l) => l.length >= 40 && !l.startsWith('-----')),
-  );
-}
-
 function expectNoSecret(text: string) {
   for (const s of [requireService('redisTls').password, requireService('kafkaSecure').password, ...caFragments()]) {
     expect(text.includes(s), 'a secret value or CA content leaked').toBe(false);
@@ -132,7 +113,8 @@ describe('TLS trust from the CA files the operator mounts', () => {
     const audit = await auditRun({ redis, sale, accepted: log.accepted, watch, waitFinalMs: 40_000 });
     assertBooks(audit);
     expect(audit.confirmed).toBe(20);
-    const text = (await exposed(gw, ['/health', '/metrics', '/ready'])) + (await exposed(p, ['/health', '/metrics']));
+    const text =
+      (await exposedText(gw, ['/health', '/metrics', '/ready'])) + (await exposedText(p, ['/health', '/metrics']));
     expect(text).toContain('order_processed'); // the logs were captured
     expect(text).not.toContain('tls_verification_disabled');
     expectNoSecret(text);
@@ -192,7 +174,7 @@ describe('TLS trust from the CA files the operator mounts', () => {
         expect(String(JSON.parse(line ?? '{}').level)).toMatch(/warn/i);
       }
     }
-    expectNoSecret((await exposed(gw, ['/health', '/metrics'])) + (await exposed(p, ['/health', '/metrics'])));
+    expectNoSecret((await exposedText(gw, ['/health', '/metrics'])) + (await exposedText(p, ['/health', '/metrics'])));
     await Promise.all([gw.stop(), p.stop()]);
   }, 90_000);
 
