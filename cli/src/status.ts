@@ -4,7 +4,14 @@
  * lag), with rates from the difference between two refreshes. Redrawn live on a terminal.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { auditSale, GATEWAY_METRICS, type ItemAudit, PROCESSOR_METRICS, type RedisClient } from '@flashsale/common';
+import {
+  auditItemsOverBuckets,
+  GATEWAY_METRICS,
+  type ItemAudit,
+  listItems,
+  PROCESSOR_METRICS,
+  type RedisClient,
+} from '@flashsale/common';
 import { CliError, EXIT, type OutputFormat } from './exit.ts';
 import { connect } from './load/load.ts';
 import { fmt } from './load/progress.ts';
@@ -64,7 +71,7 @@ export async function snapshot(
   processorMetrics: string[],
 ): Promise<StatusSnapshot> {
   const [audit, gw, ...procs] = await Promise.all([
-    auditSale(r, sale),
+    listItems(r, sale).then((ids) => auditItemsOverBuckets(r, sale, ids)),
     gatewayMetrics ? scrape(gatewayMetrics) : Promise.resolve(null),
     ...processorMetrics.map(scrape),
   ]);

@@ -1,6 +1,7 @@
 /**
  * `flashsale up -f <manifest>`: the data path of one sale as local processes. Validates the manifest with the CRD's
- * schema, seeds the inventory and creates the topics with the operator's code (`seedItem`, `ensureTopics`), then runs
+ * schema, seeds the inventory and creates the topics with the operator's code (`seedSpecItems`: every item over its
+ * `stockBuckets`; `ensureTopics`), then runs
  * the gateway and N processors (`node gateway/src/main.ts`, `node processor/src/main.ts`) with the environment the
  * operator would give their pods (`saleEnv`, one mapping), until SIGINT/SIGTERM. Children get SIGTERM and drain.
  */
@@ -18,6 +19,7 @@ import {
   ensureTopics,
   type FlashSaleManifest,
   type FlashSaleSpec,
+  isRefused,
   isTlsVerificationFailure,
   kafkaSecurityOptions,
   parseAddrList,
@@ -25,9 +27,9 @@ import {
   type RedisClient,
   type SeedResult,
   saleEnv,
+  seedSpecItems,
   type TlsSettings,
   tlsFromEnv,
-  seedItem,
   topics,
 } from '@flashsale/common';
 import kafkajs from 'kafkajs';
@@ -76,7 +78,7 @@ export interface PreparedSale {
   kafka: string[];
   /** TLS trust from the spec and --redis-ca / --kafka-ca */
   tls: { redis: TlsSettings; kafka: TlsSettings };
-  seeded: (SeedResult & { item: string })[];
+  seeded: (SeedResult & { item: string; buckets: number })[];
   topics: { orders: string; dlq: string; partitions: number; created: string[] };
 }
 
@@ -149,9 +151,10 @@ export async function prepareSale(m: FlashSaleManifest, o: UpOptions): Promise<P
   const r = await connectRedis(redisAddr, spec.redis.mode, tls.redis);
   const seeded: PreparedSale['seeded'] = [];
   try {
-    for (const it of spec.items) {
-      seeded.push({ item: it.id, ...(await seedItem(r, sale, it.id, it.quantity, it.perUserLimit)) });
-    }
+    const res = await seedSpecItems(r, sale, spec.items);
+    const refused = res.filter(isRefused);
+    if (refused.length > 0) throw new CliError(refused.map((x) => x.message).join('; '), EXIT.usage);
+    for (const x of res) if (!isRefused(x)) seeded.push({ item: x.id, ...x });
   } finally {
     r.disconnect();
   }
@@ -286,7 +289,11 @@ export async function startUp(o: UpOptions): Promise<UpHandle> {
   const { sale, spec } = prepared;
   say(o, `sale ${sale}: ${spec.items.length} item(s), ${spec.items.reduce((n, i) => n + i.quantity, 0)} unit(s)`);
   for (const s of prepared.seeded)
-    say(o, `  ${s.item.padEnd(24)} ${s.outcome.padEnd(10)} ${s.remaining}/${s.initial} remaining`);
+    say(
+      o,
+      `  ${s.item.padEnd(24)} ${s.outcome.padEnd(10)} ${s.remaining}/${s.initial} remaining` +
+        (s.buckets > 1 ? ` (${s.buckets} stock buckets)` : ''),
+    );
   say(o, `topics ${prepared.topics.orders} (${prepared.topics.partitions} partitions), ${prepared.topics.dlq}`);
   say(o, `window ${spec.startsAt} -> ${spec.endsAt}${o.now ? ' (opened now: --now)' : ''}`);
 

@@ -58,7 +58,8 @@ spec:
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(`FlashSale ${ns}/${name}`);
     const json = await runCli(KUBECTL_FLASHSALE, ['-n', ns, 'status', name, '-o', 'json'], { env });
-    expect(JSON.parse(json.stdout).spec.items).toEqual([{ id: 'a', quantity: 10, perUserLimit: 0 }]);
+    // the API server's defaults (perUserLimit, stockBuckets) are in the stored object
+    expect(JSON.parse(json.stdout).spec.items).toEqual([{ id: 'a', quantity: 10, perUserLimit: 0, stockBuckets: 1 }]);
     const list = await runCli(KUBECTL_FLASHSALE, ['status', '-n', ns], { env });
     expect(list.stdout).toContain(name);
   });

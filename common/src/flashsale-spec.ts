@@ -72,6 +72,20 @@ export const itemSchema = z.object({
     description: 'units for sale; a later change is applied as a restock or reduction delta, sold units are kept',
   }),
   perUserLimit: int(0, 1_000_000).default(0).meta({ description: 'units one user may hold or buy (0 = unlimited)' }),
+  stockBuckets: int(1, 64)
+    .default(1)
+    .meta({
+      description:
+        'stock buckets K of a hot item: its stock is split over K Redis keys with different hash tags, so its takes ' +
+        'spread over K slots (shards of a Redis Cluster); 1 = one key. Fixed once set: changing K of a seeded item is ' +
+        'not supported (docs/capacity.md, stock buckets per hot item)',
+      'x-kubernetes-validations': [
+        {
+          rule: 'self == oldSelf',
+          message: 'stockBuckets cannot be changed once set: changing K of a live item is not supported',
+        },
+      ],
+    }),
 });
 export type FlashSaleItem = z.infer<typeof itemSchema>;
 

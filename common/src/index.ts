@@ -17,5 +17,6 @@ export * from './redis.ts';
 export * from './sale-cleanup.ts';
 export * from './sale-env.ts';
 export * from './scripts.ts';
+export * from './seed-items.ts';
 export * from './tls.ts';
 export * from './topics.ts';

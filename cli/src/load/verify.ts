@@ -2,14 +2,14 @@
  * The audit after a load run, from the system's own records, not from the generator's counters:
  * - every accepted order's record in Redis (`readOrder`) is polled until it has a final status or the settle time is up
  *   (lost = accepted orders with no record or no final status);
- * - units: `auditSale` per item (oversold = confirmed + held beyond the initial stock; drift must be 0);
+ * - units: the audit per item, summed over its stock buckets (`auditItemsOverBuckets`; oversold = confirmed + held beyond the initial stock; drift must be 0);
  * - the order stream: the orders topic is read back and every accepted order id must be in it; the DLQ topic's size;
  * - sold out: `SoldOutWatch` polls the stock levels during the run and records the first moment every item is at 0.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  auditSale,
+  auditItemsOverBuckets,
   FINAL_STATUSES,
   type ItemAudit,
   type OrderStatus,
@@ -222,7 +222,7 @@ export async function verifySale(v: VerifyInput): Promise<Verification> {
       increment(finalStatuses, `${s.status} (not final)`);
     }
   }
-  const items = await auditSale(v.redis, v.sale, v.items);
+  const items = await auditItemsOverBuckets(v.redis, v.sale, v.items);
   const units = { initial: 0, remaining: 0, confirmed: 0, held: 0, released: 0, expired: 0 };
   let oversold = 0;
   let drift = 0;

@@ -76,6 +76,10 @@ export const REASONS = {
   Restocked: 'Restocked',
   Reduced: 'Reduced',
   RedisUnavailable: 'RedisUnavailable',
+  /** a seed refused (also Ready/Degraded): an item is seeded in Redis with another stockBuckets than the spec asks */
+  StockBucketsChangeRefused: 'StockBucketsChangeRefused',
+  /** a seed refused: a reduction of a bucketed item beyond its unsold units */
+  ReductionRefused: 'ReductionRefused',
   // TopicsReady
   TopicsCreated: 'TopicsCreated',
   KafkaUnavailable: 'KafkaUnavailable',

@@ -55,9 +55,22 @@ describe('FlashSale CRD', () => {
     expect(crd.spec.names.shortNames).toEqual(['fs']);
   });
 
-  it.each(['examples/flashsale.yaml', 'examples/flashsale-keda.yaml'])('%s is valid for the zod schema', (file) => {
-    const doc = parse(readFileSync(join(root, file), 'utf8'));
-    const r = flashSaleManifestSchema.safeParse(doc);
-    expect(r.success ? [] : r.error.issues).toEqual([]);
+  it('stockBuckets: 1..64, default 1, a transition rule refusing a change', () => {
+    const crd = parse(readFileSync(join(root, CRD_FILE), 'utf8'));
+    const item = crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.items.items;
+    const k = item.properties.stockBuckets;
+    expect(k).toMatchObject({ type: 'integer', minimum: 1, maximum: 64, default: 1 });
+    expect(k['x-kubernetes-validations']).toEqual([
+      { rule: 'self == oldSelf', message: expect.stringMatching(/^stockBuckets cannot be changed/) },
+    ]);
   });
+
+  it.each(['examples/flashsale.yaml', 'examples/flashsale-keda.yaml', 'examples/flashsale-cluster.yaml'])(
+    '%s is valid for the zod schema',
+    (file) => {
+      const doc = parse(readFileSync(join(root, file), 'utf8'));
+      const r = flashSaleManifestSchema.safeParse(doc);
+      expect(r.success ? [] : r.error.issues).toEqual([]);
+    },
+  );
 });

@@ -1,18 +1,19 @@
 /**
  * The Redis side of a sale, for the operator: one client per distinct connection (shared by reconciles), inventory
- * seeding through the Lua seed script (exactly once per item, later quantity changes as deltas, sold and held units
- * never overwritten), the audit read for the status, and deletion of every key of a sale (SCAN + UNLINK).
+ * seeding over each item's stock buckets (exactly once per item, later quantity changes as deltas, sold and held units
+ * never overwritten, a bucket-count change refused), the audit read for the status, and deletion of every key of a
+ * sale (SCAN + UNLINK).
  */
 import {
-  auditSale,
+  auditItemsOverBuckets,
   createRedis,
   deleteSaleKeys,
   type FlashSaleSpec,
   type ItemAudit,
+  type ItemSeedOutcome,
   parseAddrList,
   type RedisClient,
-  type SeedResult,
-  seedItem,
+  seedSpecItems,
 } from '@flashsale/common';
 
 export interface RedisCredentials {
@@ -71,20 +72,18 @@ export class RedisPool {
   }
 }
 
-export async function seedInventoryItems(
+/** Every item over its stockBuckets (common/src/seed-items.ts); an item seeded with another K comes back refused. */
+export function seedInventoryItems(
   r: RedisClient,
   sale: string,
   items: FlashSaleSpec['items'],
-): Promise<(SeedResult & { id: string })[]> {
-  const out: (SeedResult & { id: string })[] = [];
-  for (const it of items) {
-    out.push({ id: it.id, ...(await seedItem(r, sale, it.id, it.quantity, it.perUserLimit)) });
-  }
-  return out;
+): Promise<ItemSeedOutcome[]> {
+  return seedSpecItems(r, sale, items);
 }
 
+/** Per-item audit for the status; a bucketed item's remaining is the sum over its buckets. */
 export function readInventory(r: RedisClient, sale: string, ids: string[]): Promise<ItemAudit[]> {
-  return auditSale(r, sale, ids);
+  return auditItemsOverBuckets(r, sale, ids);
 }
 
 /** Moved to @flashsale/common (sale-cleanup.ts), shared with the CLI. */

@@ -25,10 +25,13 @@ export function computeStatus(ctx: ReconcileContext): FlashSaleStatus {
   const ready = seeded && topicsOk && workloadsOk && o.dependencyErrors.length === 0;
   const deadline = Boolean(g?.progressDeadlineExceeded || p?.progressDeadlineExceeded);
 
+  const refused = o.seedRefused;
   if (ready) {
     ctx.condition('Ready', 'True', REASONS.Reconciled, over ? 'sale over; data kept for audit' : 'sale is ready');
   } else if (o.dependencyErrors.length > 0) {
     ctx.condition('Ready', 'False', REASONS.WaitingForDependencies, o.dependencyErrors.join('; '));
+  } else if (refused) {
+    ctx.condition('Ready', 'False', refused.reason, refused.message);
   } else {
     const waiting = [!seeded && 'inventory', !topicsOk && 'topics', !workloadsOk && 'workloads'].filter(Boolean);
     ctx.condition('Ready', 'False', REASONS.WaitingForWorkloads, `waiting for ${waiting.join(', ')}`);
@@ -51,6 +54,8 @@ export function computeStatus(ctx: ReconcileContext): FlashSaleStatus {
   const aborted = rolloutPhase === 'Aborted';
   if (aborted) {
     ctx.condition('Degraded', 'True', REASONS.RolloutAborted, o.rollout?.message ?? 'blue-green rollout aborted');
+  } else if (refused) {
+    ctx.condition('Degraded', 'True', refused.reason, refused.message);
   } else if (o.dependencyErrors.length > 0 || deadline) {
     const msg = [...o.dependencyErrors, deadline ? 'a Deployment exceeded its progress deadline' : '']
       .filter(Boolean)

@@ -43,6 +43,8 @@ export interface Observed {
   rollout?: RolloutStatus;
   /** dependency failures seen in this reconcile (status is written, then the reconcile is retried) */
   dependencyErrors: string[];
+  /** a refused seed of one or more items (stockBuckets differs from Redis, a reduction too large): fix the spec */
+  seedRefused?: { reason: Reason; message: string };
 }
 
 export class ReconcileContext {
