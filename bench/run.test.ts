@@ -38,7 +38,8 @@ describe('scale-out figures', () => {
     machineBusy: 0.5,
     processorBusy: 0.25,
     processorCpuMsPerOrder: 0.2,
-    cpuSeconds: { processors: 1, redisCluster: 0.5, kafka3: 0.7 },
+    cpuSeconds: { processors: 1, redisCluster: 0.5, kafka3: 0.7, bench: 0.1, other: 0.05 },
+    busyBefore: 0.02,
     seconds: 3,
     load: 0.4,
     ...extra,
@@ -90,7 +91,7 @@ describe('scale-out figures', () => {
     expect(text).toMatch(/<!-- bench:end -->$/);
     expect(text).toContain('Code: commit abc.');
     expect(text).toContain(
-      '| hot item, K = 4, 1 processor | 300 | 3.00 | 50 % | 25 % | 0.200 | 1.00 / 0.50 / 0.70 | 0.4 |',
+      '| hot item, K = 4, 1 processor | 300 | 3.00 | 50 % (2 %) | 25 % | 0.200 | 1.00 / 0.50 / 0.70 / 0.10 / 0.05 | 0.4 |',
     );
   });
 

@@ -70,7 +70,7 @@ const BENCHES: Bench[] = [
   {
     name: 'scale-out',
     file: 'bench/scale-out.ts',
-    args: quick ? ['--orders', '3000', '--hot', '1500'] : ['--orders', '6000', '--hot', '3000'],
+    args: quick ? ['--orders', '4000', '--hot', '1500'] : ['--orders', '10000', '--hot', '3000'],
     note:
       'Redis Cluster (3 masters + 3 replicas) and 3-broker Kafka (RF 3), 12 partitions, 64 items; 1/2/4 processors in ' +
       'one group, payment 0-1 ms and 20-50 ms (10 % declined); one hot item over K = 1/4/16 buckets; ceiling ' +
@@ -296,6 +296,7 @@ interface SoCase {
   cpuSeconds: Record<string, number>;
   seconds: number;
   load?: number;
+  busyBefore?: number;
   buckets?: number;
   oversold?: number;
   strandedSoldOut?: number;
@@ -391,7 +392,7 @@ export function scaleOutDetails(res: J): string[] {
     '',
     'Scale-out, where the CPU went during each timed window (from `/proc`; 2 cores = 200 % of one core):',
     '',
-    '| case | orders/s | window (s) | machine busy | processors busy (each) | processor CPU ms/order | CPU s: processors / Redis Cluster / Kafka | load (1 min) |',
+    '| case | orders/s | window (s) | machine busy (before) | processors busy (each) | processor CPU ms/order | CPU s: processors / Redis Cluster / Kafka / bench / other work | load (1 min) |',
     '|---|---|---|---|---|---|---|---|',
     ...procs.map((c) => {
       const name =
@@ -399,7 +400,8 @@ export function scaleOutDetails(res: J): string[] {
           ? `hot item, K = ${c.buckets}, 1 processor`
           : `${c.processors} processor(s), payment ${c.paymentMs} ms`;
       const cs = c.cpuSeconds;
-      return `| ${name} | ${n(c.ordersPerSecond)} | ${n(c.seconds, 2)} | ${pct(c.machineBusy)} | ${pct(c.processorBusy)} | ${n(c.processorCpuMsPerOrder, 3)} | ${n(cs.processors, 2)} / ${n(cs.redisCluster, 2)} / ${n(cs.kafka3, 2)} | ${n(c.load, 1)} |`;
+      const before = c.busyBefore === undefined ? '' : ` (${pct(c.busyBefore)})`;
+      return `| ${name} | ${n(c.ordersPerSecond)} | ${n(c.seconds, 2)} | ${pct(c.machineBusy)}${before} | ${pct(c.processorBusy)} | ${n(c.processorCpuMsPerOrder, 3)} | ${n(cs.processors, 2)} / ${n(cs.redisCluster, 2)} / ${n(cs.kafka3, 2)} / ${n(cs.bench, 2)} / ${n(cs.other, 2)} | ${n(c.load, 1)} |`;
     }),
   ];
 }

@@ -92,7 +92,11 @@ function ticksOf(pids: number[]): number {
   return n;
 }
 
-/** All descendants' pids are not needed: the processor is one Node process; Kafka/Redis pids come from the harness. */
+/**
+ * CPU seconds of groups of processes over a window (the processor is one Node process; the Redis and Kafka pids come
+ * from the harness), the machine's busy share, and `other`: busy CPU of everything else on the machine (other work
+ * that competes for the same cores and skews the figure).
+ */
 class CpuWindow {
   private readonly groups: Record<string, number[]>;
   private start: Record<string, number> = {};
@@ -117,6 +121,8 @@ class CpuWindow {
       ]),
     );
     const machineBusy = m1.total > this.m0.total ? (m1.busy - this.m0.busy) / (m1.total - this.m0.total) : 0;
+    const ours = Object.values(cpu).reduce((a, b) => a + b, 0);
+    cpu.other = Number(Math.max(0, (m1.busy - this.m0.busy) / CLK_TCK - ours).toFixed(2));
     return { wall: Number(wall.toFixed(2)), cpuSeconds: cpu, machineBusy: Number(machineBusy.toFixed(3)) };
   }
 }
@@ -157,6 +163,23 @@ function harness(): Harness {
   };
 }
 
+/** The machine's busy share over `ms`. */
+async function busyShare(ms: number): Promise<number> {
+  const a = machineTicks(readFileSync('/proc/stat', 'utf8'));
+  await sleep(ms);
+  const b = machineTicks(readFileSync('/proc/stat', 'utf8'));
+  return b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : 0;
+}
+
+/** Wait (at most `maxMs`) for a second in which the machine is at most `limit` busy; returns the last share seen. */
+async function awaitQuiet(limit: number, maxMs: number): Promise<number> {
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    const b = await busyShare(1000);
+    if (b <= limit || Date.now() >= deadline) return Number(b.toFixed(3));
+  }
+}
+
 function redisCeiling(addr: string): number {
   const [host, port] = (addr.split(',')[0] ?? '').split(':');
   const out = execFileSync(
@@ -190,6 +213,8 @@ interface CaseResult {
   machineBusy: number;
   /** 1-minute load average when the case ended (other work on the machine) */
   load: number;
+  /** the machine's busy share in the second before the case (services idle, no processor yet) */
+  busyBefore: number;
   /** CPU ms the processors spent per order, and their busy share of (wall x processes) */
   processorCpuMsPerOrder: number;
   processorBusy: number;
@@ -215,8 +240,13 @@ async function main() {
       'max-case': { type: 'string', default: '60' },
       'processor-env': { type: 'string', default: '' },
       replication: { type: 'string', default: '3' },
+      /** before each case, wait up to quiet-max seconds for a second with the machine at most `quiet` busy */
+      quiet: { type: 'string', default: '0.25' },
+      'quiet-max': { type: 'string', default: '10' },
     },
   });
+  const QUIET = Number(values.quiet);
+  const QUIET_MAX_MS = Number(values['quiet-max']) * 1000;
   const ORDERS = Number(values.orders);
   const PARTITIONS = Number(values.partitions);
   const ITEMS = Number(values.items);
@@ -297,6 +327,7 @@ async function main() {
   }): Promise<CaseResult> {
     const sale = `bso-${randomUUID().slice(0, 8)}`;
     const [lmin, lmax] = parseRange(opts.payment);
+    const busyBefore = await awaitQuiet(QUIET, QUIET_MAX_MS);
     await ensureTopics(admin, { sale, partitions: opts.partitions, replication: REPLICATION, dlqPartitions: 3 });
     const stock = opts.k > 1 ? opts.orders : Math.ceil(opts.orders / opts.items.length);
     for (const i of opts.items) await seedBuckets(redis, sale, i, stock, opts.k);
@@ -335,6 +366,7 @@ async function main() {
         processors: procs.map((p) => p.pid ?? 0),
         redisCluster: h.redisPids,
         kafka3: h.kafkaPids,
+        bench: [process.pid],
       });
       const touched = async () => {
         if (opts.k > 1) {
@@ -380,6 +412,7 @@ async function main() {
         cpuSeconds: w.cpuSeconds,
         machineBusy: w.machineBusy,
         load: Number((loadavg()[0] ?? 0).toFixed(2)),
+        busyBefore,
         processorCpuMsPerOrder: Number(((pCpu * 1000) / Math.max(1, processed)).toFixed(3)),
         processorBusy: Number((pCpu / (w.wall * opts.count)).toFixed(3)),
       };
@@ -407,6 +440,7 @@ async function main() {
     const sale = `bsh-${randomUUID().slice(0, 8)}`;
     const conns: RedisClient[] = Array.from({ length: CLIENTS }, () => createRedis({ mode: 'cluster', nodes }));
     await seedBuckets(redis, sale, 'hot', HOT, k);
+    const busyBefore = await awaitQuiet(QUIET, QUIET_MAX_MS);
     const cpu = new CpuWindow({ redisCluster: h.redisPids, bench: [process.pid] });
     let next = 0;
     let reserved = 0;
@@ -436,6 +470,7 @@ async function main() {
       oversold: Math.max(0, reserved - HOT),
       cpuSeconds: w.cpuSeconds,
       machineBusy: w.machineBusy,
+      busyBefore,
     };
   }
 
