@@ -142,6 +142,9 @@ describe('the operator and a real API server that fails', () => {
     const b = new Proc('operator-b', OPERATOR_MAIN, operatorEnv(srv.kubeconfig, ns, 'op-b', portB), portB);
     procs.push(b);
     await b.waitHealthy('/healthz', 20_000);
+    // alive, but not ready: its caches have never been filled (client-node's `connect` is no proof of that)
+    const bReady = await fetch(`${b.url}/readyz`, { signal: AbortSignal.timeout(2000) });
+    expect(bReady.status, await bReady.text()).toBe(503);
     await sleep(Math.max(0, 4000 - (Date.now() - killedAt)));
     expect(a.alive, a.tail()).toBe(true);
 

@@ -2,6 +2,15 @@
  * A babysat client-node informer: restarts with jittered exponential backoff after an error (client-node stops the
  * informer on most errors), ignores the AbortError that stop() itself raises, records the last event for liveness,
  * and reports whether the first list has completed (the cache is synced).
+ *
+ * client-node emits `connect` at the START of every (re)connection attempt, before its list or watch request has
+ * been answered, also when that attempt then fails. So `connect` proves nothing: synced is set by a list that
+ * returned, and failingSince is cleared only by a list that returned, an event, or a restart that raised no error.
+ * (Counting on `connect` made /readyz answer ok while the API server had never been reached, and reset failingSince
+ * on every retry, so the /healthz check of a watch stuck for minutes could never fire.)
+ *
+ * 410 Gone (a watch resumed from a compacted or expired resourceVersion) is client-node's: it forgets the
+ * resourceVersion and relists; the relist's differences come through add/update/delete like any event.
  */
 import type { Logger } from '@flashsale/common';
 import {
@@ -33,6 +42,8 @@ export class ManagedInformer<T extends KubernetesObject> {
   restarts = 0;
   /** since when the watch has been failing without a successful (re)connect; undefined when healthy */
   failingSince: number | undefined;
+  /** errors seen (a restart that adds none has connected) */
+  private errors = 0;
 
   constructor(
     kc: KubeConfig,
@@ -45,7 +56,13 @@ export class ManagedInformer<T extends KubernetesObject> {
   ) {
     this.name = name;
     this.log = log;
-    this.inf = makeInformer(kc, path, list, labelSelector);
+    const listed: ListPromise<T> = async () => {
+      const result = await list();
+      this.synced = true;
+      this.failingSince = undefined;
+      return result;
+    };
+    this.inf = makeInformer(kc, path, listed, labelSelector);
     const key = (o: T) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
     this.inf.on('add', (o) => {
       this.touch();
@@ -65,8 +82,6 @@ export class ManagedInformer<T extends KubernetesObject> {
     });
     this.inf.on('connect', () => {
       this.lastEventAt = Date.now();
-      this.failingSince = undefined;
-      this.synced = true;
     });
     this.inf.on('error', (err) => this.onError(err));
   }
@@ -79,6 +94,7 @@ export class ManagedInformer<T extends KubernetesObject> {
 
   private onError(err: unknown) {
     if (this.stopped || (err as Error)?.name === 'AbortError') return;
+    this.errors++;
     this.failingSince ??= Date.now();
     const delay = Math.round(this.backoffMs * (0.5 + Math.random()));
     this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
@@ -93,9 +109,11 @@ export class ManagedInformer<T extends KubernetesObject> {
 
   private async startOnce() {
     if (this.stopped) return;
+    const errorsBefore = this.errors;
     try {
+      // resolves once the list (when needed) returned and the watch request was answered, or after an error
       await this.inf.start();
-      this.synced = true;
+      if (this.errors === errorsBefore && !this.stopped) this.failingSince = undefined;
     } catch (e) {
       this.onError(e);
     }
