@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { auditItem, createRedis, type RedisClient } from '@flashsale/common';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../operator/src/config.ts';
 import { type OperatorHandle, startOperator } from '../../operator/src/operator.ts';
@@ -30,17 +30,19 @@ import { CuttableProxy } from './cuttable-proxy.ts';
 const OPERATOR_MAIN = join(ROOT, 'operator/src/main.ts');
 const CRDS = join(ROOT, 'crds');
 
+/** What a test started, stopped (last first) when the test ends, passed or failed; afterAll is the safety net. */
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
-afterAll(async () => {
-  for (const c of cleanup.reverse()) await Promise.resolve(c()).catch(() => undefined);
-});
+async function runCleanup() {
+  for (const c of cleanup.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
+}
+afterAll(runCleanup);
 
 let redis: RedisClient | undefined;
+afterAll(() => redis?.disconnect());
 function redisClient(): RedisClient {
   if (!redis) {
     const r = services().redis;
     redis = createRedis({ mode: 'single', nodes: [{ host: r.host, port: r.port }] });
-    cleanup.push(() => redis?.disconnect());
   }
   return redis;
 }
@@ -112,6 +114,7 @@ const count = (out: string, event: string) => out.split('\n').filter((l) => l.in
 
 describe('the operator and a real API server that fails', () => {
   it('API server SIGKILLed mid-reconcile, spec changed right after: no crash, reconnects, converges', async () => {
+    onTestFinished(runCleanup);
     const srv = await startServer('op-restart');
     const ns = `op-fault-${short()}`;
     await srv.kubectl(['create', 'namespace', ns]);
@@ -204,6 +207,7 @@ describe('the operator and a real API server that fails', () => {
 
   it('a watch resumed from a compacted resourceVersion gets 410 Gone, relists, and misses no edit', async () => {
     // no watch cache: every watch is served by etcd, so the compaction is what expires the operator's watch
+    onTestFinished(runCleanup);
     const srv = await startServer('op-410', ['--watch-cache=false']);
     const ns = `op-410-${short()}`;
     await srv.kubectl(['create', 'namespace', ns]);
