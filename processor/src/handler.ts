@@ -6,11 +6,18 @@
  *    the order, and one item always maps to one slot and node), so per-item order is kept; calls that failed
  *    transiently are re-issued together with backoff (one budget per batch), then dead-lettered as
  *    `redis_failure`. Under a fault a retried order can land after a later order of the same item that went
- *    through: the only reordering, and only under failure;
- * 3. pay the reserved orders concurrently (bounded), then confirm or release by compare-and-set;
+ *    through: the only reordering, and only under failure.
+ *    An item seeded over K > 1 stock buckets (K read once per item from its meta, then cached: ./buckets.ts) is
+ *    reserved through `reserveBucketed` instead: its steps (claim, take, commit) are sequential, so the item's orders
+ *    run one after the other in message order (first come, first served), in a lane of their own beside the pipeline
+ *    and the other hot items' lanes; a transient failure moves that order and every later one of the item to the
+ *    next round together, so a bucketed item is never reordered;
+ * 3. pay the reserved orders concurrently (bounded), then confirm or release by compare-and-set (a bucketed item
+ *    through `settleBucketed`, which gives failed units back to their bucket exactly once);
  * 4. write dead letters and wait for their acknowledgement; only then does the caller commit the offsets.
  */
 import {
+  type BucketReserveResult,
   callScript,
   confirm as confirmHold,
   DLQ_HEADERS,
@@ -21,13 +28,18 @@ import {
   itemKeys,
   type Logger,
   ORDER_FIELDS,
+  ORDER_STATUSES,
   type OrderMessage,
   parseReserve,
   type RedisClient,
+  type ReserveInput,
   type ReserveResult,
   release as releaseHold,
   reserveArgs,
+  reserveBucketed,
+  settleBucketed,
 } from '@flashsale/common';
+import { type BucketCounts, createBucketCounts } from './buckets.ts';
 import type { ProcessorConfig } from './config.ts';
 import type { InMessage } from './consumer.ts';
 import type { ProcessorMetrics } from './metrics.ts';
@@ -47,6 +59,8 @@ export interface HandlerDeps {
   dlqPartitions?: number;
   /** called with the remaining units seen by a reserve, to keep the inventory gauge fresh */
   onLevel?: (itemId: string, remaining: number) => void;
+  /** stock buckets per item (shared with the sweeper and the audit); created here when absent */
+  buckets?: BucketCounts;
 }
 
 export class Semaphore {
@@ -111,6 +125,10 @@ interface Work {
   started: number;
   order?: OrderMessage;
   reserve?: ReserveResult;
+  /** stock buckets of the order's item (1: the plain item) */
+  k?: number;
+  /** its payment and settle already started (a bucketed order, right after its reserve) */
+  settling?: boolean;
   dlq?: { reason: DlqReason; error: string };
   /** final word for logs and metrics */
   outcome?: string;
@@ -142,8 +160,22 @@ export function buildDlqRecord(msg: InMessage, reason: DlqReason, error: string,
   return { key: msg.key, value: msg.value, headers: { ...msg.headers, ...h } };
 }
 
+/** A bucketed reserve in the shape of the plain one (remaining -1: not known without reading every bucket). */
+function fromBucketed(b: BucketReserveResult): ReserveResult {
+  if (b.status === 'QUEUED' || !(ORDER_STATUSES as readonly string[]).includes(b.status))
+    throw new Error(`bucketed reserve ended in status ${b.status}`);
+  return {
+    status: b.status as ReserveResult['status'],
+    reason: b.reason,
+    remaining: -1,
+    holdExpiresAt: '',
+    replayed: b.replayed,
+  };
+}
+
 export function createHandler(d: HandlerDeps) {
   const { config, redis, metrics, log } = d;
+  const counts = d.buckets ?? createBucketCounts(redis, config.sale);
   const retry = <T>(what: string, fn: () => Promise<T>) => withRedisRetry(config.redisRetry, log, what, fn);
 
   const finish = (w: Work, outcome: string) => {
@@ -181,6 +213,21 @@ export function createHandler(d: HandlerDeps) {
     if (!marked) w.dlq = { reason, error };
   };
 
+  /**
+   * Confirm / release a hold: the plain scripts, or for an item over K > 1 stock buckets settleBucketed (which gives
+   * failed units back to their bucket exactly once), its outcomes named as the plain ones.
+   */
+  const confirmOf = async (o: OrderMessage, k: number) => {
+    if (k <= 1) return confirmHold(redis, config.sale, o.item_id, o.order_id);
+    const c = await settleBucketed(redis, config.sale, o.item_id, o.order_id, 'CONFIRMED', '', k);
+    return { status: c.status, outcome: c.outcome === 'settled' ? 'confirmed' : c.outcome };
+  };
+  const releaseOf = async (o: OrderMessage, k: number, reason: string) => {
+    if (k <= 1) return releaseHold(redis, config.sale, o.item_id, o.order_id, 'PAYMENT_FAILED', reason);
+    const c = await settleBucketed(redis, config.sale, o.item_id, o.order_id, 'PAYMENT_FAILED', reason, k);
+    return { status: c.status, outcome: c.outcome === 'settled' ? 'released' : c.outcome };
+  };
+
   async function settle(w: Work): Promise<void> {
     const o = w.order!;
     const pay = await d.paymentSlots.run(() =>
@@ -191,7 +238,7 @@ export function createHandler(d: HandlerDeps) {
       ),
     );
     if (pay.ok) {
-      const c = await retry('confirm', () => confirmHold(redis, config.sale, o.item_id, o.order_id));
+      const c = await retry('confirm', () => confirmOf(o, w.k ?? 1));
       if (c.outcome === 'confirmed') {
         metrics.success.inc();
         return finish(w, 'CONFIRMED');
@@ -201,9 +248,7 @@ export function createHandler(d: HandlerDeps) {
       fail(w, 'hold_expired', `payment succeeded after the hold expired (status ${c.status})`, true);
       return finish(w, 'EXPIRED');
     }
-    const r = await retry('release', () =>
-      releaseHold(redis, config.sale, o.item_id, o.order_id, 'PAYMENT_FAILED', pay.reason),
-    );
+    const r = await retry('release', () => releaseOf(o, w.k ?? 1, pay.reason));
     if (r.outcome === 'released') {
       fail(w, pay.reason, pay.error, true);
     } else if (r.outcome === 'replay') {
@@ -232,42 +277,100 @@ export function createHandler(d: HandlerDeps) {
     //    call failed transiently are re-issued together, still in message order, after a backoff; the batch has
     //    one retry budget (an outage costs REDIS_RETRY_ATTEMPTS rounds, not that many per order).
     const valid = work.filter((w) => w.order);
-    const reserveOf = (w: Work) => {
-      const o = w.order!;
-      const { keys, args } = reserveArgs(
-        config.sale,
-        {
-          orderId: o.order_id,
-          itemId: o.item_id,
-          userId: o.user_id,
-          quantity: o.quantity,
-          correlationId: o.correlation_id,
-          requestId: o.request_id,
-        },
-        config.holdTtlMs,
+    const tasks: Promise<void>[] = [];
+    const startSettle = (w: Work) => {
+      w.settling = true;
+      tasks.push(
+        settle(w).catch((e) => {
+          const transient = isTransientRedisError(e);
+          fail(w, transient ? 'redis_failure' : 'processing_error', (e as Error).message, true);
+          finish(w, 'SETTLE_FAILED');
+        }),
       );
+    };
+    const inputOf = (w: Work): ReserveInput => {
+      const o = w.order!;
+      return {
+        orderId: o.order_id,
+        itemId: o.item_id,
+        userId: o.user_id,
+        quantity: o.quantity,
+        correlationId: o.correlation_id,
+        requestId: o.request_id,
+      };
+    };
+    const reserveOf = (w: Work) => {
+      const { keys, args } = reserveArgs(config.sale, inputOf(w), config.holdTtlMs);
       return callScript(redis, 'inventory_reserve', keys, args);
     };
     let pending = valid;
     let delay = config.redisRetry.baseMs;
     for (let round = 1; pending.length > 0; round++) {
-      const results = await Promise.allSettled(pending.map(reserveOf));
       const again: Work[] = [];
       let lastError: unknown;
-      results.forEach((res, i) => {
-        const w = pending[i]!;
-        if (res.status === 'fulfilled') {
-          w.reserve = parseReserve(res.value);
-        } else if (isTransientRedisError(res.reason) && round < config.redisRetry.attempts) {
+      const failed = (w: Work, e: unknown) => {
+        const transient = isTransientRedisError(e);
+        if (transient && round < config.redisRetry.attempts) {
           again.push(w);
-          lastError = res.reason;
-        } else {
-          const transient = isTransientRedisError(res.reason);
-          fail(w, transient ? 'redis_failure' : 'processing_error', (res.reason as Error).message, true);
-          finish(w, transient ? 'REDIS_FAILURE' : 'PROCESSING_ERROR');
+          lastError = e;
+          return;
         }
+        fail(w, transient ? 'redis_failure' : 'processing_error', (e as Error).message, true);
+        finish(w, transient ? 'REDIS_FAILURE' : 'PROCESSING_ERROR');
+      };
+
+      // K of the items not seen yet (one read per item, then cached); a plain item keeps the pipelined path
+      const unseen = [...new Set(pending.map((w) => w.order!.item_id).filter((i) => counts.peek(i) === undefined))];
+      const looked = new Map<string, PromiseSettledResult<number>>();
+      if (unseen.length > 0) {
+        const res = await Promise.allSettled(unseen.map((i) => counts.get(i)));
+        for (const [n, i] of unseen.entries()) looked.set(i, res[n]!);
+      }
+      const plain: Work[] = [];
+      const lanes = new Map<string, Work[]>();
+      for (const w of pending) {
+        const item = w.order!.item_id;
+        const l = looked.get(item);
+        const k = counts.peek(item) ?? (l?.status === 'fulfilled' ? l.value : undefined);
+        if (k === undefined) {
+          failed(w, (l as PromiseRejectedResult | undefined)?.reason ?? new Error('stock buckets unknown'));
+          continue;
+        }
+        w.k = k;
+        if (k <= 1) plain.push(w);
+        else if (lanes.has(item)) lanes.get(item)!.push(w);
+        else lanes.set(item, [w]);
+      }
+
+      // a bucketed item's orders one after the other, in message order
+      const lane = async (list: Work[]) => {
+        for (let i = 0; i < list.length; i++) {
+          const w = list[i]!;
+          try {
+            w.reserve = fromBucketed(await reserveBucketed(redis, config.sale, inputOf(w), config.holdTtlMs, w.k!));
+            // pay at once: the hold's clock runs from its reserve, not from the end of the item's lane
+            if (w.reserve.status === 'RESERVED') startSettle(w);
+          } catch (e) {
+            if (isTransientRedisError(e) && round < config.redisRetry.attempts) {
+              // this order and the item's later ones go to the next round together: the item keeps its order
+              for (const rest of list.slice(i)) failed(rest, e);
+              return;
+            }
+            failed(w, e);
+          }
+        }
+      };
+      const [results] = await Promise.all([
+        Promise.allSettled(plain.map(reserveOf)),
+        Promise.all([...lanes.values()].map(lane)),
+      ]);
+      results.forEach((res, i) => {
+        const w = plain[i]!;
+        if (res.status === 'fulfilled') w.reserve = parseReserve(res.value);
+        else failed(w, res.reason);
       });
-      pending = again;
+      // the next round in message order
+      pending = again.sort((a, b) => Number(a.msg.offset) - Number(b.msg.offset));
       if (pending.length > 0) {
         log.warn(
           { event: 'redis_retry', what: 'reserve', round, orders: pending.length, err: (lastError as Error)?.message },
@@ -279,22 +382,22 @@ export function createHandler(d: HandlerDeps) {
     }
 
     // 3. act on each reserve result; payments run concurrently
-    const tasks: Promise<void>[] = [];
     for (const w of valid) {
       const r = w.reserve;
-      if (!r) continue;
-      d.onLevel?.(w.order!.item_id, r.remaining);
+      if (!r || w.settling) continue;
+      if (r.remaining >= 0) d.onLevel?.(w.order!.item_id, r.remaining);
       if (r.status === 'RESERVED') {
-        tasks.push(
-          settle(w).catch((e) => {
-            const transient = isTransientRedisError(e);
-            fail(w, transient ? 'redis_failure' : 'processing_error', (e as Error).message, true);
-            finish(w, 'SETTLE_FAILED');
-          }),
-        );
+        startSettle(w);
         continue;
       }
       if (r.replayed) {
+        if ((w.k ?? 1) > 1 && (r.status === 'PAYMENT_FAILED' || r.status === 'EXPIRED')) {
+          // a crash may have come between the settle and the give-back: repeat it (once: guarded by the take marker)
+          const o = w.order!;
+          await retry('give back', () =>
+            settleBucketed(redis, config.sale, o.item_id, o.order_id, r.status as 'EXPIRED', r.reason, w.k!),
+          ).catch((e) => log.warn({ err: e, order_id: o.order_id }, 'give-back on replay failed; the sweeper retries'));
+        }
         const reason = needsDlq(r.status, r.reason);
         if (reason) await dlqIfUnmarked(w, reason, `replayed order already ${r.status} (${r.reason})`);
         finish(w, `${r.status} (replay)`);

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { checkTlsAtStartup, createLogger, createRedis, topics } from '@flashsale/common';
+import { createBucketCounts } from './buckets.ts';
 import type { ProcessorConfig } from './config.ts';
 import { OrdersConsumer } from './consumer.ts';
 import { createHandler, Semaphore } from './handler.ts';
@@ -91,6 +92,8 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
   await dlq.connect();
   const dlqPartitions = await consumer.partitionCount(topics(config.sale).dlq);
 
+  // stock buckets per item, read once and shared by the handler, the sweeper and the audit
+  const buckets = createBucketCounts(redis, config.sale);
   const handler = createHandler({
     config,
     redis,
@@ -101,9 +104,10 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
     paymentSlots: new Semaphore(config.payment.concurrency),
     dlqPartitions,
     onLevel: (item, remaining) => metrics.inventoryLevel.set({ item_id: item }, remaining),
+    buckets,
   });
-  const sweep = sweepOnce(config, redis, metrics, log);
-  const audit = auditOnce(config, redis, metrics, log);
+  const sweep = sweepOnce(config, redis, metrics, log, buckets);
+  const audit = auditOnce(config, redis, metrics, log, buckets);
   const offsets = offsetsOnce(consumer, metrics);
   const stoppers = [
     every(config.sweep.intervalMs, log, 'sweep', sweep),

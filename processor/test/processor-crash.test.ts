@@ -3,8 +3,7 @@
  * of the counts (every order final once, 0 oversold, every failed payment restocked and dead-lettered), and
  * SIGTERM drains and exits 0 well within 30 s.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { type RedisClient, seedItem } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -15,13 +14,13 @@ import {
   processorEnv,
   produce,
   readDlq,
+  spawnProcessor as spawn,
   statuses,
   uniqueSale,
   waitAllFinal,
   waitFor,
 } from './support.ts';
 
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 let r: RedisClient;
 const children: ChildProcess[] = [];
 beforeAll(() => {
@@ -31,34 +30,6 @@ afterAll(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   r.disconnect();
 });
-
-function spawnProcessor(env: Record<string, string>): {
-  child: ChildProcess;
-  exited: Promise<{ code: number | null; signal: string | null; ms: number }>;
-} {
-  const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.push(child);
-  let err = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    err = (err + d.toString()).slice(-4000);
-  });
-  let signalledAt = 0;
-  const origKill = child.kill.bind(child);
-  child.kill = (sig?: NodeJS.Signals | number) => {
-    signalledAt = Date.now();
-    return origKill(sig);
-  };
-  const exited = new Promise<{ code: number | null; signal: string | null; ms: number }>((resolve) =>
-    child.once('exit', (code, signal) => {
-      if (code !== 0 && signal !== 'SIGKILL' && err) process.stderr.write(`processor stderr: ${err}\n`);
-      resolve({ code, signal, ms: Date.now() - signalledAt });
-    }),
-  );
-  return { child, exited };
-}
 
 describe('processor crash and restart', () => {
   it('SIGKILL mid-run, then restart: counts unchanged, every order final once; SIGTERM drains fast', async () => {
@@ -75,7 +46,7 @@ describe('processor crash and restart', () => {
       HOLD_TTL: '60s',
     });
     const orders = makeOrders(sale, items, 450);
-    const first = spawnProcessor(env);
+    const first = spawn(env, children);
     await produce(sale, orders);
 
     // wait until some payments have landed but the run is not over, then pull the plug
@@ -95,7 +66,7 @@ describe('processor crash and restart', () => {
     const openAtKill = [...before.values()].filter((v) => v === 'RESERVED' || v === 'MISSING').length;
     expect(openAtKill).toBeGreaterThan(0); // really killed in the middle
 
-    const second = spawnProcessor(env);
+    const second = spawn(env, children);
     const final = await waitAllFinal(r, sale, orders);
     const count = (s: string) => [...final.values()].filter((v) => v === s).length;
     // orders settled before the kill kept their outcome

@@ -315,3 +315,42 @@ export async function tcpProxy(target: string) {
     close: cut,
   };
 }
+
+// ---- a processor as a process of its own (for SIGKILL) --------------------------------------------------------
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const PROCESSOR_MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+export interface SpawnedProcessor {
+  child: ChildProcess;
+  /** exit code or signal, and the ms from the last signal sent with child.kill to the exit */
+  exited: Promise<{ code: number | null; signal: string | null; ms: number }>;
+}
+
+/** Start `processor/src/main.ts` with `env`; its stderr tail is printed if it exits other than by SIGKILL or 0. */
+export function spawnProcessor(env: Record<string, string>, children: ChildProcess[]): SpawnedProcessor {
+  const child = spawn(process.execPath, [PROCESSOR_MAIN], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(child);
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    err = (err + d.toString()).slice(-4000);
+  });
+  let signalledAt = 0;
+  const origKill = child.kill.bind(child);
+  child.kill = (sig?: NodeJS.Signals | number) => {
+    signalledAt = Date.now();
+    return origKill(sig);
+  };
+  const exited = new Promise<{ code: number | null; signal: string | null; ms: number }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      if (code !== 0 && signal !== 'SIGKILL' && err) process.stderr.write(`processor stderr: ${err}\n`);
+      resolve({ code, signal, ms: Date.now() - signalledAt });
+    }),
+  );
+  return { child, exited };
+}
