@@ -70,7 +70,11 @@ const BENCHES: Bench[] = [
   {
     name: 'scale-out',
     file: 'bench/scale-out.ts',
-    args: quick ? ['--orders', '4000', '--hot', '1500'] : ['--orders', '10000', '--hot', '3000'],
+    args: [
+      ...(quick ? ['--orders', '4000', '--hot', '1500'] : ['--orders', '10000', '--hot', '3000']),
+      '--quiet-max',
+      '5',
+    ],
     note:
       'Redis Cluster (3 masters + 3 replicas) and 3-broker Kafka (RF 3), 12 partitions, 64 items; 1/2/4 processors in ' +
       'one group, payment 0-1 ms and 20-50 ms (10 % declined); one hot item over K = 1/4/16 buckets; ceiling ' +
