@@ -333,6 +333,14 @@ export function scaleOutRows(res: J): Row[] {
   const out: Row[] = [];
   const ceil = soCeiling(res);
   const ceilText = `${n(ceil)} INCR/s (redis-benchmark --cluster, mean of before/after)`;
+  out.push({
+    figure: 'scale-out ceiling: INCR/s on the Redis Cluster before / after the cases; single Redis',
+    value: `${n(get(res, 'ceiling', 'before'))} / ${n(get(res, 'ceiling', 'after'))}; ${n(get(res, 'ceiling', 'single'))}`,
+    ceiling: '-',
+    ratio: '-',
+    target: '-',
+    met: '-',
+  });
   const procs = (res.processors ?? []) as SoCase[];
   const g = growth(
     procs,

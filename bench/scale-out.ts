@@ -132,12 +132,14 @@ interface Harness {
   kafkaBrokers: string[];
   redisPids: number[];
   kafkaPids: number[];
+  /** the single Redis, for its ceiling beside the cluster's ('' when not running) */
+  singleAddr: string;
 }
 
 function harness(): Harness {
   const out = execFileSync(
     process.execPath,
-    [`${ROOT}tools/harness/src/cli.ts`, 'status', '--json', 'redisCluster', 'kafka3'],
+    [`${ROOT}tools/harness/src/cli.ts`, 'status', '--json', 'redisCluster', 'kafka3', 'redis'],
     {
       encoding: 'utf8',
     },
@@ -150,6 +152,7 @@ function harness(): Harness {
   }[];
   const rc = all.find((s) => s.name === 'redisCluster');
   const k3 = all.find((s) => s.name === 'kafka3');
+  const single = all.find((s) => s.name === 'redis');
   if (rc?.state !== 'running' || k3?.state !== 'running') {
     throw new Error(
       'needs the harness services redisCluster and kafka3: node tools/harness/src/cli.ts up redisCluster kafka3',
@@ -159,6 +162,7 @@ function harness(): Harness {
     clusterAddr: process.env.REDIS_CLUSTER_ADDR ?? rc.endpoint?.addrs ?? '',
     kafkaBrokers: (process.env.KAFKA3_ADDR ?? k3.endpoint?.brokers?.join(',') ?? '').split(','),
     redisPids: rc.pids ?? [],
+    singleAddr: single?.state === 'running' ? ((single.endpoint as { addr?: string } | undefined)?.addr ?? '') : '',
     kafkaPids: k3.pids ?? [],
   };
 }
@@ -180,11 +184,25 @@ async function awaitQuiet(limit: number, maxMs: number): Promise<number> {
   }
 }
 
-function redisCeiling(addr: string): number {
+function redisCeiling(addr: string, cluster = true): number {
+  if (!addr) return 0;
   const [host, port] = (addr.split(',')[0] ?? '').split(':');
   const out = execFileSync(
     'redis-benchmark',
-    ['-h', host ?? '127.0.0.1', '-p', port ?? '17001', '--cluster', '-n', '60000', '-c', '30', '-q', '-t', 'incr'],
+    [
+      '-h',
+      host ?? '127.0.0.1',
+      '-p',
+      port ?? '17001',
+      ...(cluster ? ['--cluster'] : []),
+      '-n',
+      '60000',
+      '-c',
+      '30',
+      '-q',
+      '-t',
+      'incr',
+    ],
     { encoding: 'utf8', timeout: 60_000 },
   );
   const m = /INCR: ([\d.]+) requests per second/.exec(out.replaceAll('\r', '\n'));
@@ -513,6 +531,7 @@ async function main() {
     hotLib.push(r);
   }
   const ceilingAfter = redisCeiling(h.clusterAddr);
+  const singleCeiling = redisCeiling(h.singleAddr, false);
   const result = {
     benchmark: 'scale-out',
     at: new Date().toISOString(),
@@ -529,7 +548,13 @@ async function main() {
       hotVia: via,
     },
     command: `node bench/scale-out.ts ${process.argv.slice(2).join(' ')}`.trim(),
-    ceiling: { tool: 'redis-benchmark --cluster -t incr -c 30 -n 60000', before: ceilingBefore, after: ceilingAfter },
+    ceiling: {
+      tool: 'redis-benchmark --cluster -t incr -c 30 -n 60000',
+      before: ceilingBefore,
+      after: ceilingAfter,
+      /** the same without --cluster against the single Redis, after the cluster's */
+      single: singleCeiling,
+    },
     processors: processorResults,
     hotProcessor,
     hotLibrary: hotLib,
