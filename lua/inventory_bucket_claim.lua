@@ -1,9 +1,11 @@
 -- Hot-item buckets, step 1 of reserve (the item's home slot): dedupe and per-user limit, atomically.
 -- KEYS[1] meta, KEYS[2] order hash, KEYS[3] user units
 -- ARGV[1] order id, ARGV[2] user id, ARGV[3] quantity, ARGV[4] now ms, ARGV[5] correlation id, ARGV[6] request id,
--- ARGV[7] item id, ARGV[8] status channel, ARGV[9] order record ttl seconds
+-- ARGV[7] item id, ARGV[8] status channel, ARGV[9] order record ttl seconds, ARGV[10] mode: claim (default) | sold_out
 -- Returns {status, reason, replayed (0|1), resumed (0|1)}: status CLAIMING means "take units from a bucket, then
 -- commit"; resumed = 1 when the order was already CLAIMING (a replay after a crash: look for an earlier take first).
+-- Mode sold_out (the caller has just read every bucket empty): the same dedupe and per-user limit, then the order is
+-- answered SOLD_OUT at once instead of being claimed (an order already CLAIMING is left to the full reserve).
 local status = redis.call('HGET', KEYS[2], 'status')
 if status == 'CLAIMING' then
   return {'CLAIMING', '', 0, 1}
@@ -37,6 +39,11 @@ if limit > 0 then
     redis.call('PUBLISH', ARGV[8], cjson.encode({order_id = ARGV[1], item_id = ARGV[7], status = 'LIMIT_EXCEEDED'}))
     return {'LIMIT_EXCEEDED', 'per_user_limit', 0, 0}
   end
+end
+if ARGV[10] == 'sold_out' then
+  record('SOLD_OUT', 'sold_out')
+  redis.call('PUBLISH', ARGV[8], cjson.encode({order_id = ARGV[1], item_id = ARGV[7], status = 'SOLD_OUT'}))
+  return {'SOLD_OUT', 'sold_out', 0, 0}
 end
 -- the user's units count from the claim on, so concurrent claims of one user cannot pass the limit together
 redis.call('INCRBY', KEYS[3], qty)

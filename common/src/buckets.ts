@@ -233,6 +233,49 @@ const take = async (
   return { units: Number(t[0]), remaining: Number(t[1]) };
 };
 
+const claimScript = (r: RedisClient, sale: string, o: ReserveInput, now: number, mode: 'claim' | 'sold_out') => {
+  const home = itemKeys(sale, o.itemId);
+  return callScript(
+    r,
+    'inventory_bucket_claim',
+    [home.meta, home.order(o.orderId), home.user(o.userId)],
+    [
+      o.orderId,
+      o.userId,
+      o.quantity,
+      now,
+      o.correlationId,
+      o.requestId,
+      o.itemId,
+      channels(sale).status,
+      ORDER_RECORD_TTL_SECONDS,
+      mode,
+    ],
+  ) as Promise<[OrderStatus | 'CLAIMING', string, number, number]>;
+};
+
+/**
+ * Answer orders of a bucketed item that every bucket was just read empty for (`bucketLevels` all below their
+ * quantity): one home-slot script per order, issued at once in the given order (a pipeline), with the same dedupe and
+ * per-user limit as a reserve, so a backlog after the sell-out is refused at the plain reserve's pace instead of a
+ * claim, K takes and a commit each. Returns per order its result, or undefined for an order left CLAIMING by a crash
+ * (the caller runs the full `reserveBucketed` for it: it may hold a take).
+ */
+export async function refuseSoldOut(
+  r: RedisClient,
+  sale: string,
+  orders: ReserveInput[],
+  now = Date.now(),
+): Promise<PromiseSettledResult<BucketReserveResult | undefined>[]> {
+  return Promise.allSettled(
+    orders.map(async (o) => {
+      const c = await claimScript(r, sale, o, now, 'sold_out');
+      if (c[0] === 'CLAIMING') return undefined;
+      return { status: c[0], reason: c[1], bucket: -1, replayed: Number(c[2]) === 1 };
+    }),
+  );
+}
+
 /** Reserve over the item's buckets (K = 1: the plain reserve script). */
 export async function reserveBucketed(
   r: RedisClient,
@@ -253,12 +296,7 @@ export async function reserveBucketed(
   }
   const home = itemKeys(sale, o.itemId);
   const ch = channels(sale);
-  const claim = (await callScript(
-    r,
-    'inventory_bucket_claim',
-    [home.meta, home.order(o.orderId), home.user(o.userId)],
-    [o.orderId, o.userId, o.quantity, now, o.correlationId, o.requestId, o.itemId, ch.status, ORDER_RECORD_TTL_SECONDS],
-  )) as [OrderStatus | 'CLAIMING', string, number, number];
+  const claim = await claimScript(r, sale, o, now, 'claim');
   if (claim[0] !== 'CLAIMING')
     return { status: claim[0], reason: claim[1], bucket: -1, replayed: Number(claim[2]) === 1 };
   const first = startBucket(o.orderId, k);
@@ -273,10 +311,19 @@ export async function reserveBucketed(
       }
     }
   }
-  for (const b of bucket >= 0 ? [] : order) {
-    if ((await take(r, sale, o.itemId, b, o.orderId, o.quantity, 'take')).units > 0) {
-      bucket = b;
-      break;
+  if (bucket < 0 && (await take(r, sale, o.itemId, first, o.orderId, o.quantity, 'take')).units > 0) bucket = first;
+  if (bucket < 0 && k > 1) {
+    // the start bucket is empty: read the others' levels at once (one round trip however large K is), then take, in
+    // bucket order, only where enough units are left. A unit given back after the read is missed as it would be by a
+    // bucket-by-bucket walk that had passed its bucket: the next order finds it.
+    const rest = order.slice(1);
+    const levels = await Promise.all(rest.map((b) => r.get(bucketKeys(sale, o.itemId, b).stock)));
+    for (const [i, b] of rest.entries()) {
+      if (Number(levels[i] ?? 0) < o.quantity) continue;
+      if ((await take(r, sale, o.itemId, b, o.orderId, o.quantity, 'take')).units > 0) {
+        bucket = b;
+        break;
+      }
     }
   }
   const c = (await callScript(

@@ -11,13 +11,16 @@
  *    reserved through `reserveBucketed` instead: its steps (claim, take, commit) are sequential, so the item's orders
  *    run one after the other in message order (first come, first served), in a lane of their own beside the pipeline
  *    and the other hot items' lanes; a transient failure moves that order and every later one of the item to the
- *    next round together, so a bucketed item is never reordered;
+ *    next round together, so a bucketed item is never reordered. After a SOLD_OUT answer the item's next orders first
+ *    read the K bucket levels at once; while every bucket is empty they are answered SOLD_OUT together (one pipelined
+ *    home-slot script each, with the same dedupe and per-user limit), so a backlog after the sell-out drains fast;
  * 3. pay the reserved orders concurrently (bounded), then confirm or release by compare-and-set (a bucketed item
  *    through `settleBucketed`, which gives failed units back to their bucket exactly once);
  * 4. write dead letters and wait for their acknowledgement; only then does the caller commit the offsets.
  */
 import {
   type BucketReserveResult,
+  bucketLevels,
   callScript,
   confirm as confirmHold,
   DLQ_HEADERS,
@@ -34,6 +37,7 @@ import {
   type RedisClient,
   type ReserveInput,
   type ReserveResult,
+  refuseSoldOut,
   release as releaseHold,
   reserveArgs,
   reserveBucketed,
@@ -176,6 +180,15 @@ function fromBucketed(b: BucketReserveResult): ReserveResult {
 export function createHandler(d: HandlerDeps) {
   const { config, redis, metrics, log } = d;
   const counts = d.buckets ?? createBucketCounts(redis, config.sale);
+  /** bucketed items whose last answer was SOLD_OUT: their next orders first read the buckets (refusable) */
+  const soldOut = new Set<string>();
+  /** How many of `next` (in order) no bucket of the item can serve now: one parallel read of the K levels. */
+  const refusable = async (item: string, k: number, next: Work[]) => {
+    const most = Math.max(...(await bucketLevels(redis, config.sale, item, k)));
+    let n = 0;
+    while (n < next.length && next[n]!.order!.quantity > most) n++;
+    return n;
+  };
   const retry = <T>(what: string, fn: () => Promise<T>) => withRedisRetry(config.redisRetry, log, what, fn);
 
   const finish = (w: Work, outcome: string) => {
@@ -344,19 +357,41 @@ export function createHandler(d: HandlerDeps) {
 
       // a bucketed item's orders one after the other, in message order
       const lane = async (list: Work[]) => {
-        for (let i = 0; i < list.length; i++) {
-          const w = list[i]!;
+        const item = list[0]!.order!.item_id;
+        const k = list[0]!.k!;
+        const reserveOne = async (w: Work) => {
+          w.reserve = fromBucketed(await reserveBucketed(redis, config.sale, inputOf(w), config.holdTtlMs, k));
+          // pay at once: the hold's clock runs from its reserve, not from the end of the item's lane
+          if (w.reserve.status === 'RESERVED') startSettle(w);
+          else if (w.reserve.status === 'SOLD_OUT') soldOut.add(item);
+        };
+        let at = 0;
+        while (at < list.length) {
           try {
-            w.reserve = fromBucketed(await reserveBucketed(redis, config.sale, inputOf(w), config.holdTtlMs, w.k!));
-            // pay at once: the hold's clock runs from its reserve, not from the end of the item's lane
-            if (w.reserve.status === 'RESERVED') startSettle(w);
+            const n = soldOut.has(item) ? await refusable(item, k, list.slice(at)) : 0;
+            if (n === 0) {
+              soldOut.delete(item);
+              await reserveOne(list[at]!);
+              at++;
+              continue;
+            }
+            // every bucket is empty for the next n orders: answer them at once, in order
+            const res = await refuseSoldOut(redis, config.sale, list.slice(at, at + n).map(inputOf));
+            for (const x of res) {
+              const w = list[at]!;
+              if (x.status === 'rejected') throw x.reason;
+              if (x.value) w.reserve = fromBucketed(x.value);
+              else await reserveOne(w); // left CLAIMING by a crash: the full reserve (it may hold a take)
+              at++;
+            }
           } catch (e) {
             if (isTransientRedisError(e) && round < config.redisRetry.attempts) {
               // this order and the item's later ones go to the next round together: the item keeps its order
-              for (const rest of list.slice(i)) failed(rest, e);
+              for (const rest of list.slice(at)) failed(rest, e);
               return;
             }
-            failed(w, e);
+            failed(list[at]!, e);
+            at++;
           }
         }
       };
