@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { growth, lastJson, renderSection, rows, scaleOutDetails, scaleOutRows, soCeiling } from './run.ts';
-import { machineTicks, parseRange, procTicks } from './scale-out.ts';
+import { commandStats, machineTicks, parseRange, perOrder, procTicks } from './scale-out.ts';
 
 describe('bench runner', () => {
   it('finds the last JSON object, one line or pretty-printed', () => {
@@ -40,6 +40,7 @@ describe('scale-out figures', () => {
     processorCpuMsPerOrder: 0.2,
     cpuSeconds: { processors: 1, redisCluster: 0.5, kafka3: 0.7, bench: 0.1, other: 0.05 },
     busyBefore: 0.02,
+    redisPerOrder: { scriptCalls: 2.01, scriptUsec: 30.5, commands: 9.4 },
     seconds: 3,
     load: 0.4,
     ...extra,
@@ -91,7 +92,7 @@ describe('scale-out figures', () => {
     expect(text).toMatch(/<!-- bench:end -->$/);
     expect(text).toContain('Code: commit abc.');
     expect(text).toContain(
-      '| hot item, K = 4, 1 processor | 300 | 3.00 | 50 % (2 %) | 25 % | 0.200 | 1.00 / 0.50 / 0.70 / 0.10 / 0.05 | 0.4 |',
+      '| hot item, K = 4, 1 processor | 300 | 3.00 | 50 % (2 %) | 25 % | 0.200 | 1.00 / 0.50 / 0.70 / 0.10 / 0.05 | 2.01 / 30.5 / 9.40 | 0.4 |',
     );
   });
 
@@ -99,6 +100,13 @@ describe('scale-out figures', () => {
     const stat = '22209 (a (b) c) R 22207 22207 2392 0 -1 4194304 126 0 0 0 17 5 0 0 20 0 1 0 1557301';
     expect(procTicks(stat)).toBe(22);
     expect(machineTicks('cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3')).toEqual({ busy: 150, total: 1000 });
+    const a = commandStats(
+      '# Commandstats\r\ncmdstat_evalsha:calls=10,usec=100,usec_per_call=10\r\ncmdstat_get:calls=5,usec=5',
+    );
+    const b = commandStats(
+      'cmdstat_evalsha:calls=30,usec=500,usec_per_call=1\ncmdstat_get:calls=25,usec=9\ncmdstat_info:calls=9',
+    );
+    expect(perOrder(a, b, 10)).toEqual({ scriptCalls: 2, scriptUsec: 40, commands: 4 });
     expect(parseRange('20-50')).toEqual([20, 50]);
     expect(parseRange('5')).toEqual([5, 5]);
     expect(() => parseRange('x-1')).toThrow(/bad latency range/);

@@ -301,6 +301,7 @@ interface SoCase {
   seconds: number;
   load?: number;
   busyBefore?: number;
+  redisPerOrder?: { scriptCalls: number; scriptUsec: number; commands: number };
   buckets?: number;
   oversold?: number;
   strandedSoldOut?: number;
@@ -404,16 +405,17 @@ export function scaleOutDetails(res: J): string[] {
     '',
     'Scale-out, where the CPU went during each timed window (from `/proc`; 2 cores = 200 % of one core):',
     '',
-    '| case | orders/s | window (s) | machine busy (before) | processors busy (each) | processor CPU ms/order | CPU s: processors / Redis Cluster / Kafka / bench / other work | load (1 min) |',
-    '|---|---|---|---|---|---|---|---|',
+    '| case | orders/s | window (s) | machine busy (before) | processors busy (each) | processor CPU ms/order | CPU s: processors / Redis Cluster / Kafka / bench / other work | Redis per order: script calls / script µs / commands | load (1 min) |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...procs.map((c) => {
       const name =
         c.buckets !== undefined
           ? `hot item, K = ${c.buckets}, 1 processor`
           : `${c.processors} processor(s), payment ${c.paymentMs} ms`;
       const cs = c.cpuSeconds;
+      const rp = c.redisPerOrder;
       const before = c.busyBefore === undefined ? '' : ` (${pct(c.busyBefore)})`;
-      return `| ${name} | ${n(c.ordersPerSecond)} | ${n(c.seconds, 2)} | ${pct(c.machineBusy)}${before} | ${pct(c.processorBusy)} | ${n(c.processorCpuMsPerOrder, 3)} | ${n(cs.processors, 2)} / ${n(cs.redisCluster, 2)} / ${n(cs.kafka3, 2)} / ${n(cs.bench, 2)} / ${n(cs.other, 2)} | ${n(c.load, 1)} |`;
+      return `| ${name} | ${n(c.ordersPerSecond)} | ${n(c.seconds, 2)} | ${pct(c.machineBusy)}${before} | ${pct(c.processorBusy)} | ${n(c.processorCpuMsPerOrder, 3)} | ${n(cs.processors, 2)} / ${n(cs.redisCluster, 2)} / ${n(cs.kafka3, 2)} / ${n(cs.bench, 2)} / ${n(cs.other, 2)} | ${rp ? `${n(rp.scriptCalls, 2)} / ${n(rp.scriptUsec, 1)} / ${n(rp.commands, 2)}` : '-'} | ${n(c.load, 1)} |`;
     }),
   ];
 }

@@ -67,6 +67,16 @@ export function machineTicks(stat: string): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
+/** calls and usec per command from `INFO commandstats` text. */
+export function commandStats(info: string): Map<string, { calls: number; usec: number }> {
+  const m = new Map<string, { calls: number; usec: number }>();
+  for (const line of info.split('\n')) {
+    const r = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line.trim());
+    if (r) m.set(r[1]!, { calls: Number(r[2]), usec: Number(r[3]) });
+  }
+  return m;
+}
+
 /** `20-50` -> [20, 50] (ms). */
 export function parseRange(s: string): [number, number] {
   const [a, b] = s.split('-').map(Number);
@@ -125,6 +135,43 @@ class CpuWindow {
     cpu.other = Number(Math.max(0, (m1.busy - this.m0.busy) / CLK_TCK - ours).toFixed(2));
     return { wall: Number(wall.toFixed(2)), cpuSeconds: cpu, machineBusy: Number(machineBusy.toFixed(3)) };
   }
+}
+
+/** Sum of `INFO commandstats` over the cluster's masters. */
+async function clusterCommands(redis: RedisClient): Promise<Map<string, { calls: number; usec: number }>> {
+  const sum = new Map<string, { calls: number; usec: number }>();
+  const masters = 'nodes' in redis ? redis.nodes('master') : [redis];
+  for (const node of masters) {
+    for (const [k, v] of commandStats(await node.info('commandstats'))) {
+      const t = sum.get(k) ?? { calls: 0, usec: 0 };
+      sum.set(k, { calls: t.calls + v.calls, usec: t.usec + v.usec });
+    }
+  }
+  return sum;
+}
+
+/**
+ * Redis work per order between two commandstats readings: script calls (round trips that run Lua) and their server
+ * time, and all commands (those inside scripts included). Other work on the same cluster in the window counts too.
+ */
+export function perOrder(
+  a: Map<string, { calls: number; usec: number }>,
+  b: Map<string, { calls: number; usec: number }>,
+  orders: number,
+) {
+  const d = (k: string) => ({
+    calls: (b.get(k)?.calls ?? 0) - (a.get(k)?.calls ?? 0),
+    usec: (b.get(k)?.usec ?? 0) - (a.get(k)?.usec ?? 0),
+  });
+  const scripts = ['evalsha', 'eval'].map(d).reduce((x, y) => ({ calls: x.calls + y.calls, usec: x.usec + y.usec }));
+  let all = 0;
+  for (const k of b.keys()) if (k !== 'info') all += d(k).calls;
+  const o = Math.max(1, orders);
+  return {
+    scriptCalls: Number((scripts.calls / o).toFixed(2)),
+    scriptUsec: Number((scripts.usec / o).toFixed(1)),
+    commands: Number((all / o).toFixed(2)),
+  };
 }
 
 interface Harness {
@@ -229,6 +276,8 @@ interface CaseResult {
   ordersPerSecond: number;
   cpuSeconds: Record<string, number>;
   machineBusy: number;
+  /** Redis Cluster work per order in the window (INFO commandstats of the masters) */
+  redisPerOrder: { scriptCalls: number; scriptUsec: number; commands: number };
   /** 1-minute load average when the case ended (other work on the machine) */
   load: number;
   /** the machine's busy share in the second before the case (services idle, no processor yet) */
@@ -401,6 +450,7 @@ async function main() {
         if (Date.now() - tStart > MAX_CASE_MS) throw new Error('no order was processed');
         await sleep(20);
       }
+      const cmd0 = await clusterCommands(redis);
       cpu.begin();
       await producing;
       let processed = 0;
@@ -416,6 +466,7 @@ async function main() {
         await sleep(100);
       }
       const w = cpu.end();
+      const cmd1 = await clusterCommands(redis);
       const pCpu = w.cpuSeconds.processors ?? 0;
       const r: CaseResult = {
         processors: opts.count,
@@ -429,6 +480,7 @@ async function main() {
         ordersPerSecond: Math.round(processed / w.wall),
         cpuSeconds: w.cpuSeconds,
         machineBusy: w.machineBusy,
+        redisPerOrder: perOrder(cmd0, cmd1, processed),
         load: Number((loadavg()[0] ?? 0).toFixed(2)),
         busyBefore,
         processorCpuMsPerOrder: Number(((pCpu * 1000) / Math.max(1, processed)).toFixed(3)),
@@ -497,8 +549,8 @@ async function main() {
   const ceilingBefore = redisCeiling(h.clusterAddr);
   const items = Array.from({ length: ITEMS }, (_, i) => `it${i}`);
   const processorResults: CaseResult[] = [];
-  for (const payment of String(values.payment).split(',')) {
-    for (const count of String(values.processors).split(',').map(Number)) {
+  for (const payment of String(values.payment).split(',').filter(Boolean)) {
+    for (const count of String(values.processors).split(',').filter(Boolean).map(Number)) {
       process.stderr.write(`scale-out: ${count} processor(s), payment ${payment} ms... `);
       const r = await runCase({ count, items, orders: ORDERS, partitions: PARTITIONS, payment, k: 1 });
       process.stderr.write(
@@ -511,7 +563,7 @@ async function main() {
     values['hot-via'] === 'auto' ? (processorHasBuckets() ? 'processor' : 'library') : String(values['hot-via']);
   const hotProcessor: CaseResult[] = [];
   const hotLib = [];
-  for (const k of String(values.buckets).split(',').map(Number)) {
+  for (const k of String(values.buckets).split(',').filter(Boolean).map(Number)) {
     if (via === 'processor') {
       process.stderr.write(`scale-out: hot item, K = ${k}, through 1 processor... `);
       const r = await runCase({
