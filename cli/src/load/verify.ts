@@ -4,12 +4,15 @@
  *   (lost = accepted orders with no record or no final status);
  * - units: the audit per item, summed over its stock buckets (`auditItemsOverBuckets`; oversold = confirmed + held beyond the initial stock; drift must be 0);
  * - the order stream: the orders topic is read back and every accepted order id must be in it; the DLQ topic's size;
- * - sold out: `SoldOutWatch` polls the stock levels during the run and records the first moment every item is at 0.
+ * - sold out: `SoldOutWatch` polls the stock levels (over each item's buckets) during the run and records the first
+ *   moment every item is at 0.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   auditItemsOverBuckets,
+  bucketCount,
+  bucketLevels,
   FINAL_STATUSES,
   type ItemAudit,
   type OrderStatus,
@@ -30,6 +33,7 @@ export class SoldOutWatch {
   private readonly r: RedisClient;
   private readonly sale: string;
   private readonly items: string[];
+  private buckets: number[] | undefined;
 
   constructor(r: RedisClient, sale: string, items: string[]) {
     this.r = r;
@@ -46,9 +50,16 @@ export class SoldOutWatch {
     if (this.busy) return this.lastRemaining;
     this.busy = true;
     try {
-      const levels = await readLevels(this.r, this.sale, this.items);
+      // a bucketed item's stock is the sum over its buckets (its K read once)
+      this.buckets ??= await Promise.all(this.items.map((i) => bucketCount(this.r, this.sale, i)));
+      const plain = this.items.filter((_, n) => this.buckets?.[n] === 1);
+      const levels = [...(await readLevels(this.r, this.sale, plain)).values()];
+      for (const [n, i] of this.items.entries()) {
+        const k = this.buckets[n] ?? 1;
+        if (k > 1) levels.push(...(await bucketLevels(this.r, this.sale, i, k)));
+      }
       let sum = 0;
-      for (const v of levels.values()) sum += Math.max(0, v);
+      for (const v of levels) sum += Math.max(0, v);
       this.lastRemaining = sum;
       if (sum === 0 && this.soldOutAt === undefined) this.soldOutAt = Date.now();
       return sum;
