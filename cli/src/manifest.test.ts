@@ -26,7 +26,7 @@ describe('manifest validation', () => {
   it('accepts a valid manifest and applies the CRD defaults', () => {
     const m = parseManifest(good);
     expect(m.metadata.name).toBe('s1');
-    expect(m.spec.topics.partitions).toBe(6);
+    expect(m.spec.topics.partitions).toBe(12);
     expect(m.spec.items[0]?.perUserLimit).toBe(0);
   });
 

@@ -127,16 +127,18 @@ export const kafkaSpecSchema = z
 export const topicsSpecSchema = z
   .object({
     partitions: int(1, 1000)
-      .default(6)
+      .default(12)
       .meta({
-        description: 'partitions of the orders topic; may only grow (Kafka cannot shrink a topic)',
+        description:
+          'partitions of the orders topic; may only grow (Kafka cannot shrink a topic). Default 12: 3x the default ' +
+          'processor maximum (docs/operator.md, defaults and where they come from)',
         'x-kubernetes-validations': [{ rule: 'self >= oldSelf', message: 'partitions may only grow' }],
       }),
     replicationFactor: int(1, 7).default(1),
     retention: duration('168h', 'topics.retention'),
     dlqPartitions: int(1, 1000).default(1),
   })
-  .default({ partitions: 6, replicationFactor: 1, retention: '168h', dlqPartitions: 1 });
+  .default({ partitions: 12, replicationFactor: 1, retention: '168h', dlqPartitions: 1 });
 
 const imageSchema = z.string().min(1).max(512);
 const pullPolicySchema = z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent');
@@ -224,16 +226,18 @@ export const autoscalingSpecSchema = z
         minReplicas: int(1, 1000).default(2),
         maxReplicas: int(1, 1000).default(10),
         targetCPUUtilization: int(1, 100).default(70),
-        targetRequestsPerSecond: int(1, 1_000_000).default(200),
+        targetRequestsPerSecond: int(1, 1_000_000)
+          .default(170)
+          .meta({ description: 'requests/s per gateway pod the HPA keeps (u x g_full of docs/capacity.md)' }),
       })
-      .default({ minReplicas: 2, maxReplicas: 10, targetCPUUtilization: 70, targetRequestsPerSecond: 200 }),
+      .default({ minReplicas: 2, maxReplicas: 10, targetCPUUtilization: 70, targetRequestsPerSecond: 170 }),
     processor: z
       .object({
         minReplicas: int(1, 1000).default(1),
-        maxReplicas: int(1, 1000).default(6).meta({ description: 'capped at topics.partitions' }),
+        maxReplicas: int(1, 1000).default(4).meta({ description: 'capped at topics.partitions' }),
         targetLagPerReplica: int(1, 10_000_000).default(500),
       })
-      .default({ minReplicas: 1, maxReplicas: 6, targetLagPerReplica: 500 }),
+      .default({ minReplicas: 1, maxReplicas: 4, targetLagPerReplica: 500 }),
     preScale: z
       .object({
         lead: duration('10m', 'autoscaling.preScale.lead'),
@@ -247,8 +251,8 @@ export const autoscalingSpecSchema = z
     enabled: true,
     provider: 'HPA',
     prometheusAddress: 'http://prometheus-operated.monitoring.svc:9090',
-    gateway: { minReplicas: 2, maxReplicas: 10, targetCPUUtilization: 70, targetRequestsPerSecond: 200 },
-    processor: { minReplicas: 1, maxReplicas: 6, targetLagPerReplica: 500 },
+    gateway: { minReplicas: 2, maxReplicas: 10, targetCPUUtilization: 70, targetRequestsPerSecond: 170 },
+    processor: { minReplicas: 1, maxReplicas: 4, targetLagPerReplica: 500 },
     preScale: { lead: '10m' },
     scaleDownGrace: '15m',
   });

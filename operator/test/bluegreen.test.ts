@@ -108,6 +108,7 @@ describe('blue-green gateway upgrades', () => {
     const started = Date.now();
     manifest.spec.gateway.image = 'example.org/flash-sale-engine:3.0.0';
     // nothing can schedule 999 CPUs: the preview's pods stay Pending
+    const runningResources = structuredClone(manifest.spec.gateway.resources);
     manifest.spec.gateway.resources = { requests: { cpu: '999', memory: '128Mi' } };
     await applyManifest(manifest);
     const sampler = sampleSelection(name);
@@ -136,7 +137,7 @@ describe('blue-green gateway upgrades', () => {
 
     // the spec back to what green runs: the rollout is over, Degraded clears
     manifest.spec.gateway.image = 'example.org/flash-sale-engine:2.0.0';
-    manifest.spec.gateway.resources = { requests: { cpu: '250m', memory: '128Mi' }, limits: { memory: '256Mi' } };
+    manifest.spec.gateway.resources = runningResources;
     await applyManifest(manifest);
     await waitRollout(name, (r) => r.phase === 'Promoted' && r.activeColour === 'green', 'back to Promoted');
     await waitFor('Degraded=False', async () => {

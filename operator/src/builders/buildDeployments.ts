@@ -74,10 +74,16 @@ const containerSecurityContext = {
   capabilities: { drop: ['ALL'] },
 };
 
-const defaultResources = {
-  requests: { cpu: '100m', memory: '128Mi' },
+/**
+ * Pod resources when the spec names none (docs/operator.md, "Defaults and where they come from"): memory above the
+ * measured peak RSS of one gateway or processor process (308-350 MB, docs/benchmarks.md), CPU half a core (each
+ * process was about half busy at its measured rate, so the gateway HPA's 70 % CPU target is near u x g_full).
+ */
+export const DEFAULT_WORKLOAD_RESOURCES = {
+  requests: { cpu: '500m', memory: '384Mi' },
   limits: { memory: '512Mi' },
 };
+const defaultResources = DEFAULT_WORKLOAD_RESOURCES;
 
 interface DeploymentInput {
   sale: SaleRef;

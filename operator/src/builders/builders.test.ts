@@ -31,7 +31,7 @@ describe('spec parsing', () => {
   it('fills defaults and refuses what the CEL rules refuse, with readable paths', () => {
     const s = spec();
     expect(s.deletionPolicy).toBe('Retain');
-    expect(s.topics.partitions).toBe(6);
+    expect(s.topics.partitions).toBe(12);
     expect(s.gateway.rateLimit.maxRequests).toBe(60);
     const bad = parseFlashSaleSpec({
       startsAt: '2026-11-28T10:00:00Z',

@@ -51,7 +51,7 @@ describe('FlashSale CRD', () => {
     const spec = crd.spec.versions[0].schema.openAPIV3Schema.properties.spec;
     expect(spec.required).toEqual(['startsAt', 'endsAt', 'items']);
     expect(spec.properties.deletionPolicy.default).toBe('Retain');
-    expect(spec.properties.topics.properties.partitions.default).toBe(6);
+    expect(spec.properties.topics.properties.partitions.default).toBe(12);
     expect(crd.spec.names.shortNames).toEqual(['fs']);
   });
 

@@ -1,0 +1,90 @@
+/**
+ * The FlashSale defaults follow the capacity model: the coefficients are read from docs/capacity.md (its table of
+ * measured coefficients), the defaults from the zod schema, and the formulas of docs/capacity.md are checked between
+ * them. When the model is re-measured and a default stops following it, this test names the default. The mapping is
+ * written out in docs/operator.md, "Defaults and where they come from".
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseFlashSaleSpec } from '@flashsale/common';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_WORKLOAD_RESOURCES } from './buildDeployments.ts';
+
+const doc = readFileSync(join(import.meta.dirname, '../../../docs/capacity.md'), 'utf8');
+
+/** The numbers in the value column of the coefficient table's row for `symbol`. */
+function coefficient(symbol: string): number[] {
+  const row = doc.split('\n').find((l) => l.startsWith(`| \`${symbol}\` |`));
+  if (!row) throw new Error(`docs/capacity.md has no coefficient row for ${symbol}`);
+  const value = row.split('|')[3] ?? '';
+  const nums = [...value.matchAll(/\d[\d,]*(\.\d+)?/g)].map((m) => Number(m[0].replace(/,/g, '')));
+  if (nums.length === 0) throw new Error(`docs/capacity.md: no number in the row of ${symbol}: ${row}`);
+  return nums;
+}
+function fromText(re: RegExp, what: string): number[] {
+  const m = re.exec(doc);
+  if (!m) throw new Error(`docs/capacity.md does not state ${what} (${re})`);
+  return m.slice(1).map(Number);
+}
+
+const spec = () => {
+  const r = parseFlashSaleSpec({
+    startsAt: '2026-11-28T08:00:00Z',
+    endsAt: '2026-11-28T10:00:00Z',
+    items: [{ id: 'a', quantity: 10 }],
+  });
+  if (!r.ok) throw new Error(r.problems.join('; '));
+  return r.spec;
+};
+const mib = (q: string) => {
+  const m = /^(\d+)(Mi|Gi)$/.exec(q);
+  if (!m) throw new Error(`unexpected memory quantity ${q}`);
+  return Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1);
+};
+
+describe('defaults follow docs/capacity.md', () => {
+  const gFull = coefficient('g_full');
+  const gFullLow = Math.min(...gFull);
+  const gFullHigh = Math.max(...gFull);
+  const [p = 0] = coefficient('p');
+  const [pPart = 0] = coefficient('p_part');
+  const [u = 0] = fromText(/`u` = (0\.\d+)/, 'the planning utilisation u');
+  const s = spec();
+  const a = s.autoscaling;
+
+  it('the gateway HPA: CPU target = u, requests/s per pod = u x g_full (the lowest measured, to scale out early)', () => {
+    expect(a.gateway.targetCPUUtilization / 100).toBeCloseTo(u, 2);
+    expect(a.gateway.targetRequestsPerSecond).toBeLessThanOrEqual(u * gFullLow);
+    expect(a.gateway.targetRequestsPerSecond).toBeGreaterThanOrEqual(0.9 * u * gFullLow);
+  });
+
+  it('processor maximum: formula 3 for what the gateway maximum can admit (the highest measured g_full)', () => {
+    const admitted = a.gateway.maxReplicas * u * gFullHigh; // O
+    expect(a.processor.maxReplicas).toBe(Math.ceil(admitted / (p * u)));
+    expect(s.processor.replicas).toBe(a.processor.minReplicas);
+  });
+
+  it('partitions: formula 4 (>= O / (p_part x u), 2-3x the processors) and an even spread over the processors', () => {
+    const admitted = a.gateway.maxReplicas * u * gFullHigh;
+    const n = s.topics.partitions;
+    expect(n).toBeGreaterThanOrEqual(Math.ceil(admitted / (pPart * u)));
+    expect(n).toBeGreaterThanOrEqual(2 * a.processor.maxReplicas);
+    expect(n).toBeLessThanOrEqual(3 * a.processor.maxReplicas);
+    expect(n % a.processor.maxReplicas).toBe(0);
+  });
+
+  it('the processor HPA adds a pod within a second of one partition: lag target <= p_part x u, below the lag alert', () => {
+    expect(a.processor.targetLagPerReplica).toBeLessThanOrEqual(pPart * u);
+    expect(a.processor.targetLagPerReplica).toBeLessThan(s.monitoring.alerts.consumerLag);
+  });
+
+  it('pod memory: the request is above the measured peak RSS of one process; K = 1 by default', () => {
+    const [, peakMb = 0] = fromText(/peak RSS (\d+)-(\d+) MB/, 'the peak RSS per process');
+    const peakMib = (peakMb * 1e6) / 2 ** 20;
+    expect(mib(DEFAULT_WORKLOAD_RESOURCES.requests.memory)).toBeGreaterThan(peakMib);
+    expect(mib(DEFAULT_WORKLOAD_RESOURCES.limits.memory)).toBeGreaterThan(
+      mib(DEFAULT_WORKLOAD_RESOURCES.requests.memory),
+    );
+    expect(s.items[0]?.stockBuckets).toBe(1);
+  });
+});
