@@ -376,6 +376,16 @@ export function scaleOutRows(res: J): Row[] {
       met: yes(((c.buckets ?? 1) <= 1 || x >= 1.15) && c.oversold === 0),
     });
   });
+  for (const f of (res.failures ?? []) as { case: string; error: string }[]) {
+    out.push({
+      figure: `scale-out: ${f.case}`,
+      value: `failed: ${f.error}`,
+      ceiling: '-',
+      ratio: '-',
+      target: '-',
+      met: '**no**',
+    });
+  }
   const lib = (res.hotLibrary ?? []) as SoLib[];
   const gl = growth(
     lib,

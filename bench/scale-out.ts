@@ -549,14 +549,26 @@ async function main() {
   const ceilingBefore = redisCeiling(h.clusterAddr);
   const items = Array.from({ length: ITEMS }, (_, i) => `it${i}`);
   const processorResults: CaseResult[] = [];
-  for (const payment of String(values.payment).split(',').filter(Boolean)) {
-    for (const count of String(values.processors).split(',').filter(Boolean).map(Number)) {
-      process.stderr.write(`scale-out: ${count} processor(s), payment ${payment} ms... `);
-      const r = await runCase({ count, items, orders: ORDERS, partitions: PARTITIONS, payment, k: 1 });
+  /** a failed case is reported with its error; the others still run */
+  const failures: { case: string; error: string }[] = [];
+  const attempt = async (fn: () => Promise<CaseResult>): Promise<CaseResult | { error: string }> => {
+    try {
+      const r = await fn();
       process.stderr.write(
         `${r.ordersPerSecond} orders/s (${r.seconds} s, machine ${Math.round(r.machineBusy * 100)} % busy)\n`,
       );
-      processorResults.push(r);
+      return r;
+    } catch (e) {
+      process.stderr.write(`failed: ${(e as Error).message}\n`);
+      return { error: (e as Error).message };
+    }
+  };
+  for (const payment of String(values.payment).split(',').filter(Boolean)) {
+    for (const count of String(values.processors).split(',').filter(Boolean).map(Number)) {
+      process.stderr.write(`scale-out: ${count} processor(s), payment ${payment} ms... `);
+      const r = await attempt(() => runCase({ count, items, orders: ORDERS, partitions: PARTITIONS, payment, k: 1 }));
+      if ('error' in r) failures.push({ case: `${count} processor(s), payment ${payment} ms`, error: r.error });
+      else processorResults.push(r);
     }
   }
   const via =
@@ -566,16 +578,18 @@ async function main() {
   for (const k of String(values.buckets).split(',').filter(Boolean).map(Number)) {
     if (via === 'processor') {
       process.stderr.write(`scale-out: hot item, K = ${k}, through 1 processor... `);
-      const r = await runCase({
-        count: 1,
-        items: ['hot'],
-        orders: HOT,
-        partitions: PARTITIONS,
-        payment: String(values['hot-payment']),
-        k,
-      });
-      process.stderr.write(`${r.ordersPerSecond} orders/s\n`);
-      hotProcessor.push(r);
+      const r = await attempt(() =>
+        runCase({
+          count: 1,
+          items: ['hot'],
+          orders: HOT,
+          partitions: PARTITIONS,
+          payment: String(values['hot-payment']),
+          k,
+        }),
+      );
+      if ('error' in r) failures.push({ case: `hot item, K = ${k}, through 1 processor`, error: r.error });
+      else hotProcessor.push(r);
     }
     process.stderr.write(`scale-out: hot item, K = ${k}, library level (${CLIENTS} connections)... `);
     const r = await hotLibrary(k);
@@ -610,6 +624,7 @@ async function main() {
     processors: processorResults,
     hotProcessor,
     hotLibrary: hotLib,
+    failures,
   };
   await admin.disconnect();
   redis.disconnect();
