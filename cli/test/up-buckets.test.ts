@@ -1,6 +1,7 @@
 /**
  * `flashsale up` with a manifest whose hot item has `stockBuckets: 4`, as a child process over the real Redis and
- * Kafka: the item is seeded over 4 bucket keys (the same seedSpecItems as the operator), the sale starts, and a later
+ * Kafka: the item is seeded over 4 bucket keys (the same seedSpecItems as the operator), the sale starts, a load run
+ * sells it with 0 oversold and 0 lost (the audit summed over the buckets), and a later
  * run of the same sale with another stockBuckets is refused with exit code 2 naming the item and the field, before
  * anything starts.
  */
@@ -84,7 +85,7 @@ describe('flashsale up with stock buckets', () => {
     'json',
   ];
 
-  it('seeds the hot item over 4 buckets and starts the sale', async () => {
+  it('seeds the hot item over 4 buckets, starts the sale, and a load run sells it without oversell or loss', async () => {
     const file = join(dir, 'k4.yaml');
     await writeFile(file, manifest(4));
     const up = await startCli(args(file, await freePort(), await freePort()));
@@ -99,11 +100,52 @@ describe('flashsale up with stock buckets', () => {
         ['hot', 100, 100, 0],
         ['cold', 30, 30, 0],
       ]);
+      // a crowd 3x the stock through the gateway and the (bucket-aware) processor; the CLI's audit sums the buckets
+      const load = await runCli(
+        FLASHSALE,
+        [
+          'load',
+          '--url',
+          String(up.ready.gatewayUrl),
+          '--sale',
+          sale,
+          '--redis',
+          redis.addr,
+          '--kafka',
+          brokers.join(','),
+          '--users',
+          '300',
+          '--attempts',
+          '400',
+          '--concurrency',
+          '32',
+          '--settle',
+          '30',
+          '--no-progress',
+          '-o',
+          'json',
+        ],
+        { timeoutMs: 55_000 },
+      );
+      const report = JSON.parse(load.stdout) as { ok: boolean; oversold: number; lost: number; confirmed: number };
+      expect(load.code).toBe(0);
+      expect(report).toMatchObject({ ok: true, oversold: 0, lost: 0 });
+      const after = await auditItemsOverBuckets(r, sale, ['hot', 'cold']);
+      for (const a of after) {
+        expect(a.drift).toBe(0);
+        expect(a.confirmed + a.held).toBeLessThanOrEqual(a.initial);
+      }
+      const hot = after[0];
+      // the crowd reaches the buckets: most of the hot item is sold or held
+      expect((hot?.confirmed ?? 0) + (hot?.held ?? 0)).toBeGreaterThan(50);
+      const levels = await bucketLevels(r, sale, 'hot', 4);
+      expect(levels.reduce((n, x) => n + x, 0)).toBe(hot?.remaining);
+      expect(report.confirmed).toBe(after.reduce((n, a) => n + a.confirmed, 0));
     } finally {
       up.child.kill('SIGTERM');
       expect(await exitOf(up.child)).toBe(0);
     }
-  }, 90_000);
+  }, 110_000);
 
   it('refuses another stockBuckets for the seeded item with exit code 2, naming item and field', async () => {
     const file = join(dir, 'k2.yaml');
@@ -112,6 +154,7 @@ describe('flashsale up with stock buckets', () => {
     expect(res.code).toBe(EXIT.usage);
     expect(res.stderr).toMatch(/spec\.items\[hot\]\.stockBuckets: .*seeded over 4 stock bucket\(s\), not 2/);
     // nothing changed
-    expect(await bucketLevels(r, sale, 'hot', 4)).toEqual([25, 25, 25, 25]);
+    expect(await bucketCount(r, sale, 'hot')).toBe(4);
+    expect((await auditItemsOverBuckets(r, sale, ['hot']))[0]?.initial).toBe(100);
   });
 });
