@@ -77,7 +77,7 @@ const BENCHES: Bench[] = [
     ],
     note:
       'Redis Cluster (3 masters + 3 replicas) and 3-broker Kafka (RF 3), 12 partitions, 64 items; 1/2/4 processors in ' +
-      'one group, payment 0-1 ms and 20-50 ms (10 % declined); one hot item over K = 1/4/16 buckets; ceiling ' +
+      'one group, payment 0-1, 20-50 and 50-200 ms (10 % declined); one hot item over K = 1/4/16 buckets; ceiling ' +
       'redis-benchmark --cluster -t incr before and after',
     timeoutMs: 480_000,
   },
