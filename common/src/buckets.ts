@@ -294,43 +294,84 @@ export async function reserveBucketed(
       replayed: res.replayed,
     };
   }
-  const home = itemKeys(sale, o.itemId);
-  const ch = channels(sale);
+  const claim = await claimBucketed(r, sale, o, now);
+  if (claim.done) return claim.done;
+  const bucket = await takeBucketed(r, sale, o, k, claim.resumed);
+  return commitBucketed(r, sale, o, k, bucket, holdTtlMs, now);
+}
+
+/**
+ * Step 1 of a bucketed reserve (home slot): dedupe and per-user limit. `done` is the answer when the order is not to
+ * be claimed (a replay, LIMIT_EXCEEDED, REJECTED); else it is CLAIMING, `resumed` when it already was (a crash).
+ */
+export async function claimBucketed(
+  r: RedisClient,
+  sale: string,
+  o: ReserveInput,
+  now = Date.now(),
+): Promise<{ done?: BucketReserveResult; resumed: boolean }> {
   const claim = await claimScript(r, sale, o, now, 'claim');
-  if (claim[0] !== 'CLAIMING')
-    return { status: claim[0], reason: claim[1], bucket: -1, replayed: Number(claim[2]) === 1 };
+  if (claim[0] !== 'CLAIMING') {
+    return {
+      done: { status: claim[0], reason: claim[1], bucket: -1, replayed: Number(claim[2]) === 1 },
+      resumed: false,
+    };
+  }
+  return { resumed: Number(claim[3]) === 1 };
+}
+
+/**
+ * Step 2 (bucket slots): the bucket the order's units come from, or -1 when every bucket is empty. A resumed order
+ * first looks for an earlier take in every bucket (at once), so a unit is never taken twice.
+ */
+export async function takeBucketed(
+  r: RedisClient,
+  sale: string,
+  o: ReserveInput,
+  k: number,
+  resumed: boolean,
+): Promise<number> {
   const first = startBucket(o.orderId, k);
   const order = Array.from({ length: k }, (_, i) => (first + i) % k);
-  let bucket = -1;
-  if (Number(claim[3]) === 1) {
-    // resumed after a crash: an earlier attempt may have taken units already
-    for (const b of order) {
-      if ((await take(r, sale, o.itemId, b, o.orderId, o.quantity, 'peek')).units > 0) {
-        bucket = b;
-        break;
-      }
-    }
+  if (resumed) {
+    // an earlier attempt may have taken units already
+    const seen = await Promise.all(order.map((b) => take(r, sale, o.itemId, b, o.orderId, o.quantity, 'peek')));
+    const i = seen.findIndex((t) => t.units > 0);
+    if (i >= 0) return order[i]!;
   }
-  if (bucket < 0 && (await take(r, sale, o.itemId, first, o.orderId, o.quantity, 'take')).units > 0) bucket = first;
-  if (bucket < 0 && k > 1) {
-    // the start bucket is empty: read the others' levels at once (one round trip however large K is), then take, in
-    // bucket order, only where enough units are left. A unit given back after the read is missed as it would be by a
-    // bucket-by-bucket walk that had passed its bucket: the next order finds it.
-    const rest = order.slice(1);
-    const levels = await Promise.all(rest.map((b) => r.get(bucketKeys(sale, o.itemId, b).stock)));
-    for (const [i, b] of rest.entries()) {
-      if (Number(levels[i] ?? 0) < o.quantity) continue;
-      if ((await take(r, sale, o.itemId, b, o.orderId, o.quantity, 'take')).units > 0) {
-        bucket = b;
-        break;
-      }
-    }
+  if ((await take(r, sale, o.itemId, first, o.orderId, o.quantity, 'take')).units > 0) return first;
+  // the start bucket is empty: read the others' levels at once (one round trip however large K is), then take, in
+  // bucket order, only where enough units are left. A unit given back after the read is missed as it would be by a
+  // bucket-by-bucket walk that had passed its bucket: the next order finds it.
+  const rest = order.slice(1);
+  const levels = await Promise.all(rest.map((b) => r.get(bucketKeys(sale, o.itemId, b).stock)));
+  for (const [i, b] of rest.entries()) {
+    if (Number(levels[i] ?? 0) < o.quantity) continue;
+    if ((await take(r, sale, o.itemId, b, o.orderId, o.quantity, 'take')).units > 0) return b;
   }
+  return -1;
+}
+
+/**
+ * Step 3 (home slot): CLAIMING -> RESERVED from `bucket`, or SOLD_OUT (bucket -1; the sold-out event is published
+ * when every bucket is empty, unless `publish` is false: the caller does it once for many orders).
+ */
+export async function commitBucketed(
+  r: RedisClient,
+  sale: string,
+  o: ReserveInput,
+  k: number,
+  bucket: number,
+  holdTtlMs: number,
+  now = Date.now(),
+  publish = true,
+): Promise<BucketReserveResult> {
+  const home = itemKeys(sale, o.itemId);
   const c = (await callScript(
     r,
     'inventory_bucket_commit',
     [home.meta, home.holds, home.order(o.orderId), home.user(o.userId)],
-    [o.orderId, bucket, now, holdTtlMs, o.itemId, ch.status],
+    [o.orderId, bucket, now, holdTtlMs, o.itemId, channels(sale).status],
   )) as [OrderStatus, string, string, number, number];
   const replayed = Number(c[3]) === 1;
   const recorded = replayed ? Number(c[4] ?? -1) : bucket;
@@ -339,7 +380,7 @@ export async function reserveBucketed(
     // none): the units this one took are not the order's, give them back (guarded by the take marker: once)
     await giveBack(r, sale, o.itemId, bucket, o.orderId);
   }
-  if (c[0] === 'SOLD_OUT') await publishIfSoldOut(r, sale, o.itemId, k);
+  if (c[0] === 'SOLD_OUT' && publish) await publishIfSoldOut(r, sale, o.itemId, k);
   return { status: c[0], reason: c[1], bucket: recorded, replayed };
 }
 
@@ -350,7 +391,7 @@ export async function bucketLevels(r: RedisClient, sale: string, item: string, k
 }
 
 /** Sold out only when every bucket is empty: publish the sold-out event then (the gateway's flag follows it). */
-async function publishIfSoldOut(r: RedisClient, sale: string, item: string, k: number): Promise<boolean> {
+export async function publishIfSoldOut(r: RedisClient, sale: string, item: string, k: number): Promise<boolean> {
   const levels = await bucketLevels(r, sale, item, k);
   if (levels.some((x) => x > 0)) return false;
   await r.publish(channels(sale).stock, JSON.stringify({ event: 'sold_out', item_id: item, remaining: 0 }));

@@ -8,12 +8,15 @@
  *    `redis_failure`. Under a fault a retried order can land after a later order of the same item that went
  *    through: the only reordering, and only under failure.
  *    An item seeded over K > 1 stock buckets (K read once per item from its meta, then cached: ./buckets.ts) is
- *    reserved through `reserveBucketed` instead: its steps (claim, take, commit) are sequential, so the item's orders
- *    run one after the other in message order (first come, first served), in a lane of their own beside the pipeline
- *    and the other hot items' lanes; a transient failure moves that order and every later one of the item to the
- *    next round together, so a bucketed item is never reordered. After a SOLD_OUT answer the item's next orders first
- *    read the K bucket levels at once; while every bucket is empty they are answered SOLD_OUT together (one pipelined
- *    home-slot script each, with the same dedupe and per-user limit), so a backlog after the sell-out drains fast;
+ *    reserved through the bucket steps instead (claim, take, commit: common/src/buckets.ts), in a lane of its own
+ *    beside the pipeline and the other hot items' lanes: the claims of the item's orders go out at once in message
+ *    order (dedupe and per-user limit, home slot), then the takes run one order after the other in message order
+ *    (first come, first served: units go to earlier orders first), each commit sent as soon as its take answered.
+ *    Because the claims run ahead, an order's per-user check counts the same user's earlier orders of the batch even
+ *    if they end SOLD_OUT. A transient failure moves that order and every later one of the item to the next round
+ *    together (their claims resume), so a bucketed item is never reordered. After a sold-out answer the item's next
+ *    orders are refused together while every bucket reads empty (one parallel read of the K levels, then one
+ *    pipelined home-slot script per order with the same dedupe and per-user limit), so a backlog drains fast;
  * 3. pay the reserved orders concurrently (bounded), then confirm or release by compare-and-set (a bucketed item
  *    through `settleBucketed`, which gives failed units back to their bucket exactly once);
  * 4. write dead letters and wait for their acknowledgement; only then does the caller commit the offsets.
@@ -22,6 +25,8 @@ import {
   type BucketReserveResult,
   bucketLevels,
   callScript,
+  claimBucketed,
+  commitBucketed,
   confirm as confirmHold,
   DLQ_HEADERS,
   type DlqHeaders,
@@ -34,14 +39,15 @@ import {
   ORDER_STATUSES,
   type OrderMessage,
   parseReserve,
+  publishIfSoldOut,
   type RedisClient,
   type ReserveInput,
   type ReserveResult,
   refuseSoldOut,
   release as releaseHold,
   reserveArgs,
-  reserveBucketed,
   settleBucketed,
+  takeBucketed,
 } from '@flashsale/common';
 import { type BucketCounts, createBucketCounts } from './buckets.ts';
 import type { ProcessorConfig } from './config.ts';
@@ -355,45 +361,116 @@ export function createHandler(d: HandlerDeps) {
         else lanes.set(item, [w]);
       }
 
-      // a bucketed item's orders one after the other, in message order
+      // a bucketed item's orders, in message order: (0) after a sold-out answer, while every bucket reads empty, the
+      // next orders are answered SOLD_OUT at once; (1) the claims of the rest at once (one pipeline to the home slot);
+      // (2) the takes one order after the other (first come, first served), each commit sent as soon as its take
+      // answered, without waiting; (3) the commits awaited. A transient failure moves that order and the item's
+      // later ones to the next round together (their claims resume there).
       const lane = async (list: Work[]) => {
         const item = list[0]!.order!.item_id;
         const k = list[0]!.k!;
-        const reserveOne = async (w: Work) => {
-          w.reserve = fromBucketed(await reserveBucketed(redis, config.sale, inputOf(w), config.holdTtlMs, k));
-          // pay at once: the hold's clock runs from its reserve, not from the end of the item's lane
-          if (w.reserve.status === 'RESERVED') startSettle(w);
-          else if (w.reserve.status === 'SOLD_OUT') soldOut.add(item);
+        /** true when the lane stops: a transient failure moved list[from..] to the next round */
+        const stop = (from: number, e: unknown) => {
+          if (isTransientRedisError(e) && round < config.redisRetry.attempts) {
+            for (const w of list.slice(from)) failed(w, e);
+            return true;
+          }
+          failed(list[from]!, e);
+          return false;
+        };
+        const answer = (w: Work, res: BucketReserveResult) => {
+          try {
+            w.reserve = fromBucketed(res);
+          } catch (e) {
+            failed(w, e);
+          }
         };
         let at = 0;
-        while (at < list.length) {
+        // (0)
+        while (soldOut.has(item) && at < list.length) {
+          let n = 0;
           try {
-            const n = soldOut.has(item) ? await refusable(item, k, list.slice(at)) : 0;
-            if (n === 0) {
-              soldOut.delete(item);
-              await reserveOne(list[at]!);
-              at++;
-              continue;
-            }
-            // every bucket is empty for the next n orders: answer them at once, in order
-            const res = await refuseSoldOut(redis, config.sale, list.slice(at, at + n).map(inputOf));
-            for (const x of res) {
-              const w = list[at]!;
-              if (x.status === 'rejected') throw x.reason;
-              if (x.value) w.reserve = fromBucketed(x.value);
-              else await reserveOne(w); // left CLAIMING by a crash: the full reserve (it may hold a take)
-              at++;
-            }
+            n = await refusable(item, k, list.slice(at));
           } catch (e) {
-            if (isTransientRedisError(e) && round < config.redisRetry.attempts) {
-              // this order and the item's later ones go to the next round together: the item keeps its order
-              for (const rest of list.slice(at)) failed(rest, e);
-              return;
-            }
-            failed(list[at]!, e);
+            if (stop(at, e)) return;
+            at++;
+            continue;
+          }
+          if (n === 0) {
+            soldOut.delete(item);
+            break;
+          }
+          let leftClaiming = false;
+          for (const x of await refuseSoldOut(redis, config.sale, list.slice(at, at + n).map(inputOf))) {
+            if (x.status === 'rejected') {
+              if (stop(at, x.reason)) return;
+            } else if (!x.value) {
+              // left CLAIMING by a crash: the full path below (it may hold a take); the orders answered after it
+              // are replays there
+              leftClaiming = true;
+              break;
+            } else answer(list[at]!, x.value);
             at++;
           }
+          if (leftClaiming) break;
         }
+        // (1)
+        const rest = list.slice(at);
+        const claims = await Promise.allSettled(rest.map((w) => claimBucketed(redis, config.sale, inputOf(w))));
+        // (2)
+        const commits: Promise<void>[] = [];
+        const commit = (w: Work, bucket: number) => {
+          const p = commitBucketed(redis, config.sale, inputOf(w), k, bucket, config.holdTtlMs, Date.now(), false);
+          commits.push(
+            p.then(
+              (res) => {
+                answer(w, res);
+                // pay at once: the hold's clock runs from its reserve, not from the end of the item's lane
+                if (res.status === 'RESERVED') startSettle(w);
+              },
+              (e) => failed(w, e), // its claim (and take) stay: the next round resumes it
+            ),
+          );
+        };
+        let most: number | undefined; // after a take found every bucket empty: the most units a bucket held then
+        for (const [j, c] of claims.entries()) {
+          const w = rest[j]!;
+          if (c.status === 'rejected') {
+            if (stop(at + j, c.reason)) break;
+            continue;
+          }
+          const { done, resumed } = c.value;
+          if (done) {
+            answer(w, done);
+            continue;
+          }
+          if (most !== undefined && !resumed) {
+            // every bucket read empty for this order too (one read for the stretch): sold out without takes
+            if (w.order!.quantity > most) {
+              commit(w, -1);
+              continue;
+            }
+            most = undefined;
+          }
+          let bucket: number;
+          try {
+            bucket = await takeBucketed(redis, config.sale, inputOf(w), k, resumed);
+          } catch (e) {
+            if (stop(at + j, e)) break;
+            continue;
+          }
+          commit(w, bucket);
+          if (bucket < 0) {
+            soldOut.add(item);
+            most = await bucketLevels(redis, config.sale, item, k).then(
+              (l) => Math.max(...l),
+              () => undefined,
+            );
+          }
+        }
+        // (3)
+        await Promise.all(commits);
+        if (soldOut.has(item)) await publishIfSoldOut(redis, config.sale, item, k).catch(() => false);
       };
       const [results] = await Promise.all([
         Promise.allSettled(plain.map(reserveOf)),

@@ -31,14 +31,17 @@ import { loadConfig } from '../src/config.ts';
 import type { PaymentProvider, PaymentResult } from '../src/payment.ts';
 import { type ProcessorHandle, startProcessor } from '../src/processor.ts';
 import {
+  FINAL,
   makeOrders,
   metricValue,
   processorEnv,
   produce,
   REDIS_BACKENDS,
   type RedisBackend,
+  redisAddr,
   spawnProcessor,
   statuses,
+  tcpProxy,
   uniqueSale,
   waitAllFinal,
   waitFor,
@@ -348,5 +351,43 @@ describe.each([single, cluster])('what a crash leaves of a bucketed item (K = 4)
     final.set(failed.order_id, 'PAYMENT_FAILED');
     const a = await checkSettled(r, sale, 'hot', k, 8, final);
     expect(a).toMatchObject({ confirmed: 2, released: 1, remaining: 6 });
+  });
+});
+
+describe('Redis cut mid-burst on a bucketed item (K = 4), single Redis behind a proxy', () => {
+  it('claims, takes and commits retried across the cuts: every order final, books exact, nothing stranded', async () => {
+    const sale = uniqueSale('hcut');
+    const r = single.client();
+    onTestFinished(() => r.disconnect());
+    const k = 4;
+    const STOCK = 60;
+    await seedBuckets(r, sale, 'hot', STOCK, k, 3);
+    const proxy = await tcpProxy(redisAddr());
+    onTestFinished(() => proxy.restore().then(() => proxy.close()));
+    await start(
+      sale,
+      single,
+      { REDIS_ADDR: proxy.addr, REDIS_RETRY_ATTEMPTS: '12', REDIS_RETRY_BASE: '50ms', REDIS_RETRY_MAX: '500ms' },
+      payments(),
+    );
+    // some users order several times: the per-user limit (3) holds through the retries
+    const orders = makeOrders(sale, ['hot'], 400, 'cut').map((m, n) => (n % 4 === 0 ? { ...m, user_id: 'greedy' } : m));
+    await produce(sale, orders);
+    await waitFor('the burst started', async () => (await auditBucketed(r, sale, 'hot', k)).held > 0, 30_000, 5);
+    let openAtCut = 0;
+    for (let i = 0; i < 3; i++) {
+      await proxy.cut();
+      if (i === 0) openAtCut = [...(await statuses(r, sale, orders)).values()].filter((v) => !FINAL.has(v)).length;
+      await new Promise((res) => setTimeout(res, 300));
+      await proxy.restore();
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(openAtCut).toBeGreaterThan(0); // really cut in the middle
+    const final = await waitAllFinal(r, sale, orders);
+    const a = await checkSettled(r, sale, 'hot', k, STOCK, final);
+    const greedy = orders.filter((o) => o.user_id === 'greedy').map((o) => final.get(o.order_id));
+    expect(greedy.filter((s) => s === 'CONFIRMED').length).toBeLessThanOrEqual(3);
+    expect(greedy.filter((s) => s === 'LIMIT_EXCEEDED').length).toBeGreaterThan(0);
+    await probe(r, sale, 'hot', k, a.remaining);
   });
 });

@@ -193,11 +193,14 @@ describe('processor end to end', () => {
     };
     const a = await start(sale, env);
     const orders = makeOrders(sale, items, 600);
-    await produce(sale, orders);
+    // two waves: the second is produced once b is in the group, so b has work however fast a drains the first
+    await produce(sale, orders.slice(0, 300));
     const settled = async () =>
       [...(await statuses(r, sale, orders)).values()].filter((s) => s === 'CONFIRMED' || s === 'PAYMENT_FAILED').length;
     await waitFor('a run in progress', async () => (await settled()) >= 10, 30_000, 20);
     const b = await start(sale, env); // rebalance 1
+    await waitFor('b in the group', async () => (await fetch(`http://127.0.0.1:${b.port}/health`)).status === 200);
+    await produce(sale, orders.slice(300));
     await waitFor('b at work', async () => (await metricValue(b.metrics.registry, M.ordersProcessed)) > 0, 30_000, 50);
     await a.stop(); // rebalance 2: a finishes its batch, commits and leaves
     const final = await waitAllFinal(r, sale, orders);
