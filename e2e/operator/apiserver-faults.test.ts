@@ -136,7 +136,10 @@ describe('the operator and a real API server that fails', () => {
       20_000,
       20,
     );
-    const gatewayBefore = await getObject(srv, `/apis/apps/v1/namespaces/${ns}/deployments/${name}-gateway`);
+    const [gatewayBefore, saleBefore] = await Promise.all([
+      getObject(srv, `/apis/apps/v1/namespaces/${ns}/deployments/${name}-gateway`),
+      getSale(srv, ns, name),
+    ]);
     const killedAt = Date.now();
     await srv.killApiserver();
 
@@ -153,6 +156,7 @@ describe('the operator and a real API server that fails', () => {
 
     const startMs = await srv.startApiserver();
     const backAt = Date.now();
+    const awayMs = backAt - killedAt;
     m.spec.items[0].quantity = 800;
     m.spec.gateway.image = 'example.org/flash-sale-engine:3.0.0';
     await apply(srv, m); // right after the restart, before the operator has necessarily reconnected
@@ -185,15 +189,18 @@ describe('the operator and a real API server that fails', () => {
     await recordFault(
       {
         scenario: 'operator-apiserver-sigkill',
-        fault: 'kube-apiserver SIGKILLed mid-reconcile, down ~4 s, restarted (same etcd); spec changed right after',
+        fault: 'kube-apiserver SIGKILLed mid-reconcile, started again after 4 s (same etcd); spec changed right after',
         faults: 1,
         inFlight: 0,
         recoveryMs,
         recoveryOf: 'API server ready -> new spec in children, status and inventory',
         refused: {},
         notes:
-          `operator process ${pid} never exited (SIGKILL at ${gatewayBefore ? 'gateway Deployment applied' : 'ConfigMap applied, before the Deployments'}); ` +
-          `API server restart took ${(startMs / 1000).toFixed(1)} s; ${informerErrors} informer restarts logged; ` +
+          `operator process ${pid} never exited; SIGKILL when the first reconcile had applied the ConfigMap ` +
+          `${gatewayBefore ? 'and the gateway Deployment' : 'but no Deployment yet'}, ` +
+          `${saleBefore?.status?.observedGeneration ? 'status already written' : 'no status written yet'}; ` +
+          `API server away ${(awayMs / 1000).toFixed(1)} s (its restart took ${(startMs / 1000).toFixed(1)} s); ` +
+          `${informerErrors} informer restarts logged; ` +
           `${relists} successful LIST(s) of flashsales on the restarted API server (the standby's first list; a second ` +
           "one is the leader's relist after 410 Gone: whether its resumed watch gets 410 here depends on timing, the " +
           '410 scenario forces it); ' +
