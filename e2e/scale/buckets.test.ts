@@ -9,6 +9,8 @@ import {
   bucketKeys,
   bucketLevels,
   callScript,
+  claimBucketed,
+  commitBucketed,
   createRedis,
   itemKeys,
   ORDER_RECORD_TTL_SECONDS,
@@ -18,6 +20,7 @@ import {
   seedBuckets,
   settleBucketed,
   startBucket,
+  takeBucketed,
 } from '@flashsale/common';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -140,5 +143,38 @@ describe('a reserve interrupted between its steps (K = 4)', () => {
     expect(res).toMatchObject({ status: 'RESERVED', bucket: b, replayed: false });
     expect(await auditBucketed(r, sale, item, k)).toMatchObject({ remaining: 7, held: 1, drift: 0 });
     expect(await r.get(home.user(o.userId))).toBe('1');
+  });
+});
+
+describe('two deliveries of one order racing (K = 4)', () => {
+  it('the one that commits second gives back the unit it took in another bucket', async () => {
+    const item = 'dup4';
+    const k = 4;
+    await seedBuckets(r, sale, item, 4, k); // one unit per bucket
+    // an order O and an order X that share O's start bucket s; X takes s's unit first
+    const candidates = Array.from({ length: 400 }, (_, i) => order(item, `d${i}`, `ud${i}`));
+    const o = candidates[0]!;
+    const s = startBucket(o.orderId, k);
+    const x = candidates.find((c) => c !== o && startBucket(c.orderId, k) === s)!;
+    expect(await reserveBucketed(r, sale, x, 60_000, k)).toMatchObject({ status: 'RESERVED', bucket: s });
+    expect((await claimBucketed(r, sale, o)).done).toBeUndefined();
+    // delivery A finds s empty and takes from another bucket
+    const a = await takeBucketed(r, sale, o, k, false);
+    expect(a).not.toBe(s);
+    // X's payment fails: its unit goes back to s; delivery B (whose look for earlier takes came before A's take)
+    // takes that one
+    await settleBucketed(r, sale, item, x.orderId, 'PAYMENT_FAILED', 'payment_failed', k);
+    const b = await takeBucketed(r, sale, o, k, false);
+    expect(b).toBe(s);
+    expect(await commitBucketed(r, sale, o, k, a, 60_000)).toMatchObject({ status: 'RESERVED', bucket: a });
+    expect(await commitBucketed(r, sale, o, k, b, 60_000)).toMatchObject({
+      status: 'RESERVED',
+      bucket: a,
+      replayed: true,
+    });
+    // one unit held by O, X's unit back in s, nothing taken twice
+    expect(await auditBucketed(r, sale, item, k)).toMatchObject({ remaining: 3, held: 1, released: 1, drift: 0 });
+    expect((await bucketLevels(r, sale, item, k))[s]).toBe(1);
+    expect(await r.hget(bucketKeys(sale, item, s).takes, o.orderId)).toBeNull();
   });
 });
