@@ -472,15 +472,22 @@ export function createHandler(d: HandlerDeps) {
         await Promise.all(commits);
         if (soldOut.has(item)) await publishIfSoldOut(redis, config.sale, item, k).catch(() => false);
       };
-      const [results] = await Promise.all([
-        Promise.allSettled(plain.map(reserveOf)),
-        Promise.all([...lanes.values()].map(lane)),
-      ]);
-      results.forEach((res, i) => {
-        const w = plain[i]!;
-        if (res.status === 'fulfilled') w.reserve = parseReserve(res.value);
-        else failed(w, res.reason);
+      // the plain pipeline's holds are paid as soon as it answered, not after the hot items' lanes
+      const pipeline = Promise.allSettled(plain.map(reserveOf)).then((results) => {
+        for (const [i, res] of results.entries()) {
+          const w = plain[i]!;
+          if (res.status === 'rejected') {
+            failed(w, res.reason);
+            continue;
+          }
+          w.reserve = parseReserve(res.value);
+          if (w.reserve.status === 'RESERVED') {
+            d.onLevel?.(w.order!.item_id, w.reserve.remaining);
+            startSettle(w);
+          }
+        }
       });
+      await Promise.all([pipeline, ...[...lanes.values()].map(lane)]);
       // the next round in message order
       pending = again.sort((a, b) => Number(a.msg.offset) - Number(b.msg.offset));
       if (pending.length > 0) {
