@@ -18,10 +18,11 @@
  *
  *   node bench/scale-out.ts [--orders 6000] [--processors 1,2,4] [--payment 0-1,20-50,50-200] [--partitions 12]
  *     [--buckets 1,4,16] [--hot 3000] [--hot-via auto|processor|library] [--clients 16] [--max-case 60]
- *     [--processor-env NAME=V,...] [--quiet 0.25] [--quiet-max 10] [--retries 1]
+ *     [--processor-env NAME=V,...] [--quiet 0.25] [--quiet-max 10] [--retries 1] [--budget 300]
  *   Noise from other work on the machine: each case waits (at most --quiet-max s) for a second with the machine at
  *   most --quiet busy, and is measured again (at most --retries times) when other processes took more than 25 % of
- *   the machine's CPU in its window; the least disturbed window is kept and `cpuSeconds.other` says how much remained.
+ *   the machine's CPU in its window (while less than half of --budget s is spent); the least disturbed window is kept
+ *   and `cpuSeconds.other` says how much remained.
  *   Endpoints and pids come from the harness (`node tools/harness/src/cli.ts status --json redisCluster kafka3`);
  *   REDIS_CLUSTER_ADDR / KAFKA3_ADDR override the addresses. The last line of stdout is the JSON.
  */
@@ -318,10 +319,13 @@ async function main() {
       'quiet-max': { type: 'string', default: '10' },
       /** measure a case again (at most this often) when other work took > 25 % of the machine in its window */
       retries: { type: 'string', default: '1' },
+      /** seconds the whole run should take at most: no more re-measuring once half of it is spent */
+      budget: { type: 'string', default: '300' },
     },
   });
   const QUIET = Number(values.quiet);
   const RETRIES = Number(values.retries);
+  const BUDGET_MS = Number(values.budget) * 1000;
   const disturbed = (r: CaseResult) => (r.cpuSeconds.other ?? 0) > 0.25 * r.seconds * cpus().length;
   const QUIET_MAX_MS = Number(values['quiet-max']) * 1000;
   const ORDERS = Number(values.orders);
@@ -565,7 +569,7 @@ async function main() {
     try {
       let r = await fn();
       // other work took more than a quarter of the machine in the window: measure once more, keep the cleaner one
-      for (let i = 0; i < RETRIES && disturbed(r); i++) {
+      for (let i = 0; i < RETRIES && disturbed(r) && Date.now() - t0 < BUDGET_MS / 2; i++) {
         process.stderr.write(`(other work ${r.cpuSeconds.other} CPU s in ${r.seconds} s: again) `);
         const again = await fn();
         again.attempts = (r.attempts ?? 1) + 1;
