@@ -76,6 +76,8 @@ const BENCHES: Bench[] = [
       ...(quick ? ['--orders', '4000', '--hot', '1500'] : ['--orders', '10000', '--hot', '3000']),
       '--quiet-max',
       '5',
+      '--budget',
+      quick ? '150' : '300',
     ],
     note:
       'Redis Cluster (3 masters + 3 replicas) and 3-broker Kafka (RF 3), 12 partitions, 64 items; 1/2/4 processors in ' +
