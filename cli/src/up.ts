@@ -30,6 +30,7 @@ import {
   seedSpecItems,
   type TlsSettings,
   tlsFromEnv,
+  topicReplication,
   topics,
 } from '@flashsale/common';
 import kafkajs from 'kafkajs';
@@ -171,7 +172,7 @@ export async function prepareSale(m: FlashSaleManifest, o: UpOptions): Promise<P
     const res = await ensureTopics(admin, {
       sale,
       partitions: spec.topics.partitions,
-      replication: spec.topics.replicationFactor,
+      ...(await topicReplication(admin, spec.topics.replicationFactor)),
       retentionMs: parseDurationMs(spec.topics.retention),
       dlqPartitions: spec.topics.dlqPartitions,
     });

@@ -134,11 +134,17 @@ export const topicsSpecSchema = z
           'processor maximum (docs/operator.md, defaults and where they come from)',
         'x-kubernetes-validations': [{ rule: 'self >= oldSelf', message: 'partitions may only grow' }],
       }),
-    replicationFactor: int(1, 7).default(1),
+    replicationFactor: int(1, 7)
+      .optional()
+      .meta({
+        description:
+          'replicas of each partition (set when the topics are created); empty: what the cluster allows, ' +
+          'min(3, brokers), with min.insync.replicas 2 from 3 replicas on',
+      }),
     retention: duration('168h', 'topics.retention'),
     dlqPartitions: int(1, 1000).default(1),
   })
-  .default({ partitions: 12, replicationFactor: 1, retention: '168h', dlqPartitions: 1 });
+  .default({ partitions: 12, retention: '168h', dlqPartitions: 1 });
 
 const imageSchema = z.string().min(1).max(512);
 const pullPolicySchema = z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent');

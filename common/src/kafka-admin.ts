@@ -21,6 +21,25 @@ export interface TopicSpec {
   retentionMs?: number | undefined;
   /** DLQ partitions (default: same as orders) */
   dlqPartitions?: number | undefined;
+  /**
+   * min.insync.replicas of both topics (set at creation, and kept on topics whose replication reaches it when their
+   * config is altered); undefined keeps the broker default. See `topicReplication`.
+   */
+  minInsyncReplicas?: number | undefined;
+}
+
+/**
+ * Replication of a sale's topics: the spec's factor, else what the cluster allows, min(3, brokers); with 3 or more
+ * replicas min.insync.replicas 2, so an acks=all write survives the loss of one broker (issue 11, docs/capacity.md).
+ */
+export async function topicReplication(
+  admin: Admin,
+  wanted?: number | undefined,
+): Promise<{ replication: number; minInsyncReplicas?: number }> {
+  const replication =
+    wanted ??
+    Math.max(1, Math.min(3, (await withAdminRetry('describeCluster', () => admin.describeCluster())).brokers.length));
+  return replication >= 3 ? { replication, minInsyncReplicas: 2 } : { replication };
 }
 
 export interface EnsureTopicsResult {
@@ -112,8 +131,12 @@ export async function ensureTopics(admin: Admin, spec: TopicSpec): Promise<Ensur
     [t.orders]: spec.partitions,
     [t.dlq]: spec.dlqPartitions ?? spec.partitions,
   };
-  const configEntries =
-    spec.retentionMs !== undefined ? [{ name: 'retention.ms', value: String(spec.retentionMs) }] : undefined;
+  const retention = spec.retentionMs !== undefined ? [{ name: 'retention.ms', value: String(spec.retentionMs) }] : [];
+  const isr =
+    spec.minInsyncReplicas !== undefined
+      ? [{ name: 'min.insync.replicas', value: String(spec.minInsyncReplicas) }]
+      : [];
+  const createEntries = [...retention, ...isr];
   const existing = new Set(await withAdminRetry('listTopics', () => admin.listTopics()));
   const missing = Object.keys(want).filter((n) => !existing.has(n));
   const created: string[] = [];
@@ -126,7 +149,7 @@ export async function ensureTopics(admin: Admin, spec: TopicSpec): Promise<Ensur
             topic,
             numPartitions: want[topic],
             replicationFactor: spec.replication,
-            ...(configEntries ? { configEntries } : {}),
+            ...(createEntries.length > 0 ? { configEntries: createEntries } : {}),
           })),
         }),
       );
@@ -144,11 +167,22 @@ export async function ensureTopics(admin: Admin, spec: TopicSpec): Promise<Ensur
     );
   }
   const existed = Object.keys(want).filter((n) => existing.has(n));
-  if (configEntries && existed.length > 0) {
+  if (retention.length > 0 && existed.length > 0) {
+    // AlterConfigs replaces a topic's overrides: min.insync.replicas is given again, but only to topics with enough
+    // replicas for it (a topic created with fewer keeps the broker default, or it would refuse every acks=all write)
+    const replicas = new Map<string, number>();
+    if (spec.minInsyncReplicas !== undefined) {
+      const md = await withAdminRetry('fetchTopicMetadata', () => admin.fetchTopicMetadata({ topics: existed }));
+      for (const t of md.topics) replicas.set(t.name, Math.min(...t.partitions.map((p) => p.replicas.length)));
+    }
     await withAdminRetry('alterConfigs', () =>
       admin.alterConfigs({
         validateOnly: false,
-        resources: existed.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configEntries })),
+        resources: existed.map((name) => ({
+          type: ConfigResourceTypes.TOPIC,
+          name,
+          configEntries: (replicas.get(name) ?? 0) > (spec.minInsyncReplicas ?? 0) ? [...retention, ...isr] : retention,
+        })),
       }),
     );
     // the change reaches the brokers' metadata asynchronously (KRaft): wait until they report it

@@ -22,7 +22,10 @@ export function sharedEnv(sale: string, spec: FlashSaleSpec): Record<string, str
     KAFKA_TLS: String(spec.kafka.tls.enabled),
     KAFKA_TLS_INSECURE_SKIP_VERIFY: String(spec.kafka.tls.insecureSkipVerify),
     TOPIC_PARTITIONS: String(spec.topics.partitions),
-    TOPIC_REPLICATION: String(spec.topics.replicationFactor),
+    // the cluster's choice when the spec leaves it empty (the processor creates no topics: ENSURE_TOPICS=false)
+    ...(spec.topics.replicationFactor === undefined
+      ? {}
+      : { TOPIC_REPLICATION: String(spec.topics.replicationFactor) }),
     /** the operator (or the CLI) owns the topics; the processor must not create them */
     ENSURE_TOPICS: 'false',
   };

@@ -211,6 +211,16 @@ export async function topicPartitions(admin: Admin, topic: string): Promise<numb
   return md.topics[0]?.partitions.length;
 }
 
+/** kubectl delete a FlashSale and wait until it is gone (its finalizer done). */
+export async function deleteFlashSale(ns: string, name: string, timeoutMs = 30_000): Promise<void> {
+  await kubectl(['-n', ns, 'delete', 'flashsale', name, '--wait=false']);
+  await waitFor(
+    `FlashSale ${ns}/${name} to be gone`,
+    async () => (await getJson('flashsale', ns, name)) === null,
+    timeoutMs,
+  );
+}
+
 export async function deleteNamespace(ns: string): Promise<void> {
   await tryKubectl(['delete', 'namespace', ns, '--wait=false']);
 }

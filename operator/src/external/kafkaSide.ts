@@ -10,6 +10,7 @@ import {
   type FlashSaleSpec,
   parseDurationMs,
   tlsConnectOptions,
+  topicReplication,
 } from '@flashsale/common';
 import kafkajs, { type Admin, type SASLOptions } from 'kafkajs';
 
@@ -85,11 +86,12 @@ export class KafkaAdmins {
   }
 }
 
-export function ensureSaleTopics(admin: Admin, sale: string, spec: FlashSaleSpec): Promise<EnsureTopicsResult> {
+/** Create or grow the sale's topics; replication from the spec, else what the cluster allows (topicReplication). */
+export async function ensureSaleTopics(admin: Admin, sale: string, spec: FlashSaleSpec): Promise<EnsureTopicsResult> {
   return ensureTopics(admin, {
     sale,
     partitions: spec.topics.partitions,
-    replication: spec.topics.replicationFactor,
+    ...(await topicReplication(admin, spec.topics.replicationFactor)),
     retentionMs: parseDurationMs(spec.topics.retention),
     dlqPartitions: spec.topics.dlqPartitions,
   });
