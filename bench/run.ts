@@ -65,7 +65,7 @@ const BENCHES: Bench[] = [
   {
     name: 'scaling',
     file: 'bench/scaling.ts',
-    args: ['--orders', quick ? '4000' : '10000'],
+    args: ['--orders', quick ? '4000' : '6000'],
     note: 'backlog drained with processors x partitions x items; payment 0-1 ms',
     timeoutMs: 600_000,
   },
