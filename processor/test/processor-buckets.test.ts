@@ -257,7 +257,7 @@ describe.each([single, cluster])('processor SIGKILL on a bucketed item (K = 4), 
     const r = b.client();
     onTestFinished(() => r.disconnect());
     const k = 4;
-    const STOCK = 80;
+    const STOCK = 300;
     await seedBuckets(r, sale, 'hot', STOCK, k);
     const confirms = await watchConfirms(b, sale);
     const env = processorEnv(sale, {
@@ -270,20 +270,20 @@ describe.each([single, cluster])('processor SIGKILL on a bucketed item (K = 4), 
       PAYMENT_CONCURRENCY: '8',
       HOLD_TTL: '60s',
     });
-    const orders = makeOrders(sale, ['hot'], 400, 'k');
+    const orders = makeOrders(sale, ['hot'], 1500, 'k');
     const first = spawnProcessor(env, children);
     await produce(sale, orders);
-    await waitFor(
-      'a burst in progress',
-      async () => [...(await statuses(r, sale, orders)).values()].filter((v) => v === 'CONFIRMED').length >= 8,
-      30_000,
-      20,
-    );
+    // early in the burst: orders claimed ahead of their takes (CLAIMING), holds, and orders not read yet
+    await waitFor('a burst in progress', async () => (await auditBucketed(r, sale, 'hot', k)).held >= 20, 30_000, 5);
     first.child.kill('SIGKILL');
     expect((await first.exited).signal).toBe('SIGKILL');
     const before = await statuses(r, sale, orders);
     const open = [...before.values()].filter((v) => v === 'RESERVED' || v === 'CLAIMING' || v === 'MISSING');
     expect(open.length).toBeGreaterThan(0); // really killed in the middle
+    const at = (st: string) => open.filter((v) => v === st).length;
+    console.info(
+      `[bucket-crash] ${b.name}: open at the kill ${open.length} (CLAIMING ${at('CLAIMING')}, RESERVED ${at('RESERVED')}, unread ${at('MISSING')})`,
+    );
 
     const second = spawnProcessor(env, children);
     const final = await waitAllFinal(r, sale, orders);
