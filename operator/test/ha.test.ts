@@ -5,12 +5,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { auditItem } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { CuttableProxy } from '../../e2e/operator/cuttable-proxy.ts';
 import type { OperatorHandle } from '../src/operator.ts';
 import {
   applyManifest,
@@ -141,42 +141,6 @@ describe('leader election', () => {
     await standby.stop();
   });
 });
-
-/** A TCP proxy to the API server that can be cut (connections reset, new ones refused) and restored. */
-class CuttableProxy {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-  private readonly target: { host: string; port: number };
-  constructor(target: { host: string; port: number }) {
-    this.target = target;
-  }
-  async open(port = 0) {
-    const server = createServer((s) => {
-      const up = connect(this.target.port, this.target.host);
-      this.sockets.add(s);
-      this.sockets.add(up);
-      s.pipe(up).pipe(s);
-      const close = () => {
-        s.destroy();
-        up.destroy();
-        this.sockets.delete(s);
-        this.sockets.delete(up);
-      };
-      s.on('error', close).on('close', close);
-      up.on('error', close).on('close', close);
-    });
-    this.server = server;
-    await new Promise<void>((res) => server.listen(port, '127.0.0.1', () => res()));
-    this.port = (server.address() as { port: number }).port;
-  }
-  async cut() {
-    const closed = new Promise<void>((res) => (this.server ? this.server.close(() => res()) : res()));
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-    await closed;
-  }
-}
 
 describe('API server outage', () => {
   it('reconciles interrupted by an API server outage converge once it is back', async () => {
