@@ -55,7 +55,8 @@ export const envSchema = z.object({
   PAYMENT_LATENCY_MIN: duration('5ms'),
   PAYMENT_LATENCY_MAX: duration('50ms'),
   PAYMENT_TIMEOUT: duration('2s'),
-  PAYMENT_CONCURRENCY: int(256, 1, 10_000),
+  /** payments in flight per processor: caps it at PAYMENT_CONCURRENCY / mean payment time (docs/capacity.md, p_lat) */
+  PAYMENT_CONCURRENCY: int(1024, 1, 10_000),
   /** partitions handled at once by one processor */
   PARTITIONS_CONCURRENCY: int(4, 1, 256),
   /** transient Redis errors: attempts and backoff before the order is dead-lettered (redis_failure) */

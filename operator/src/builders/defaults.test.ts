@@ -2,15 +2,25 @@
  * The FlashSale defaults follow the capacity model: the coefficients are read from docs/capacity.md (its table of
  * measured coefficients), the defaults from the zod schema, and the formulas of docs/capacity.md are checked between
  * them. When the model is re-measured and a default stops following it, this test names the default. The mapping is
- * written out in docs/operator.md, "Defaults and where they come from".
+ * written out in docs/operator.md, "Defaults and where they come from". The processor's own payment defaults are read
+ * from the text of processor/src/config.ts (the operator may not import the processor).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseFlashSaleSpec } from '@flashsale/common';
+import { parseDurationMs, parseFlashSaleSpec } from '@flashsale/common';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_WORKLOAD_RESOURCES } from './buildDeployments.ts';
 
 const doc = readFileSync(join(import.meta.dirname, '../../../docs/capacity.md'), 'utf8');
+const processorConfig = readFileSync(join(import.meta.dirname, '../../../processor/src/config.ts'), 'utf8');
+
+/** The default of one processor variable, as written in its zod schema (`NAME: int(256, ...)`, `.default(0.5)`, ...). */
+function processorDefault(name: string): string {
+  const line = processorConfig.split('\n').find((l) => l.trimStart().startsWith(`${name}:`));
+  const m = line && (/\.default\(([^)]+)\)/.exec(line) ?? /\((['\d][^,)]*)[,)]/.exec(line));
+  if (!m?.[1]) throw new Error(`processor/src/config.ts: no default found for ${name}`);
+  return m[1].replace(/['_]/g, '');
+}
 
 /** The numbers in the value column of the coefficient table's row for `symbol`. */
 function coefficient(symbol: string): number[] {
@@ -76,6 +86,19 @@ describe('defaults follow docs/capacity.md', () => {
   it('the processor HPA adds a pod within a second of one partition: lag target <= p_part x u, below the lag alert', () => {
     expect(a.processor.targetLagPerReplica).toBeLessThanOrEqual(pPart * u);
     expect(a.processor.targetLagPerReplica).toBeLessThan(s.monitoring.alerts.consumerLag);
+  });
+
+  it('payment slots: p_lat = PAYMENT_CONCURRENCY / L >= p at the default latency (formula 3), as the p_lat row says', () => {
+    const concurrency = Number(processorDefault('PAYMENT_CONCURRENCY'));
+    const timeoutShare = Number(processorDefault('PAYMENT_TIMEOUT_SHARE'));
+    const timeoutS = parseDurationMs(processorDefault('PAYMENT_TIMEOUT')) / 1000;
+    const pay = s.processor.payment;
+    const meanS = (parseDurationMs(pay.minLatency) + parseDurationMs(pay.maxLatency)) / 2 / 1000;
+    const hang = pay.failureRate * timeoutShare; // share of payments that hold a slot until PAYMENT_TIMEOUT
+    const pLat = concurrency / meanS;
+    const pLatHanging = concurrency / ((1 - hang) * meanS + hang * timeoutS);
+    expect(coefficient('p_lat')[0]).toBe(Math.round(pLat));
+    expect(pLatHanging).toBeGreaterThanOrEqual(p); // so p_eff = min(p, p_lat) = p, the p used above
   });
 
   it('pod memory: the request is above the measured peak RSS of one process; K = 1 by default', () => {
