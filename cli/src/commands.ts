@@ -37,32 +37,49 @@ const keyValue = (v: string, prev: Record<string, string> = {}) => {
 export const outputOption = () =>
   new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text');
 
+/**
+ * TLS trust and password files of the CLI's own connections. Usernames, passwords and the SASL mechanism come from
+ * the gateway's and processor's variables (REDIS_USERNAME, REDIS_PASSWORD, KAFKA_SASL_MECHANISM, KAFKA_USERNAME,
+ * KAFKA_PASSWORD; security.ts), never from a flag's value: flags show in `ps`.
+ */
+const securityOptions = (what: string) => [
+  new Option('--redis-ca <file>', `CA bundle (PEM) to trust for Redis TLS${what}`).env('REDIS_TLS_CA_FILE'),
+  new Option('--kafka-ca <file>', `CA bundle (PEM) to trust for Kafka TLS${what}`).env('KAFKA_TLS_CA_FILE'),
+  new Option('--redis-password-file <file>', 'file holding the Redis password (else REDIS_PASSWORD)'),
+  new Option('--kafka-password-file <file>', 'file holding the Kafka SASL password (else KAFKA_PASSWORD)'),
+];
+const withSecurity = (c: Command, what: string) => {
+  for (const o of securityOptions(what)) c.addOption(o);
+  return c;
+};
+const securityFlags = (o: {
+  redisCa?: string;
+  kafkaCa?: string;
+  redisPasswordFile?: string;
+  kafkaPasswordFile?: string;
+}) => ({
+  redisCa: o.redisCa,
+  kafkaCa: o.kafkaCa,
+  redisPasswordFile: o.redisPasswordFile,
+  kafkaPasswordFile: o.kafkaPasswordFile,
+});
+
 const redisModeOption = () =>
   new Option('--redis-mode <mode>', 'single Redis or Redis Cluster').choices(['single', 'cluster']);
 
 export function registerCommands(program: Command): void {
-  program
-    .command('up')
-    .description(
-      'run a FlashSale manifest locally: validate it with the CRD schema, seed inventory, create topics, ' +
-        'then run the gateway and processor(s) as child processes until interrupted (Ctrl-C drains and stops them)',
-    )
+  const up = program.command('up');
+  withSecurity(up, ' (spec.<redis|kafka>.tls)');
+  up.description(
+    'run a FlashSale manifest locally: validate it with the CRD schema, seed inventory, create topics, ' +
+      'then run the gateway and processor(s) as child processes until interrupted (Ctrl-C drains and stops them)',
+  )
     .requiredOption('-f, --file <manifest>', 'FlashSale manifest (YAML or JSON), e.g. examples/flashsale.yaml')
     .option('--name <name>', 'which FlashSale of a multi-document file')
     .option('--sale <name>', 'run under another sale name (Redis keys and topics are per sale)')
     .addOption(new Option('--redis <host:port>', 'Redis address (default: spec.redis.addr)').env('REDIS_ADDR'))
     .addOption(
       new Option('--kafka <brokers>', 'Kafka brokers host:port,... (default: spec.kafka.brokers)').env('KAFKA_ADDR'),
-    )
-    .addOption(
-      new Option('--redis-ca <file>', 'CA bundle (PEM) to trust for Redis TLS (spec.redis.tls)').env(
-        'REDIS_TLS_CA_FILE',
-      ),
-    )
-    .addOption(
-      new Option('--kafka-ca <file>', 'CA bundle (PEM) to trust for Kafka TLS (spec.kafka.tls)').env(
-        'KAFKA_TLS_CA_FILE',
-      ),
     )
     .option('--host <host>', 'address the gateway and metrics listen on', '127.0.0.1')
     .option('--port <port>', 'gateway port', int('--port', 0), 8080)
@@ -86,8 +103,7 @@ export function registerCommands(program: Command): void {
         sale: o.sale,
         redis: o.redis,
         kafka: o.kafka,
-        redisCa: o.redisCa,
-        kafkaCa: o.kafkaCa,
+        ...securityFlags(o),
         host: o.host,
         port: o.port,
         metricsPort: o.metricsPort,
@@ -103,8 +119,9 @@ export function registerCommands(program: Command): void {
     });
 
   const d = LOAD_DEFAULTS;
-  program
-    .command('load')
+  const load = program.command('load');
+  withSecurity(load, ' (turns TLS on; default: the running `flashsale up`)');
+  load
     .description(
       'fire a flash-sale crowd at the gateway (burst arrivals, retries with the same key, bots, SSE followers), ' +
         'then audit from Redis and the order stream; exit 0 only if 0 oversold and 0 lost (3 otherwise)',
@@ -153,7 +170,14 @@ export function registerCommands(program: Command): void {
     .addOption(outputOption())
     .action(async (o) => {
       const { code } = await runLoadCommand({
-        target: { url: o.url, sale: o.sale, redis: o.redis, redisMode: o.redisMode, kafka: o.kafka },
+        target: {
+          url: o.url,
+          sale: o.sale,
+          redis: o.redis,
+          redisMode: o.redisMode,
+          kafka: o.kafka,
+          security: securityFlags(o),
+        },
         output: o.output as OutputFormat,
         progress: o.progress !== false,
         options: {
@@ -179,8 +203,9 @@ export function registerCommands(program: Command): void {
       result.code = code;
     });
 
-  program
-    .command('status')
+  const status = program.command('status');
+  withSecurity(status, ' (turns TLS on; default: the running `flashsale up`)');
+  status
     .description('sale progress (sold, remaining, held per item; orders, DLQ, lag, rates) from Redis and /metrics')
     .option('--sale <name>', 'sale name (default: the running `flashsale up`)')
     .option('--redis <host:port>', 'Redis address (default: the running `flashsale up`)')
@@ -203,6 +228,7 @@ export function registerCommands(program: Command): void {
         intervalMs: o.interval * 1000,
         count: o.count,
         output: o.output as OutputFormat,
+        security: securityFlags(o),
       });
     });
 }

@@ -3,11 +3,28 @@
 import { DLQ_REASONS } from '@flashsale/common';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { listDlq, replayDlq } from './dlq.ts';
+import { cliSecurity } from './security.ts';
 
 const kafkaOption = () =>
   new Option('--kafka <brokers>', 'Kafka bootstrap brokers, host:port[,host:port...]')
     .env('KAFKA_ADDR')
     .default('127.0.0.1:9092');
+
+/** TLS trust and SASL for the Kafka connection; the credentials come from the environment (docs/cli.md). */
+const kafkaCaOption = () =>
+  new Option('--kafka-ca <file>', 'CA bundle (PEM) to trust for Kafka TLS (turns TLS on)').env('KAFKA_TLS_CA_FILE');
+const kafkaPasswordFileOption = () =>
+  new Option(
+    '--kafka-password-file <file>',
+    'file holding the SASL password (else KAFKA_PASSWORD; KAFKA_SASL_MECHANISM and KAFKA_USERNAME from the environment)',
+  );
+
+interface SecurityOpts {
+  kafkaCa?: string;
+  kafkaPasswordFile?: string;
+}
+
+const security = (o: SecurityOpts) => cliSecurity({ kafkaCa: o.kafkaCa, kafkaPasswordFile: o.kafkaPasswordFile });
 
 const brokers = (s: string) =>
   s
@@ -22,9 +39,11 @@ export function registerDlqCommands(program: Command): Command {
     .description('unhandled DLQ messages grouped by reason')
     .requiredOption('--sale <name>', 'sale name')
     .addOption(kafkaOption())
+    .addOption(kafkaCaOption())
+    .addOption(kafkaPasswordFileOption())
     .option('--json', 'print JSON')
-    .action(async (opts: { sale: string; kafka: string; json?: boolean }) => {
-      const s = await listDlq({ sale: opts.sale, brokers: brokers(opts.kafka) });
+    .action(async (opts: { sale: string; kafka: string; json?: boolean } & SecurityOpts) => {
+      const s = await listDlq({ sale: opts.sale, brokers: brokers(opts.kafka), security: security(opts) });
       if (opts.json) {
         const { messages: _m, ...rest } = s;
         process.stdout.write(`${JSON.stringify(rest, null, 2)}\n`);
@@ -42,6 +61,8 @@ export function registerDlqCommands(program: Command): Command {
     .description('replay DLQ messages to the orders topic (idempotent: the processor dedupes)')
     .requiredOption('--sale <name>', 'sale name')
     .addOption(kafkaOption())
+    .addOption(kafkaCaOption())
+    .addOption(kafkaPasswordFileOption())
     .addOption(new Option('--reason <reason...>', 'only these reasons').choices([...DLQ_REASONS]))
     .option('--count <n>', 'at most n messages, oldest first', (v) => {
       const n = Number(v);
@@ -51,20 +72,23 @@ export function registerDlqCommands(program: Command): Command {
     .option('--dry-run', 'show what would be replayed; change nothing')
     .option('--json', 'print JSON')
     .action(
-      async (opts: {
-        sale: string;
-        kafka: string;
-        reason?: string[];
-        count?: number;
-        dryRun?: boolean;
-        json?: boolean;
-      }) => {
+      async (
+        opts: {
+          sale: string;
+          kafka: string;
+          reason?: string[];
+          count?: number;
+          dryRun?: boolean;
+          json?: boolean;
+        } & SecurityOpts,
+      ) => {
         const r = await replayDlq({
           sale: opts.sale,
           brokers: brokers(opts.kafka),
           reasons: opts.reason,
           count: opts.count,
           dryRun: opts.dryRun,
+          security: security(opts),
         });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);

@@ -21,6 +21,8 @@ import {
 } from '@flashsale/common';
 import type { Admin, Kafka as KafkaClient } from 'kafkajs';
 import kafkajs from 'kafkajs';
+import { CliError } from './exit.ts';
+import { authHint, type CliSecurity, kafkaAuth } from './security.ts';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -28,6 +30,8 @@ export interface DlqClientOptions {
   brokers: string[];
   sale: string;
   clientId?: string;
+  /** TLS trust and SASL credentials (security.ts); none: plaintext */
+  security?: CliSecurity | undefined;
 }
 
 export interface DlqMessage {
@@ -43,7 +47,23 @@ export interface DlqMessage {
 }
 
 function client(o: DlqClientOptions): KafkaClient {
-  return new Kafka({ clientId: o.clientId ?? 'flashsale-cli', brokers: o.brokers, logLevel: logLevel.NOTHING });
+  return new Kafka({
+    clientId: o.clientId ?? 'flashsale-cli',
+    brokers: o.brokers,
+    ...(o.security ? kafkaAuth(o.security) : {}),
+    logLevel: logLevel.NOTHING,
+  });
+}
+
+/** Connect, turning a refused login into an error that names the variables to check. */
+async function connectAdmin(admin: Admin, o: DlqClientOptions): Promise<void> {
+  try {
+    await admin.connect();
+  } catch (e) {
+    const hint = authHint(e, 'KAFKA');
+    if (!hint) throw e;
+    throw new CliError(`cannot use Kafka at ${o.brokers.join(',')}: ${(e as Error).message}${hint}`);
+  }
 }
 
 function orderIdOf(value: Buffer | null): string | undefined {
@@ -125,7 +145,7 @@ export interface DlqSummary {
 export async function listDlq(o: DlqClientOptions, now = Date.now()): Promise<DlqSummary> {
   const kafka = client(o);
   const admin = kafka.admin();
-  await admin.connect();
+  await connectAdmin(admin, o);
   try {
     const { messages } = await readUnhandled(kafka, admin, o.sale);
     const by = new Map<string, DlqMessage[]>();
@@ -169,7 +189,7 @@ export interface ReplayResult {
 export async function replayDlq(o: ReplayOptions): Promise<ReplayResult> {
   const kafka = client(o);
   const admin = kafka.admin();
-  await admin.connect();
+  await connectAdmin(admin, o);
   try {
     const t = topics(o.sale);
     const { messages } = await readUnhandled(kafka, admin, o.sale);

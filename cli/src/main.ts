@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCommands, result } from './commands.ts';
 import { registerDlqCommands } from './dlq-command.ts';
 import { CliError, EXIT } from './exit.ts';
+import { redact } from './security.ts';
 
 // kafkajs 2.2.4 schedules timers with negative delays on Node >= 24 (harmless); keep the output readable
 process.removeAllListeners('warning');
@@ -28,13 +29,13 @@ try {
     // --help and --version exit 0; usage errors (already printed by commander) exit 2
     process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
   } else if (e instanceof CliError) {
-    process.stderr.write(`flashsale: ${e.message}\n`);
+    process.stderr.write(`flashsale: ${redact(e.message)}\n`);
     process.exitCode = e.exitCode;
   } else if ((e as Error).name === 'ManifestError') {
-    process.stderr.write(`flashsale: ${(e as Error).message}\n`);
+    process.stderr.write(`flashsale: ${redact((e as Error).message)}\n`);
     process.exitCode = EXIT.usage;
   } else {
-    process.stderr.write(`flashsale: ${(e as Error).message}\n`);
+    process.stderr.write(`flashsale: ${redact((e as Error).message)}\n`);
     process.exitCode = EXIT.failure;
   }
 }

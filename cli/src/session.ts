@@ -7,6 +7,12 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+export interface SessionTls {
+  enabled: boolean;
+  caFile?: string;
+  insecureSkipVerify: boolean;
+}
+
 export interface UpSession {
   sale: string;
   pid: number;
@@ -16,6 +22,8 @@ export interface UpSession {
   redis: string;
   redisMode: 'single' | 'cluster';
   kafka: string;
+  /** TLS trust of Redis and Kafka (switch, CA file path, skipped verification): never a secret */
+  tls?: { redis: SessionTls; kafka: SessionTls };
   startedAt: string;
   logs: Record<string, string>;
 }

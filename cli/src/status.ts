@@ -13,7 +13,7 @@ import {
   type RedisClient,
 } from '@flashsale/common';
 import { CliError, EXIT, type OutputFormat } from './exit.ts';
-import { connect } from './load/load.ts';
+import { checkRedis, connect, type LoadTarget, sessionSecurity } from './load/load.ts';
 import { fmt } from './load/progress.ts';
 import { readSession } from './session.ts';
 
@@ -28,6 +28,8 @@ export interface StatusOptions {
   /** stop watching after this many refreshes (0: until interrupted) */
   count: number;
   output: OutputFormat;
+  /** CA files and password files (credentials come from the environment: docs/cli.md) */
+  security?: LoadTarget['security'];
 }
 
 export interface StatusSnapshot {
@@ -177,7 +179,8 @@ export async function runStatus(o: StatusOptions): Promise<number> {
   }
   const gatewayMetrics = o.gatewayMetrics ?? session?.gatewayMetricsUrl;
   const processorMetrics = o.processorMetrics ?? session?.processorMetricsUrls ?? [];
-  const r = connect(redisAddr, o.redisMode ?? session?.redisMode ?? 'single');
+  const r = connect(redisAddr, o.redisMode ?? session?.redisMode ?? 'single', sessionSecurity(o.security, session));
+  await checkRedis(r, redisAddr);
   const tty = Boolean(process.stdout.isTTY) && o.output === 'text';
   let stop = false;
   const onSig = () => {

@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import {
@@ -21,7 +21,6 @@ import {
   type FlashSaleSpec,
   isRefused,
   isTlsVerificationFailure,
-  kafkaSecurityOptions,
   parseAddrList,
   parseDurationMs,
   type RedisClient,
@@ -29,13 +28,13 @@ import {
   saleEnv,
   seedSpecItems,
   type TlsSettings,
-  tlsFromEnv,
   topicReplication,
   topics,
 } from '@flashsale/common';
 import kafkajs from 'kafkajs';
 import { CliError, EXIT, type OutputFormat } from './exit.ts';
 import { loadManifest } from './manifest.ts';
+import { authHint, type CliSecurity, cliSecurity, credentialEnv, kafkaAuth, redisAuth, tlsRecord } from './security.ts';
 import { removeSession, type UpSession, writeSession } from './session.ts';
 
 const { Kafka, logLevel } = kafkajs;
@@ -56,6 +55,9 @@ export interface UpOptions {
   /** CA bundles (PEM files) for spec.<redis|kafka>.tls: trusted by the CLI's own connections, passed to the children */
   redisCa?: string | undefined;
   kafkaCa?: string | undefined;
+  /** files holding REDIS_PASSWORD / KAFKA_PASSWORD (secret values never come from a flag) */
+  redisPasswordFile?: string | undefined;
+  kafkaPasswordFile?: string | undefined;
   host: string;
   port: number;
   metricsPort: number;
@@ -79,6 +81,8 @@ export interface PreparedSale {
   kafka: string[];
   /** TLS trust from the spec and --redis-ca / --kafka-ca */
   tls: { redis: TlsSettings; kafka: TlsSettings };
+  /** credentials (from the environment and the password files) and TLS of the CLI's connections and the children */
+  security: CliSecurity;
   seeded: (SeedResult & { item: string; buckets: number })[];
   topics: { orders: string; dlq: string; partitions: number; created: string[] };
 }
@@ -95,46 +99,91 @@ export function localSpec(m: FlashSaleManifest, o: Pick<UpOptions, 'now' | 'part
   return spec;
 }
 
-/** The spec's TLS switches with the CA files given locally (a bad file is a usage error naming the variable). */
+/**
+ * The spec's TLS switches and SASL mechanism with what is given locally: CA files (--redis-ca / --kafka-ca), the
+ * credentials in the gateway's and processor's variables (REDIS_USERNAME, REDIS_PASSWORD, KAFKA_SASL_MECHANISM,
+ * KAFKA_USERNAME, KAFKA_PASSWORD) or password files. A bad value is a usage error naming the variable.
+ */
+export function localSecurity(
+  spec: FlashSaleSpec,
+  o: Pick<UpOptions, 'redisCa' | 'kafkaCa' | 'redisPasswordFile' | 'kafkaPasswordFile'>,
+  env: Record<string, string | undefined> = process.env,
+): CliSecurity {
+  try {
+    return security(spec, o, env);
+  } catch (e) {
+    // here REDIS_TLS / KAFKA_TLS are the manifest's switches
+    if (!(e instanceof CliError) || !/_TLS is false/.test(e.message)) throw e;
+    throw new CliError(`${e.message} (spec.redis.tls.enabled / spec.kafka.tls.enabled in the manifest)`, e.exitCode);
+  }
+}
+
+function security(
+  spec: FlashSaleSpec,
+  o: Pick<UpOptions, 'redisCa' | 'kafkaCa' | 'redisPasswordFile' | 'kafkaPasswordFile'>,
+  env: Record<string, string | undefined>,
+): CliSecurity {
+  return cliSecurity(
+    {
+      redisCa: o.redisCa,
+      kafkaCa: o.kafkaCa,
+      redisPasswordFile: o.redisPasswordFile,
+      kafkaPasswordFile: o.kafkaPasswordFile,
+      redisTls: spec.redis.tls.enabled,
+      kafkaTls: spec.kafka.tls.enabled,
+      redisInsecureSkipVerify: spec.redis.tls.insecureSkipVerify,
+      kafkaInsecureSkipVerify: spec.kafka.tls.insecureSkipVerify,
+      kafkaSaslMechanism: spec.kafka.sasl?.mechanism,
+    },
+    env,
+  );
+}
+
+/** The TLS part of `localSecurity` (CA files from --redis-ca / --kafka-ca only). */
 export function localTls(spec: FlashSaleSpec, o: Pick<UpOptions, 'redisCa' | 'kafkaCa'>): PreparedSale['tls'] {
-  const issues: string[] = [];
-  const one = (target: 'REDIS' | 'KAFKA', tls: FlashSaleSpec['redis']['tls'], file: string | undefined) =>
-    tlsFromEnv(
-      target,
-      { enabled: tls.enabled, caFile: file ? resolve(file) : undefined, insecureSkipVerify: tls.insecureSkipVerify },
-      issues,
-    );
-  const out = { redis: one('REDIS', spec.redis.tls, o.redisCa), kafka: one('KAFKA', spec.kafka.tls, o.kafkaCa) };
-  if (issues.length > 0) throw new CliError(`${issues.join('; ')} (--redis-ca / --kafka-ca)`, EXIT.usage);
-  return out;
+  try {
+    const s = localSecurity(spec, o, {});
+    return { redis: s.redis.tls, kafka: s.kafka.tls };
+  } catch (e) {
+    throw new CliError(`${(e as Error).message} (--redis-ca / --kafka-ca)`, EXIT.usage);
+  }
 }
 
 const tlsHint = (e: unknown, flag: string) =>
   isTlsVerificationFailure(e) ? ` (TLS certificate verification failed: pass the CA bundle with ${flag})` : '';
 
-async function connectRedis(addr: string, mode: 'single' | 'cluster', tls?: TlsSettings): Promise<RedisClient> {
+async function connectRedis(addr: string, mode: 'single' | 'cluster', sec?: CliSecurity): Promise<RedisClient> {
   const r = createRedis(
-    { mode, nodes: parseAddrList(addr, '--redis'), tls },
+    { mode, nodes: parseAddrList(addr, '--redis'), ...(sec ? redisAuth(sec) : {}) },
     { connectTimeout: 3000, maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null },
   );
-  r.on('error', () => undefined);
+  // a refused AUTH shows as an 'error' event; connect() then only says "Connection is closed."
+  let cause: unknown;
+  r.on('error', (e) => {
+    cause = e;
+  });
   try {
     await r.connect();
     await r.ping();
   } catch (e) {
     r.disconnect();
+    const hint = authHint(e, 'REDIS') || authHint(cause, 'REDIS');
+    const why =
+      hint && cause && !authHint(e, 'REDIS')
+        ? `${(e as Error).message} ${(cause as Error).message}`
+        : (e as Error).message;
     throw new CliError(
-      `cannot reach Redis at ${addr}: ${(e as Error).message} (pass --redis host:port)${tlsHint(e, '--redis-ca')}`,
+      `cannot reach Redis at ${addr}: ${why} (pass --redis host:port)${tlsHint(e, '--redis-ca')}${hint}`,
     );
   }
   return r;
 }
 
-function kafkaAdmin(brokers: string[], tls?: TlsSettings) {
+function kafkaAdmin(brokers: string[], sec?: CliSecurity) {
   return new Kafka({
     clientId: 'flashsale-cli',
     brokers,
-    ...(tls ? kafkaSecurityOptions({ tls }) : {}),
+    ...(sec ? kafkaAuth(sec) : {}),
     connectionTimeout: 3000,
     requestTimeout: 15_000,
     retry: { retries: 3, initialRetryTime: 200 },
@@ -148,8 +197,9 @@ export async function prepareSale(m: FlashSaleManifest, o: UpOptions): Promise<P
   const spec = localSpec(m, o);
   const redisAddr = o.redis ?? spec.redis.addr;
   const brokers = (o.kafka ?? spec.kafka.brokers).split(',').filter(Boolean);
-  const tls = localTls(spec, o);
-  const r = await connectRedis(redisAddr, spec.redis.mode, tls.redis);
+  const security = localSecurity(spec, o);
+  const tls = { redis: security.redis.tls, kafka: security.kafka.tls };
+  const r = await connectRedis(redisAddr, spec.redis.mode, security);
   const seeded: PreparedSale['seeded'] = [];
   try {
     const res = await seedSpecItems(r, sale, spec.items);
@@ -159,13 +209,14 @@ export async function prepareSale(m: FlashSaleManifest, o: UpOptions): Promise<P
   } finally {
     r.disconnect();
   }
-  const admin = kafkaAdmin(brokers, tls.kafka);
+  const admin = kafkaAdmin(brokers, security);
   try {
     await admin.connect();
   } catch (e) {
     throw new CliError(
       `cannot reach Kafka at ${brokers.join(',')}: ${(e as Error).message} (pass --kafka host:port)` +
-        tlsHint(e, '--kafka-ca'),
+        tlsHint(e, '--kafka-ca') +
+        authHint(e, 'KAFKA'),
     );
   }
   try {
@@ -183,6 +234,7 @@ export async function prepareSale(m: FlashSaleManifest, o: UpOptions): Promise<P
       redis: redisAddr,
       kafka: brokers,
       tls,
+      security,
       seeded,
       topics: { ...t, partitions: res.partitions[t.orders] ?? spec.topics.partitions, created: res.created },
     };
@@ -193,15 +245,15 @@ export async function prepareSale(m: FlashSaleManifest, o: UpOptions): Promise<P
 
 /** Remove what `prepareSale` created (deletionPolicy: Delete). */
 export async function cleanupSale(
-  p: Pick<PreparedSale, 'sale' | 'redis' | 'kafka' | 'spec'> & { tls?: PreparedSale['tls'] },
+  p: Pick<PreparedSale, 'sale' | 'redis' | 'kafka' | 'spec'> & { security?: CliSecurity },
 ): Promise<void> {
-  const r = await connectRedis(p.redis, p.spec.redis.mode, p.tls?.redis);
+  const r = await connectRedis(p.redis, p.spec.redis.mode, p.security);
   try {
     await deleteSaleKeys(r, p.sale);
   } finally {
     r.disconnect();
   }
-  const admin = kafkaAdmin(p.kafka, p.tls?.kafka);
+  const admin = kafkaAdmin(p.kafka, p.security);
   await admin.connect();
   try {
     await deleteTopics(admin, p.sale);
@@ -310,6 +362,7 @@ export async function startUp(o: UpOptions): Promise<UpHandle> {
     LOG_LEVEL: o.logLevel,
     ...(prepared.tls.redis.caFile ? { REDIS_TLS_CA_FILE: prepared.tls.redis.caFile } : {}),
     ...(prepared.tls.kafka.caFile ? { KAFKA_TLS_CA_FILE: prepared.tls.kafka.caFile } : {}),
+    ...credentialEnv(prepared.security),
     ...o.env,
   };
   const children: Child[] = [];
@@ -363,6 +416,8 @@ export async function startUp(o: UpOptions): Promise<UpHandle> {
     redis: prepared.redis,
     redisMode: spec.redis.mode,
     kafka: prepared.kafka.join(','),
+    // trust only (no secret): `status`, `load` and `dlq` take the credentials from the same environment variables
+    tls: { redis: tlsRecord(prepared.tls.redis), kafka: tlsRecord(prepared.tls.kafka) },
     startedAt: new Date().toISOString(),
     logs: Object.fromEntries(children.map((c) => [c.name, c.log])),
   };

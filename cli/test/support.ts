@@ -46,8 +46,13 @@ export function runCli(
 export function startCli(
   args: string[],
   timeoutMs = 90_000,
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; ready: Record<string, unknown>; output: () => string }> {
-  const child = spawn(process.execPath, [FLASHSALE, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [FLASHSALE, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

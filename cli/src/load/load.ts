@@ -5,7 +5,8 @@
 import { createRedis, parseAddrList, type RedisClient } from '@flashsale/common';
 import kafkajs from 'kafkajs';
 import { CliError, EXIT, type OutputFormat } from '../exit.ts';
-import { readSession } from '../session.ts';
+import { authHint, type CliSecurity, cliSecurity, kafkaAuth, redisAuth, type SecurityFlags } from '../security.ts';
+import { readSession, type UpSession } from '../session.ts';
 import { type LoadOptions, loadOptionsSchema } from './options.ts';
 import { fmt, Progress } from './progress.ts';
 import { buildReport, type LoadReport, renderReport } from './report.ts';
@@ -21,10 +22,47 @@ export interface LoadTarget {
   redisMode?: 'single' | 'cluster' | undefined;
   /** brokers; empty: skip reading the order stream back */
   kafka?: string | undefined;
+  /** CA files and password files (credentials come from the environment: docs/cli.md) */
+  security?: Pick<SecurityFlags, 'redisCa' | 'kafkaCa' | 'redisPasswordFile' | 'kafkaPasswordFile'>;
+}
+
+/**
+ * Credentials from the environment (security.ts) with the TLS trust of the running `flashsale up` (its session file
+ * records the switches and CA paths, never a secret) unless flags or variables say otherwise.
+ */
+export function sessionSecurity(
+  flags: LoadTarget['security'],
+  s: Pick<UpSession, 'tls'> | null | undefined,
+  env: Record<string, string | undefined> = process.env,
+): CliSecurity {
+  const f: SecurityFlags = { ...flags };
+  if (s?.tls && flags?.redisCa === undefined && !env.REDIS_TLS && !env.REDIS_TLS_CA_FILE) {
+    f.redisTls = s.tls.redis.enabled;
+    f.redisCa = s.tls.redis.caFile;
+    f.redisInsecureSkipVerify = s.tls.redis.insecureSkipVerify;
+  }
+  if (s?.tls && flags?.kafkaCa === undefined && !env.KAFKA_TLS && !env.KAFKA_TLS_CA_FILE) {
+    f.kafkaTls = s.tls.kafka.enabled;
+    f.kafkaCa = s.tls.kafka.caFile;
+    f.kafkaInsecureSkipVerify = s.tls.kafka.insecureSkipVerify;
+  }
+  return cliSecurity(f, env);
+}
+
+/** Ping Redis once so a refused password or certificate is a clear error, not a hang. */
+export async function checkRedis(r: RedisClient, addr: string): Promise<void> {
+  try {
+    await r.ping();
+  } catch (e) {
+    r.disconnect();
+    throw new CliError(`cannot use Redis at ${addr}: ${(e as Error).message}${authHint(e, 'REDIS')}`);
+  }
 }
 
 /** Flags first, then the running `flashsale up` session. */
-export async function resolveTarget(t: LoadTarget): Promise<Required<Omit<LoadTarget, 'kafka'>> & { kafka?: string }> {
+export async function resolveTarget(
+  t: LoadTarget,
+): Promise<Required<Omit<LoadTarget, 'kafka' | 'security'>> & { kafka?: string; security: CliSecurity }> {
   const s = await readSession(t.sale);
   const url = t.url ?? s?.gatewayUrl;
   if (!url) throw new CliError('no gateway: pass --url, or start one with `flashsale up`', EXIT.usage);
@@ -39,7 +77,15 @@ export async function resolveTarget(t: LoadTarget): Promise<Required<Omit<LoadTa
   if (!sale) throw new CliError('no sale name: pass --sale', EXIT.usage);
   if (!redis) throw new CliError('no Redis address: pass --redis host:port', EXIT.usage);
   const kafka = t.kafka ?? s?.kafka;
-  return { url, sale, redis, redisMode: t.redisMode ?? s?.redisMode ?? 'single', ...(kafka ? { kafka } : {}) };
+  const security = sessionSecurity(t.security, s);
+  return {
+    url,
+    sale,
+    redis,
+    redisMode: t.redisMode ?? s?.redisMode ?? 'single',
+    security,
+    ...(kafka ? { kafka } : {}),
+  };
 }
 
 /** Items of the sale and their remaining stock, from the gateway's GET /v1/sale. */
@@ -50,8 +96,11 @@ export async function saleItems(url: string): Promise<{ id: string; remaining: n
   return (body.items ?? []).map((i) => ({ id: i.item_id, remaining: i.remaining }));
 }
 
-export function connect(addr: string, mode: 'single' | 'cluster'): RedisClient {
-  const r = createRedis({ mode, nodes: parseAddrList(addr, '--redis') }, { maxRetriesPerRequest: 2 });
+export function connect(addr: string, mode: 'single' | 'cluster', security?: CliSecurity): RedisClient {
+  const r = createRedis(
+    { mode, nodes: parseAddrList(addr, '--redis'), ...(security ? redisAuth(security) : {}) },
+    { maxRetriesPerRequest: 2 },
+  );
   r.on('error', () => undefined);
   return r;
 }
@@ -76,9 +125,15 @@ export async function runLoadCommand(run: LoadRun): Promise<{ code: number; repo
   const items = o.items.length > 0 ? o.items : listed.map((i) => i.id);
   const weights = o.spread === 'stock' ? items.map((id) => listed.find((i) => i.id === id)?.remaining ?? 0) : undefined;
   if (items.length === 0) throw new CliError(`sale ${t.sale} lists no items (seeded?)`);
-  const redis = connect(t.redis, t.redisMode);
+  const redis = connect(t.redis, t.redisMode, t.security);
+  await checkRedis(redis, t.redis);
   const kafka = t.kafka
-    ? new Kafka({ clientId: 'flashsale-load', brokers: t.kafka.split(','), logLevel: logLevel.NOTHING })
+    ? new Kafka({
+        clientId: 'flashsale-load',
+        brokers: t.kafka.split(','),
+        ...kafkaAuth(t.security),
+        logLevel: logLevel.NOTHING,
+      })
     : undefined;
   const bar = new Progress(run.progress);
   const watch = new SoldOutWatch(redis, t.sale, items);
