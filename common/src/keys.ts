@@ -50,6 +50,11 @@ export const itemKeys = (sale: string, item: string) => {
     user: (userId: string) => `${t}:user:${userId}`,
     /** hash order id -> bucket: give-backs of a bucketed item settled but not yet returned (common/src/buckets.ts) */
     gives: `${t}:gives`,
+    /**
+     * the hold sweeper's lease on this item (`SET NX PX <SWEEP_INTERVAL>`, value: the holder's token): the first
+     * processor of a tick sweeps the item, the others skip it until the lease expires (processor/src/housekeeping.ts)
+     */
+    sweepLease: `${t}:sweep-lease`,
   };
 };
 

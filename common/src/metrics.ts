@@ -28,6 +28,7 @@ export const PROCESSOR_METRICS = {
   consumerLag: 'processor_consumer_lag',
   holdsExpired: 'processor_holds_expired_total',
   inventoryDrift: 'processor_inventory_drift',
+  sweepItems: 'processor_sweep_items_total',
 } as const;
 
 /** controller-runtime names, so operator dashboards users already have keep working. */

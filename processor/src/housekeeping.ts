@@ -1,13 +1,16 @@
 /**
- * Periodic work: the hold sweeper, the inventory audit (drift + levels) and the offset-based gauges. An item seeded
+ * Periodic work: the hold sweeper (each item swept by one processor per interval, under a lease), the inventory audit
+ * (drift + levels, on every processor) and the offset-based gauges. An item seeded
  * over K > 1 stock buckets (./buckets.ts) is swept with expireBucketed (units back to their bucket, exactly once, and
  * any give-back a crash left pending completed) and audited with auditBucketed (remaining summed over the buckets).
  */
+import { randomUUID } from 'node:crypto';
 import {
   auditBucketed,
   auditItem,
   expireBucketed,
   type ItemAudit,
+  itemKeys,
   type Logger,
   listItems,
   type RedisClient,
@@ -37,15 +40,33 @@ export function every(ms: number, log: Logger, what: string, fn: () => Promise<v
   };
 }
 
+/**
+ * The hold sweeper. Each item is swept by one processor per interval, not by all: before sweeping an item a processor
+ * takes the item's lease (`SET <sweepLease> <token> NX PX <SWEEP_INTERVAL>`, in the item's slot); a processor that
+ * finds the lease taken skips the item, and the lease of a processor that died expires by itself, so another one
+ * sweeps the item at most about two intervals later. The lease only saves work: the expire scripts are idempotent
+ * (a hold is expired once even when two processors sweep it at the same time). `sweep(false)` sweeps every item
+ * without a lease (the handle's `refresh()`).
+ */
 export function sweepOnce(
   cfg: ProcessorConfig,
   redis: RedisClient,
   metrics: ProcessorMetrics,
   log: Logger,
   counts: BucketCounts = createBucketCounts(redis, cfg.sale),
+  token: string = randomUUID(),
 ) {
-  return async () => {
-    for (const item of await listItems(redis, cfg.sale)) {
+  const leaseMs = Math.max(1, Math.round(cfg.sweep.intervalMs));
+  const take = (item: string) =>
+    redis.set(itemKeys(cfg.sale, item).sweepLease, token, 'PX', leaseMs, 'NX').then((r) => r === 'OK');
+  return async (leased = true) => {
+    const items = await listItems(redis, cfg.sale);
+    // the leases of all items as concurrent commands (one round trip), then the sweeps of the items this processor got
+    const got = leased ? await Promise.all(items.map(take)) : items.map(() => true);
+    const mine = items.filter((_, i) => got[i]);
+    if (items.length > mine.length) metrics.sweepItems.inc({ result: 'leased_elsewhere' }, items.length - mine.length);
+    for (const item of mine) {
+      metrics.sweepItems.inc({ result: 'swept' });
       const k = await counts.get(item);
       // bounded batches; keep going while the item still has due holds, at most 20 batches per tick
       for (let i = 0; i < 20; i++) {

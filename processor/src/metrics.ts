@@ -60,6 +60,12 @@ export function createMetrics(defaults = true) {
       help: 'Holds returned to stock by the sweeper',
       registers: reg,
     }),
+    sweepItems: new Counter({
+      name: M.sweepItems,
+      help: 'Items the hold sweeper visited: result="swept" (this processor took the lease) or "leased_elsewhere"',
+      labelNames: ['result'],
+      registers: reg,
+    }),
     drift: new Gauge({
       name: M.inventoryDrift,
       help: 'initial - remaining - confirmed - held, per item (must be 0)',

@@ -16,7 +16,10 @@ export interface ProcessorHandle {
   /** the HTTP port actually bound (useful with METRICS_PORT=0) */
   port: number;
   metrics: ReturnType<typeof createMetrics>;
-  /** run the sweeper, the audit and the offset gauges now (they also run on their intervals) */
+  /**
+   * run the sweeper (on every item, ignoring the sweep leases), the audit and the offset gauges now (they also run on
+   * their intervals)
+   */
   refresh(): Promise<void>;
   /** stop fetching, finish the batch in flight, commit, close everything */
   stop(): Promise<void>;
@@ -106,11 +109,11 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
     onLevel: (item, remaining) => metrics.inventoryLevel.set({ item_id: item }, remaining),
     buckets,
   });
-  const sweep = sweepOnce(config, redis, metrics, log, buckets);
+  const sweep = sweepOnce(config, redis, metrics, log, buckets, instanceId);
   const audit = auditOnce(config, redis, metrics, log, buckets);
   const offsets = offsetsOnce(consumer, metrics);
   const stoppers = [
-    every(config.sweep.intervalMs, log, 'sweep', sweep),
+    every(config.sweep.intervalMs, log, 'sweep', () => sweep(true)),
     every(config.auditIntervalMs, log, 'audit', audit),
     every(config.offsetsIntervalMs, log, 'offsets', offsets),
   ];
@@ -134,7 +137,7 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
     return stopping;
   };
   const refresh = async () => {
-    await sweep();
+    await sweep(false); // now, on every item, whoever holds the sweep leases (the scripts are idempotent)
     await audit();
     await offsets();
   };
