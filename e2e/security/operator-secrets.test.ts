@@ -24,7 +24,7 @@ import {
 } from '../../operator/test/support.ts';
 import type { Proc } from '../support/procs.ts';
 import { requireService } from '../support/services.ts';
-import { startOperatorProc } from './support.ts';
+import { createLiteralSecret, secureStores, startOperatorProc } from './support.ts';
 
 let ns = '';
 let op: Proc | undefined;
@@ -35,19 +35,9 @@ beforeAll(async () => {
   const k = requireService('kafkaSecure');
   await installCrd();
   ns = await createNamespace('sec');
-  const secret = (name: string, data: Record<string, string>) =>
-    kubectl([
-      '-n',
-      ns,
-      'create',
-      'secret',
-      'generic',
-      name,
-      ...Object.entries(data).map(([a, b]) => `--from-literal=${a}=${b}`),
-    ]);
-  await secret('redis-creds', { username: r.username, password: r.password });
-  await secret('redis-bad', { username: r.username, password: wrongRedis });
-  await secret('kafka-creds', { username: k.username, password: k.password });
+  await createLiteralSecret(ns, 'redis-creds', { username: r.username, password: r.password });
+  await createLiteralSecret(ns, 'redis-bad', { username: r.username, password: wrongRedis });
+  await createLiteralSecret(ns, 'kafka-creds', { username: k.username, password: k.password });
   const ca = join(mkdtempSync(join(tmpdir(), 'fse-op-ca-')), 'ca.pem');
   writeFileSync(ca, readFileSync(r.ca, 'utf8') + readFileSync(k.ca, 'utf8'));
   op = await startOperatorProc(ns, { NODE_EXTRA_CA_CERTS: ca });
@@ -59,25 +49,8 @@ afterAll(async () => {
 });
 
 function secureSale(name: string, redisSecret: string): Manifest {
-  const r = requireService('redisTls');
-  const k = requireService('kafkaSecure');
   return exampleSale(name, ns, (m) => {
-    m.spec.redis = {
-      mode: 'single',
-      addr: r.addr,
-      usernameSecretRef: { name: redisSecret, key: 'username' },
-      passwordSecretRef: { name: redisSecret, key: 'password' },
-      tls: { enabled: true },
-    };
-    m.spec.kafka = {
-      brokers: k.brokers.join(','),
-      sasl: {
-        mechanism: 'scram-sha-512',
-        usernameSecretRef: { name: 'kafka-creds', key: 'username' },
-        passwordSecretRef: { name: 'kafka-creds', key: 'password' },
-      },
-      tls: { enabled: true },
-    };
+    Object.assign(m.spec, secureStores(redisSecret, 'kafka-creds'));
     m.spec.deletionPolicy = 'Retain';
   });
 }

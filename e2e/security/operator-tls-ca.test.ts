@@ -28,7 +28,7 @@ import {
 } from '../../operator/test/support.ts';
 import type { Proc } from '../support/procs.ts';
 import { requireService } from '../support/services.ts';
-import { caFragments, startOperatorProc } from './support.ts';
+import { caFragments, createLiteralSecret, secureStores, startOperatorProc } from './support.ts';
 
 let ns = '';
 let op: Proc | undefined;
@@ -38,18 +38,8 @@ beforeAll(async () => {
   const k = requireService('kafkaSecure');
   await installCrd();
   ns = await createNamespace('tlsca');
-  const literal = (name: string, data: Record<string, string>) =>
-    kubectl([
-      '-n',
-      ns,
-      'create',
-      'secret',
-      'generic',
-      name,
-      ...Object.entries(data).map(([a, b]) => `--from-literal=${a}=${b}`),
-    ]);
-  await literal('redis-creds', { username: r.username, password: r.password });
-  await literal('kafka-creds', { username: k.username, password: k.password });
+  await createLiteralSecret(ns, 'redis-creds', { username: r.username, password: r.password });
+  await createLiteralSecret(ns, 'kafka-creds', { username: k.username, password: k.password });
   await kubectl([
     '-n',
     ns,
@@ -71,25 +61,8 @@ afterAll(async () => {
 type Trust = { redis: Json; kafka: Json };
 
 function secureSale(name: string, tls: Trust): Manifest {
-  const r = requireService('redisTls');
-  const k = requireService('kafkaSecure');
   return exampleSale(name, ns, (m) => {
-    m.spec.redis = {
-      mode: 'single',
-      addr: r.addr,
-      usernameSecretRef: { name: 'redis-creds', key: 'username' },
-      passwordSecretRef: { name: 'redis-creds', key: 'password' },
-      tls: { enabled: true, ...tls.redis },
-    };
-    m.spec.kafka = {
-      brokers: k.brokers.join(','),
-      sasl: {
-        mechanism: 'scram-sha-512',
-        usernameSecretRef: { name: 'kafka-creds', key: 'username' },
-        passwordSecretRef: { name: 'kafka-creds', key: 'password' },
-      },
-      tls: { enabled: true, ...tls.kafka },
-    };
+    Object.assign(m.spec, secureStores('redis-creds', 'kafka-creds', tls));
     m.spec.deletionPolicy = 'Retain';
   });
 }

@@ -1,6 +1,7 @@
 /** What the security tests share: every place a secret could leak from a process, and the operator as a process. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type Json, kubectl } from '../../operator/test/support.ts';
 import { freePort, Proc } from '../support/procs.ts';
 import { requireService } from '../support/services.ts';
 
@@ -52,4 +53,48 @@ export async function startOperatorProc(ns: string, env: Record<string, string> 
     },
     port,
   );
+}
+
+/** A generic Secret in `ns` from literal key/value pairs. */
+export function createLiteralSecret(ns: string, name: string, data: Record<string, string>): Promise<string> {
+  return kubectl([
+    '-n',
+    ns,
+    'create',
+    'secret',
+    'generic',
+    name,
+    ...Object.entries(data).map(([a, b]) => `--from-literal=${a}=${b}`),
+  ]);
+}
+
+/**
+ * The spec's `redis` and `kafka` for the harness's TLS + ACL Redis and SASL_SSL Kafka, each user's name and password
+ * from a Secret (keys `username`, `password`), TLS on with `tls` merged in (CA reference, skip-verify).
+ */
+export function secureStores(
+  redisSecret: string,
+  kafkaSecret: string,
+  tls: { redis?: Json; kafka?: Json } = {},
+): { redis: Json; kafka: Json } {
+  const r = requireService('redisTls');
+  const k = requireService('kafkaSecure');
+  return {
+    redis: {
+      mode: 'single',
+      addr: r.addr,
+      usernameSecretRef: { name: redisSecret, key: 'username' },
+      passwordSecretRef: { name: redisSecret, key: 'password' },
+      tls: { enabled: true, ...tls.redis },
+    },
+    kafka: {
+      brokers: k.brokers.join(','),
+      sasl: {
+        mechanism: 'scram-sha-512',
+        usernameSecretRef: { name: kafkaSecret, key: 'username' },
+        passwordSecretRef: { name: kafkaSecret, key: 'password' },
+      },
+      tls: { enabled: true, ...tls.kafka },
+    },
+  };
 }

@@ -20,47 +20,37 @@ import {
   shares,
 } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { OperatorHandle } from '../src/operator.ts';
 import {
   applyManifest,
   condition,
-  createNamespace,
   deleteFlashSale,
-  deleteNamespace,
   exampleSale,
   getJson,
-  installCrd,
   kubectl,
   type Manifest,
-  startTestOperator,
   tryKubectl,
   uniq,
+  useTestOperator,
   waitFor,
   waitReady,
 } from './support.ts';
 
 const cluster = inject('services').redisCluster;
 if (!cluster) throw new Error('Redis Cluster (services.redisCluster) is missing: the harness did not start it');
-let ns: string;
-let op: OperatorHandle;
+const env = useTestOperator('op-bk');
 let r: RedisClient;
 
 beforeAll(async () => {
-  await installCrd();
-  ns = await createNamespace('op-bk');
-  op = await startTestOperator({ namespace: ns });
   r = createRedis({ mode: 'cluster', nodes: parseAddrList(cluster.addrs) });
 });
 
 afterAll(async () => {
-  await op?.stop();
   r?.disconnect();
-  if (ns) await deleteNamespace(ns);
 });
 
 const K = 4;
 const onCluster = (name: string, mutate?: (m: Manifest) => void) =>
-  exampleSale(name, ns, (m) => {
+  exampleSale(name, env.ns, (m) => {
     m.spec.redis = { mode: 'cluster', addr: cluster.addrs };
     m.spec.deletionPolicy = 'Delete';
     m.spec.items[0].stockBuckets = K; // console-x, 500 units
@@ -76,7 +66,7 @@ describe('stock buckets through the operator', () => {
   it('seeds an item with stockBuckets 4 over 4 bucket keys; the status sums them', async () => {
     m = onCluster(name);
     await applyManifest(m);
-    const fs = await waitReady(ns, name);
+    const fs = await waitReady(env.ns, name);
     expect(await bucketCount(r, name, 'console-x')).toBe(K);
     expect(await bucketLevels(r, name, 'console-x', K)).toEqual(shares(500, K));
     for (let b = 1; b < K; b++) expect(await r.get(bucketKeys(name, 'console-x', b).stock)).toBe('125');
@@ -92,7 +82,7 @@ describe('stock buckets through the operator', () => {
     m.spec.items[0].quantity = 900;
     await applyManifest(m);
     const fs = await waitFor('the restock in the status', async () => {
-      const f = await getJson('flashsale', ns, name);
+      const f = await getJson('flashsale', env.ns, name);
       return statusItem(f, 'console-x')?.quantity === 900 && f.status.observedGeneration === f.metadata.generation
         ? f
         : null;
@@ -114,7 +104,7 @@ describe('stock buckets through the operator', () => {
     m.spec.items[0].quantity = 1; // 898 unsold: cannot come down to 1 without taking sold units back
     await applyManifest(m);
     const fs = await waitFor('the refused reduction in the status', async () => {
-      const f = await getJson('flashsale', ns, name);
+      const f = await getJson('flashsale', env.ns, name);
       return condition(f, 'InventorySeeded')?.reason === 'ReductionRefused' ? f : null;
     });
     expect(condition(fs, 'InventorySeeded')?.message).toMatch(/^spec\.items\[console-x\]\.quantity: /);
@@ -122,7 +112,7 @@ describe('stock buckets through the operator', () => {
     expect((await auditItemsOverBuckets(r, name, ['console-x']))[0]).toMatchObject({ initial: 900, remaining: 898 });
     m.spec.items[0].quantity = 700;
     await applyManifest(m);
-    const ok = await waitReady(ns, name);
+    const ok = await waitReady(env.ns, name);
     expect(statusItem(ok, 'console-x')).toMatchObject({ quantity: 700, remaining: 698, sold: 2 });
     const levels = await bucketLevels(r, name, 'console-x', K);
     expect(levels.reduce((a, b) => a + b, 0)).toBe(698);
@@ -131,18 +121,18 @@ describe('stock buckets through the operator', () => {
 
   it('refuses a change of stockBuckets at the API server, naming the field', async () => {
     const patch = JSON.stringify([{ op: 'replace', path: '/spec/items/0/stockBuckets', value: 8 }]);
-    const res = await tryKubectl(['-n', ns, 'patch', 'flashsale', name, '--type=json', '-p', patch]);
+    const res = await tryKubectl(['-n', env.ns, 'patch', 'flashsale', name, '--type=json', '-p', patch]);
     expect(res.ok).toBe(false);
     expect(res.out).toMatch(/stockBuckets/);
     expect(res.out).toMatch(/cannot be changed/);
     // dropping the field defaults it to 1: a change too
     const drop = JSON.stringify([{ op: 'remove', path: '/spec/items/0/stockBuckets' }]);
-    expect((await tryKubectl(['-n', ns, 'patch', 'flashsale', name, '--type=json', '-p', drop])).ok).toBe(false);
+    expect((await tryKubectl(['-n', env.ns, 'patch', 'flashsale', name, '--type=json', '-p', drop])).ok).toBe(false);
     // a new item may choose its K
     const add = JSON.stringify([
       { op: 'add', path: '/spec/items/-', value: { id: 'new-hot', quantity: 40, stockBuckets: 2 } },
     ]);
-    await kubectl(['-n', ns, 'patch', 'flashsale', name, '--type=json', '-p', add]);
+    await kubectl(['-n', env.ns, 'patch', 'flashsale', name, '--type=json', '-p', add]);
     await waitFor('the new item seeded over 2 buckets', async () => (await bucketCount(r, name, 'new-hot')) === 2);
     expect(await bucketLevels(r, name, 'new-hot', 2)).toEqual([20, 20]);
   });
@@ -153,7 +143,7 @@ describe('stock buckets through the operator', () => {
     await seedItem(r, other, 'console-x', 500, 1);
     await applyManifest(onCluster(other));
     const fs = await waitFor('the refusal in the status', async () => {
-      const f = await getJson('flashsale', ns, other);
+      const f = await getJson('flashsale', env.ns, other);
       return condition(f, 'InventorySeeded')?.reason === 'StockBucketsChangeRefused' ? f : null;
     });
     const seeded = condition(fs, 'InventorySeeded');
@@ -170,7 +160,7 @@ describe('stock buckets through the operator', () => {
     expect(phones).toMatchObject({ initial: 2000, remaining: 2000 });
     const events = await kubectl([
       '-n',
-      ns,
+      env.ns,
       'get',
       'events',
       '--field-selector',
@@ -180,7 +170,7 @@ describe('stock buckets through the operator', () => {
     ]);
     expect(JSON.parse(events).items.length).toBeGreaterThan(0);
     // the operator keeps reconciling other sales: the first one is still Ready
-    await waitReady(ns, name);
-    await deleteFlashSale(ns, other);
+    await waitReady(env.ns, name);
+    await deleteFlashSale(env.ns, other);
   });
 });

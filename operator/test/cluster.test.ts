@@ -4,55 +4,36 @@
  */
 import { auditItem, createRedis, itemKeys, parseAddrList, type RedisClient } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { OperatorHandle } from '../src/operator.ts';
-import {
-  applyManifest,
-  createNamespace,
-  deleteNamespace,
-  exampleSale,
-  getJson,
-  installCrd,
-  kubectl,
-  startTestOperator,
-  uniq,
-  waitFor,
-  waitReady,
-} from './support.ts';
+import { applyManifest, exampleSale, getJson, kubectl, uniq, useTestOperator, waitFor, waitReady } from './support.ts';
 
 const cluster = inject('services').redisCluster;
 if (!cluster) throw new Error('Redis Cluster (services.redisCluster) is missing: the harness did not start it');
-let ns: string;
-let op: OperatorHandle;
+const env = useTestOperator('op-rc');
 let r: RedisClient;
 
 beforeAll(async () => {
-  await installCrd();
-  ns = await createNamespace('op-rc');
-  op = await startTestOperator({ namespace: ns });
   r = createRedis({ mode: 'cluster', nodes: parseAddrList(cluster.addrs) });
 });
 
 afterAll(async () => {
-  await op?.stop();
   r?.disconnect();
-  if (ns) await deleteNamespace(ns);
 });
 
 describe('Redis Cluster', () => {
   it('seeds, reports and deletes a sale across the cluster', async () => {
     const name = uniq('rc');
-    const m = exampleSale(name, ns, (x) => {
+    const m = exampleSale(name, env.ns, (x) => {
       x.spec.redis = { mode: 'cluster', addr: cluster.addrs };
       x.spec.deletionPolicy = 'Delete';
     });
     await applyManifest(m);
-    const fs = await waitReady(ns, name);
+    const fs = await waitReady(env.ns, name);
     expect(fs.status.totalQuantity).toBe(12500);
     for (const it of m.spec.items as { id: string; quantity: number }[]) {
       expect(await auditItem(r, name, it.id)).toMatchObject({ initial: it.quantity, remaining: it.quantity, drift: 0 });
     }
-    await kubectl(['-n', ns, 'delete', 'flashsale', name, '--wait=false']);
-    await waitFor('the FlashSale to be gone', async () => (await getJson('flashsale', ns, name)) === null, 30_000);
+    await kubectl(['-n', env.ns, 'delete', 'flashsale', name, '--wait=false']);
+    await waitFor('the FlashSale to be gone', async () => (await getJson('flashsale', env.ns, name)) === null, 30_000);
     for (const it of m.spec.items as { id: string }[]) expect(await r.exists(itemKeys(name, it.id).meta)).toBe(0);
   });
 });

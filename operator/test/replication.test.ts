@@ -7,32 +7,24 @@
 import { topics } from '@flashsale/common';
 import kafkajs, { type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { OperatorHandle } from '../src/operator.ts';
 import {
   applyManifest,
-  createNamespace,
   deleteFlashSale,
-  deleteNamespace,
   exampleSale,
-  installCrd,
   kafkaAdmin,
-  startTestOperator,
   uniq,
+  useTestOperator,
   waitFor,
   waitReady,
 } from './support.ts';
 
 const kafka3 = inject('services').kafka3;
 if (!kafka3) throw new Error('the three-broker Kafka (services.kafka3) is missing: the harness did not start it');
-let ns: string;
-let op: OperatorHandle;
+const env = useTestOperator('op-rf');
 let admin3: Admin;
 let admin1: Admin;
 
 beforeAll(async () => {
-  await installCrd();
-  ns = await createNamespace('op-rf');
-  op = await startTestOperator({ namespace: ns });
   admin3 = new kafkajs.Kafka({
     clientId: 'op-rf',
     brokers: kafka3.brokers,
@@ -43,10 +35,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await op?.stop();
   await admin3?.disconnect();
   await admin1?.disconnect();
-  if (ns) await deleteNamespace(ns);
 });
 
 async function replication(admin: Admin, topic: string) {
@@ -64,13 +54,13 @@ async function replication(admin: Admin, topic: string) {
 describe('topic replication from the cluster', () => {
   it('three brokers: RF 3 and min.insync.replicas 2 on both topics, kept across a retention change', async () => {
     const name = uniq('rf');
-    const m = exampleSale(name, ns, (x) => {
+    const m = exampleSale(name, env.ns, (x) => {
       x.spec.kafka.brokers = kafka3.brokers.join(',');
       delete x.spec.topics.replicationFactor;
       x.spec.deletionPolicy = 'Delete';
     });
     await applyManifest(m);
-    await waitReady(ns, name);
+    await waitReady(env.ns, name);
     const t = topics(name);
     for (const topic of [t.orders, t.dlq]) {
       expect(await replication(admin3, topic)).toEqual({ replicas: 3, minIsr: '2', topicLevel: true });
@@ -84,21 +74,21 @@ describe('topic replication from the cluster', () => {
       });
       return d.resources[0]?.configEntries[0]?.configValue === String(24 * 3600 * 1000);
     });
-    await waitReady(ns, name);
+    await waitReady(env.ns, name);
     expect(await replication(admin3, t.orders)).toEqual({ replicas: 3, minIsr: '2', topicLevel: true });
-    await deleteFlashSale(ns, name);
+    await deleteFlashSale(env.ns, name);
   });
 
   it('one broker: RF 1 and the broker default min.insync.replicas', async () => {
     const name = uniq('rf');
     await applyManifest(
-      exampleSale(name, ns, (x) => {
+      exampleSale(name, env.ns, (x) => {
         delete x.spec.topics.replicationFactor;
         x.spec.deletionPolicy = 'Delete';
       }),
     );
-    await waitReady(ns, name);
+    await waitReady(env.ns, name);
     expect(await replication(admin1, topics(name).orders)).toMatchObject({ replicas: 1, topicLevel: false });
-    await deleteFlashSale(ns, name);
+    await deleteFlashSale(env.ns, name);
   });
 });

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { createRedis, type RedisClient } from '@flashsale/common';
 import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import kafkajs, { type Admin } from 'kafkajs';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { loadConfig } from '../src/config.ts';
 import { type OperatorHandle, startOperator } from '../src/operator.ts';
@@ -223,4 +223,27 @@ export async function deleteFlashSale(ns: string, name: string, timeoutMs = 30_0
 
 export async function deleteNamespace(ns: string): Promise<void> {
   await tryKubectl(['delete', 'namespace', ns, '--wait=false']);
+}
+
+/**
+ * A test file's operator: registers hooks that install the CRD, create a namespace named after `prefix` and start
+ * an in-process operator confined to it, and that stop it and delete the namespace after the file.
+ */
+export function useTestOperator(prefix: string): { readonly ns: string } {
+  let ns = '';
+  let op: OperatorHandle | undefined;
+  beforeAll(async () => {
+    await installCrd();
+    ns = await createNamespace(prefix);
+    op = await startTestOperator({ namespace: ns });
+  });
+  afterAll(async () => {
+    await op?.stop();
+    if (ns) await deleteNamespace(ns);
+  });
+  return {
+    get ns() {
+      return ns;
+    },
+  };
 }
