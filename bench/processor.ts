@@ -15,7 +15,6 @@ import {
   callScript,
   createRedis,
   deleteTopics,
-  encodeOrder,
   ensureTopics,
   groupLag,
   parseAddrList,
@@ -26,6 +25,7 @@ import {
   topics,
 } from '@flashsale/common';
 import kafkajs from 'kafkajs';
+import { sendOrderBacklog } from './support/backlog.ts';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
 
@@ -78,26 +78,7 @@ async function ceiling(ops: number, window: number, tag: string): Promise<number
 async function produceBacklog(): Promise<void> {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
-  const now = new Date().toISOString();
-  for (let start = 0; start < ORDERS; start += 2000) {
-    const messages = [];
-    for (let n = start; n < Math.min(ORDERS, start + 2000); n++) {
-      const item = items[n % items.length]!;
-      const o = {
-        v: 1 as const,
-        order_id: `${item}.b${n}`,
-        sale,
-        item_id: item,
-        user_id: `user${n}`,
-        quantity: 1,
-        request_id: `r${n}`,
-        correlation_id: `c${n}`,
-        created_at: now,
-      };
-      messages.push({ key: item, value: encodeOrder(o) });
-    }
-    await producer.send({ topic: topics(sale).orders, acks: -1, messages });
-  }
+  await sendOrderBacklog(producer, sale, items, ORDERS, 'b');
   await producer.disconnect();
 }
 

@@ -36,7 +36,6 @@ import {
   createRedis,
   deleteSaleKeys,
   deleteTopics,
-  encodeOrder,
   ensureTopics,
   groupLag,
   parseAddrList,
@@ -48,6 +47,7 @@ import {
   topics,
 } from '@flashsale/common';
 import kafkajs from 'kafkajs';
+import { sendOrderBacklog } from './support/backlog.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const PROCESSOR_MAIN = `${ROOT}processor/src/main.ts`;
@@ -361,26 +361,7 @@ async function main() {
       maxInFlightRequests: 1,
     });
     await producer.connect();
-    const now = new Date().toISOString();
-    for (let s = 0; s < n; s += 2000) {
-      const messages = [];
-      for (let i = s; i < Math.min(n, s + 2000); i++) {
-        const item = items[i % items.length]!;
-        const o = {
-          v: 1 as const,
-          order_id: `${item}.${prefix}${i}`,
-          sale,
-          item_id: item,
-          user_id: `u${i}`,
-          quantity: 1,
-          request_id: `r${i}`,
-          correlation_id: `c${i}`,
-          created_at: now,
-        };
-        messages.push({ key: item, value: encodeOrder(o), headers: { correlation_id: o.correlation_id } });
-      }
-      await producer.send({ topic: topics(sale).orders, acks: -1, messages });
-    }
+    await sendOrderBacklog(producer, sale, items, n, prefix);
     await producer.disconnect();
   }
 

@@ -15,14 +15,13 @@ import {
   createRedis,
   deleteSaleKeys,
   deleteTopics,
-  encodeOrder,
   ensureTopics,
   parseAddrList,
   processorGroupId,
   seedItem,
-  topics,
 } from '@flashsale/common';
 import kafkajs from 'kafkajs';
+import { sendOrderBacklog } from './support/backlog.ts';
 
 process.removeAllListeners('warning');
 const { Kafka, logLevel, Partitioners } = kafkajs;
@@ -56,26 +55,7 @@ async function produce(sale: string, items: string[]): Promise<void> {
     allowAutoTopicCreation: false,
   });
   await producer.connect();
-  const now = new Date().toISOString();
-  for (let start = 0; start < ORDERS; start += 2000) {
-    const messages = [];
-    for (let n = start; n < Math.min(ORDERS, start + 2000); n++) {
-      const item = items[n % items.length] as string;
-      const value = encodeOrder({
-        v: 1,
-        order_id: `${item}.s${n}`,
-        sale,
-        item_id: item,
-        user_id: `u${n}`,
-        quantity: 1,
-        request_id: `r${n}`,
-        correlation_id: `c${n}`,
-        created_at: now,
-      });
-      messages.push({ key: item, value });
-    }
-    await producer.send({ topic: topics(sale).orders, acks: -1, messages });
-  }
+  await sendOrderBacklog(producer, sale, items, ORDERS, 's');
   await producer.disconnect();
 }
 
