@@ -39,7 +39,12 @@ import { callScript } from './scripts.ts';
 
 /** Buckets an item was seeded with (meta field `buckets`; absent: 1). */
 export async function bucketCount(r: RedisClient, sale: string, item: string): Promise<number> {
-  const k = Number(await r.hget(itemKeys(sale, item).meta, 'buckets'));
+  return bucketCountOf(await r.hget(itemKeys(sale, item).meta, 'buckets'));
+}
+
+/** K from the meta field `buckets` as stored (absent or not an integer > 1: the plain item, 1). */
+export function bucketCountOf(raw: string | null | undefined): number {
+  const k = Number(raw ?? 1);
   return Number.isInteger(k) && k > 1 ? k : 1;
 }
 

@@ -3,7 +3,7 @@
  * cached. K of a seeded item never changes (seedBuckets refuses it), so the cache is never stale; an item not seeded
  * yet is not cached (its orders are rejected as unknown_item by the plain reserve, and the next order looks again).
  */
-import { itemKeys, type RedisClient } from '@flashsale/common';
+import { bucketCountOf, itemKeys, type RedisClient } from '@flashsale/common';
 
 export interface BucketCounts {
   /** K when known (cached), else undefined: no Redis call */
@@ -20,8 +20,7 @@ export function createBucketCounts(redis: RedisClient, sale: string): BucketCoun
       const cached = known.get(item);
       if (cached !== undefined) return cached;
       const [initial, buckets] = await redis.hmget(itemKeys(sale, item).meta, 'initial', 'buckets');
-      const n = Number(buckets ?? 1);
-      const k = Number.isInteger(n) && n > 1 ? n : 1;
+      const k = bucketCountOf(buckets);
       if (initial !== null) known.set(item, k);
       return k;
     },
