@@ -9,6 +9,7 @@ import { ABORT_ANNOTATION, ensureTopics, PROMOTE_ANNOTATION } from '@flashsale/c
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireService } from '../../e2e/support/services.ts';
+import { KWOK_NAMESPACE_ANNOTATIONS } from '../../tools/harness/src/index.ts';
 import { KUBECTL_FLASHSALE, ROOT, runCli } from './support.ts';
 
 const run = promisify(execFile);
@@ -32,6 +33,12 @@ describe('kubectl flashsale', () => {
     );
     await kubectl('wait', '--for=condition=Established', 'crd/flashsales.flashsale.dev', '--timeout=30s');
     await kubectl('create', 'namespace', ns);
+    await kubectl(
+      'annotate',
+      'namespace',
+      ns,
+      ...Object.entries(KWOK_NAMESPACE_ANNOTATIONS).map(([key, value]) => `${key}=${value}`),
+    );
     const dir = await mkdtemp(join(tmpdir(), 'fs-kubectl-'));
     const file = join(dir, 'sale.yaml');
     await writeFile(

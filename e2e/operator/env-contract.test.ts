@@ -38,9 +38,9 @@ describe('operator -> gateway/processor environment', () => {
       endsAt: Date.parse(spec.endsAt),
     });
     expect(cfg.port).toBe(8080);
-    expect(cfg.redis.nodes).toEqual([{ host: 'redis.flashsale-data.svc', port: 6379 }]);
+    expect(cfg.redis.nodes).toEqual([{ host: 'redis-service', port: 6379 }]);
     expect(cfg.redis.password).toBe('secret-value');
-    expect(cfg.kafka.brokers).toEqual(['kafka.flashsale-data.svc:9092']);
+    expect(cfg.kafka.brokers).toEqual(['kafka-service:9092']);
     expect(cfg.breaker).toMatchObject({ failureThreshold: 5, baseTimeoutMs: 30_000, maxTimeoutMs: 300_000 });
     expect(cfg.rateLimit.orderUser.capacity).toBe(60);
   });

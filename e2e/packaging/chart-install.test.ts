@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kwokNamespace } from '../../tools/harness/src/index.ts';
 import { requireService } from '../support/services.ts';
 import { CHART, find, parseManifests, run, runOk, templateArgs, VALUES_SETS } from './support.ts';
 
@@ -63,7 +64,7 @@ async function replicaSetHashes(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  for (const n of [ns, ...watched, watchedOne]) await k(['create', 'namespace', n]);
+  for (const n of [ns, ...watched, watchedOne]) await k(['apply', '-f', '-'], JSON.stringify(kwokNamespace(n)));
 }, 60_000);
 
 afterAll(async () => {
@@ -109,7 +110,7 @@ describe('the rendered chart on the real API server', () => {
 });
 
 describe('quick start on the local control plane', () => {
-  it('helm install --set quickstart.enabled=true brings Redis and Redpanda StatefulSets up beside the operator (kwok pods)', async () => {
+  it('helm install --set quickstart.enabled=true brings Redis and Kafka StatefulSets up beside the operator (kwok pods)', async () => {
     const qsRelease = `${release}-qs`;
     const qsNs = watched[1]!;
     try {
@@ -135,7 +136,7 @@ describe('quick start on the local control plane', () => {
       };
       expect(sets.items.map((x) => [x.metadata.name, x.status.readyReplicas])).toEqual([
         [`${qsRelease}-flash-sale-operator-redis`, 1],
-        [`${qsRelease}-flash-sale-operator-redpanda`, 1],
+        [`${qsRelease}-flash-sale-operator-kafka`, 1],
       ]);
       const svcs = await k(['-n', qsNs, 'get', 'services', 'redis-service', 'kafka-service', '-o', 'name']);
       expect(svcs.trim().split('\n')).toEqual(['service/redis-service', 'service/kafka-service']);

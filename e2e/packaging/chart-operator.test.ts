@@ -19,6 +19,7 @@ import { saleAlertGroups } from '../../common/src/alerts.ts';
 import { parseFlashSaleSpec } from '../../common/src/flashsale-spec.ts';
 import { OPERATOR_METRICS } from '../../common/src/metrics.ts';
 import { dashboardQueries } from '../../monitoring/dashboard.ts';
+import { kwokNamespace } from '../../tools/harness/src/index.ts';
 import { eventually, requireService } from '../support/services.ts';
 import { CHART, fillVariables, freePort, promQuery, ROOT, run, runOk, startPrometheus } from './support.ts';
 
@@ -66,8 +67,7 @@ interface Condition {
 }
 
 beforeAll(async () => {
-  await k(['create', 'namespace', ns]);
-  await k(['create', 'namespace', saleNs]);
+  for (const n of [ns, saleNs]) await k(['apply', '-f', '-'], JSON.stringify(kwokNamespace(n)));
   // the CRD as users apply it by hand (crds.enabled=false below): chart-install.test.ts owns the chart's CRD path,
   // and two releases taking ownership of the one shared CRD in parallel would race
   await k(['apply', '--server-side', '--force-conflicts', '--field-manager=packaging-test', '-f', join(ROOT, 'crds')]);

@@ -80,8 +80,9 @@ describe('helm template', () => {
       LEASE_NAMESPACE: NS,
       LEASE_NAME: 'rel-flash-sale-operator',
       WATCH_NAMESPACE: '',
-      DEFAULT_GATEWAY_IMAGE: 'flash-sale-engine:0.1.0',
-      DEFAULT_PROCESSOR_IMAGE: 'flash-sale-engine:0.1.0',
+      // the chart and the operator's built-in default name the same image
+      DEFAULT_GATEWAY_IMAGE: operatorEnvSchema.shape.DEFAULT_GATEWAY_IMAGE.parse(undefined),
+      DEFAULT_PROCESSOR_IMAGE: operatorEnvSchema.shape.DEFAULT_PROCESSOR_IMAGE.parse(undefined),
       GATEWAY_COMMAND: '/usr/bin/tini -- node gateway/src/main.ts',
       PROCESSOR_COMMAND: '/usr/bin/tini -- node processor/src/main.ts',
     });
@@ -161,7 +162,7 @@ describe('helm template', () => {
     expect(find(objs, 'PodDisruptionBudget')).toHaveLength(0);
   });
 
-  it('quickstart values: Redis and Redpanda under the Service names a FlashSale uses by default, NetworkPolicy', async () => {
+  it('quickstart values: Redis and Kafka under the Service names a FlashSale uses by default, NetworkPolicy', async () => {
     const objs = await render(byName('quickstart'), MON);
     expect(
       find(objs, 'Service')
@@ -176,7 +177,7 @@ describe('helm template', () => {
     const sets = find(objs, 'StatefulSet');
     expect(sets.map((s) => s.metadata.name).sort()).toEqual([
       'rel-flash-sale-operator-redis',
-      'rel-flash-sale-operator-redpanda',
+      'rel-flash-sale-operator-kafka',
     ]);
     const redis = sets.find((s) => s.metadata.name.endsWith('-redis'))!;
     expect(redis.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('2Gi');

@@ -12,6 +12,7 @@ import { parseFlashSaleSpec } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGatewayDeployment, buildProcessorDeployment } from '../../operator/src/builders/buildDeployments.ts';
 import { buildNetworkPolicies, buildWorkloadServiceAccount } from '../../operator/src/builders/buildIsolation.ts';
+import { kwokNamespace } from '../../tools/harness/src/index.ts';
 import { find, type K8sObject, one, parseManifests, run, runOk, templateArgs } from '../packaging/support.ts';
 import { requireService } from '../support/services.ts';
 
@@ -148,7 +149,7 @@ describe('Pod Security Admission "restricted" on the real API server', () => {
       apiVersion: 'v1',
       kind: 'Namespace',
       metadata: {
-        name: ns,
+        ...kwokNamespace(ns).metadata,
         labels: {
           'pod-security.kubernetes.io/enforce': 'restricted',
           'pod-security.kubernetes.io/enforce-version': 'latest',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kwokNamespace } from '../../tools/harness/src/index.ts';
 import { eventually, requireService } from '../support/services.ts';
 
 describe('kubernetes control plane (API server + controllers + kwok)', () => {
@@ -18,7 +19,7 @@ describe('kubernetes control plane (API server + controllers + kwok)', () => {
   const crdName = `${plural}.${group}`;
 
   beforeAll(async () => {
-    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    await core.createNamespace({ body: kwokNamespace(namespace) });
   });
   afterAll(async () => {
     await ext.deleteCustomResourceDefinition({ name: crdName }).catch(() => {});

@@ -12,6 +12,7 @@ import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import kafkajs, { type Admin } from 'kafkajs';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { kwokNamespace } from '../../tools/harness/src/index.ts';
 import { loadConfig } from '../src/config.ts';
 import { type OperatorHandle, startOperator } from '../src/operator.ts';
 
@@ -55,7 +56,8 @@ export const uniq = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
 export async function createNamespace(prefix = 'op'): Promise<string> {
   const ns = uniq(prefix);
-  await kubectl(['create', 'namespace', ns]);
+  // the operator runs in-process: its sales' pods only need to pretend (kwok)
+  await kubectl(['apply', '-f', '-'], JSON.stringify(kwokNamespace(ns)));
   return ns;
 }
 
