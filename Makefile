@@ -9,11 +9,12 @@ export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 HARNESS := node tools/harness/src/cli.ts
 DEPS_STAMP := node_modules/.deps-stamp
 
-.PHONY: help setup deps services-install services-up services-down services-status lint format typecheck test demo bench clean
+.PHONY: help setup deps services-install services-up services-down services-status lint format typecheck test test-unit demo bench clean
 
 help:
 	@echo "make demo            run a complete flash sale locally"
 	@echo "make test            lint, typecheck and every test suite (starts the services it needs)"
+	@echo "make test-unit       the pure tests only (vitest project unit): no service, seconds"
 	@echo "make services-up     start Redis, Kafka, the Kubernetes control plane and Prometheus"
 	@echo "make services-down   stop them"
 	@echo "make bench           benchmarks against ceilings measured in the same run"
@@ -49,6 +50,10 @@ typecheck: deps
 
 test: services-install
 	tools/run-tests.sh
+
+# the fast loop: pure tests beside the code, no global setup, no service started
+test-unit: deps
+	vitest run --project unit
 
 demo: deps
 	node cli/src/demo.ts
