@@ -18,6 +18,7 @@ export default defineConfig({
   test: {
     pool: 'forks',
     maxWorkers: 2,
+    teardownTimeout: 60_000,
     reporters: ['default'],
     projects: [
       {
@@ -33,7 +34,6 @@ export default defineConfig({
           globalSetup: ['e2e/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 240_000,
-          teardownTimeout: 60_000,
         },
       },
     ],
