@@ -71,6 +71,8 @@ export const envSchema = z.object({
   /** how often DLQ gauges and consumer lag are computed from topic offsets */
   OFFSETS_INTERVAL: duration('5s'),
   SHUTDOWN_TIMEOUT: duration('25s'),
+  /** readiness (/readyz, /health): a Redis PING with no answer after this long counts as down */
+  HEALTH_CHECK_TIMEOUT: duration('1s'),
   /** create the sale's topics at start when missing (the operator does it in a cluster) */
   ENSURE_TOPICS: bool(true),
   TOPIC_PARTITIONS: int(6, 1, 10_000),
@@ -112,6 +114,7 @@ export interface ProcessorConfig {
   auditIntervalMs: number;
   offsetsIntervalMs: number;
   shutdownTimeoutMs: number;
+  healthCheckTimeoutMs: number;
   topics: { ensure: boolean; partitions: number; replication: number };
 }
 
@@ -165,6 +168,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     auditIntervalMs: e.AUDIT_INTERVAL,
     offsetsIntervalMs: e.OFFSETS_INTERVAL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT,
     topics: { ensure: e.ENSURE_TOPICS, partitions: e.TOPIC_PARTITIONS, replication: e.TOPIC_REPLICATION },
   };
 }

@@ -74,11 +74,27 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
   const dlq = new DlqProducer(config.kafka, topics(config.sale).dlq, log);
   let draining = false;
 
+  // Readiness: one Redis PING at a time, bounded by HEALTH_CHECK_TIMEOUT and shared for 0.5 s, so probes never pile up
+  // on a Redis that hangs (liveness checks nothing external: ./http.ts).
+  let pinged: { at: number; ok: Promise<boolean> } | undefined;
+  const redisAnswers = () => {
+    if (!pinged || Date.now() - pinged.at > 500) {
+      let t: NodeJS.Timeout | undefined;
+      const ok = Promise.race([
+        redis
+          .ping()
+          .then((p) => p === 'PONG')
+          .catch(() => false),
+        new Promise<boolean>((resolve) => {
+          t = setTimeout(() => resolve(false), config.healthCheckTimeoutMs);
+        }),
+      ]).finally(() => clearTimeout(t));
+      pinged = { at: Date.now(), ok };
+    }
+    return pinged.ok;
+  };
   const server = await startHttp(config.metrics.host, config.metrics.port, metrics.registry, async () => {
-    const redisOk = await redis
-      .ping()
-      .then((p) => p === 'PONG')
-      .catch(() => false);
+    const redisOk = await redisAnswers();
     const kafkaOk = consumer.healthy;
     return {
       status: redisOk && kafkaOk && !draining ? 'healthy' : 'unhealthy',

@@ -193,8 +193,14 @@ export function buildProcessorDeployment(input: DeploymentInput) {
     env,
     resources: p.resources ?? defaultResources,
     securityContext: containerSecurityContext,
-    livenessProbe: { httpGet: { path: '/health', port: 'metrics' }, periodSeconds: 10, failureThreshold: 3 },
-    readinessProbe: { httpGet: { path: '/health', port: 'metrics' }, periodSeconds: 5, failureThreshold: 2 },
+    // liveness checks only the process: a Redis or Kafka outage makes processors unready, never restarts them all
+    livenessProbe: { httpGet: { path: '/livez', port: 'metrics' }, periodSeconds: 10, failureThreshold: 3 },
+    readinessProbe: {
+      httpGet: { path: '/ready', port: 'metrics' },
+      periodSeconds: 5,
+      failureThreshold: 2,
+      timeoutSeconds: 2,
+    },
     volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...tlsCaPieces(spec).volumeMounts],
   };
   // Rolling, never blue-green: two versions in one consumer group would split partitions; drain before stop.

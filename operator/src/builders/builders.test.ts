@@ -117,13 +117,15 @@ describe('builders', () => {
     expect(d.spec.selector.matchLabels).toEqual({ [LABELS.sale]: 'bf', [LABELS.component]: 'gateway' });
   });
 
-  it('processor Deployment: fixed replicas when given, /health probes, rolling with maxUnavailable 0, secret env', () => {
+  it('processor Deployment: fixed replicas when given, /livez and /ready probes, rolling with maxUnavailable 0, secret env', () => {
     const s = spec({ redis: { passwordSecretRef: { name: 'r', key: 'pw' } }, processor: { image: 'mine:2' } });
     const d = buildProcessorDeployment({ sale, spec: s, defaults, replicas: 3, configHash: 'h' });
     expect(d.spec).toMatchObject({ replicas: 3, strategy: { rollingUpdate: { maxUnavailable: 0 } } });
     const c = d.spec.template.spec.containers[0] as Json;
     expect(c.image).toBe('mine:2');
-    expect(c.livenessProbe.httpGet).toEqual({ path: '/health', port: 'metrics' });
+    // liveness is the process alone, readiness its dependencies (a Redis outage: unready, not restarted)
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/livez', port: 'metrics' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'metrics' });
     expect(c.env).toContainEqual({ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'r', key: 'pw' } } });
     expect(c.env).toContainEqual({ name: 'HOLD_TTL', value: '5m' });
   });
