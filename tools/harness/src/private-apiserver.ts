@@ -24,6 +24,7 @@ import {
   waitApiserverReady,
   waitEtcdHealthy,
 } from './services/kube.ts';
+import { ensureApiserverCerts } from './services/kube-pki.ts';
 
 /** Loopback ports for private servers: below the ephemeral range (32768+), clear of 26379-27006 and the defaults. */
 const PORT_RANGE = { from: 20_000, to: 26_000 } as const;
@@ -162,6 +163,8 @@ export class PrivateApiServer {
       // the shared control plane's certificates and admin token (copied: a restart of it must not pull them away)
       cpSync(shared, pki, { recursive: true });
       token = readFileSync(join(pki, 'tokens.csv'), 'utf8').split(',')[0] ?? '';
+      // a control plane started by an older harness has no CA-signed serving certificate yet
+      await ensureApiserverCerts(pki, logFile(`private-kube-${label}-kubectl`));
     } else {
       token = await makePki(pki, logFile(`private-kube-${label}-kubectl`));
     }

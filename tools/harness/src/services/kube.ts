@@ -7,9 +7,11 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { ensureKube } from '../install.ts';
+import { nodeIp, SERVICE_CIDR } from '../node-net.ts';
 import { binPaths, envFlag, HOST, logFile, ports, serviceDir } from '../paths.ts';
 import type { Daemon } from '../proc.ts';
 import { assertPortsFree, run, spawnDaemon, waitFor } from '../proc.ts';
+import { apiserverCertPaths, ensureApiserverCerts } from './kube-pki.ts';
 import type { NativeService } from './service.ts';
 
 export function kubeconfigPath(): string {
@@ -67,6 +69,7 @@ export async function makePki(pki: string, logPath: string): Promise<string> {
   ]);
   const token = randomBytes(24).toString('hex');
   writeFileSync(join(pki, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n`);
+  await ensureApiserverCerts(pki, logPath);
   return token;
 }
 
@@ -97,21 +100,36 @@ export function waitEtcdHealthy(etcdUrl: string, alive: Daemon[], logPath: strin
   );
 }
 
-/** kube-apiserver's arguments; `pki` holds sa.key/sa.pub/tokens.csv and is its --cert-dir. */
+/**
+ * kube-apiserver's arguments; `pki` (from makePki) holds the keys, tokens.csv and certificates and is its --cert-dir.
+ * It listens on every address and advertises the node IP, so pods of the real node reach it through the `kubernetes`
+ * Service and verify its certificate with kube-root-ca.crt; kubelets and kube-proxy authenticate with client
+ * certificates of the same CA (Node authorizer + NodeRestriction).
+ */
 export function apiserverArgs(o: { etcdUrl: string; port: number; pki: string; extra?: string[] }): string[] {
   const server = `https://${HOST}:${o.port}`;
+  const certs = apiserverCertPaths(o.pki);
   return [
     `--etcd-servers=${o.etcdUrl}`,
-    `--bind-address=${HOST}`,
-    `--advertise-address=${HOST}`,
+    '--bind-address=0.0.0.0',
+    `--advertise-address=${nodeIp()}`,
     `--secure-port=${o.port}`,
     `--cert-dir=${o.pki}`,
-    '--service-cluster-ip-range=10.0.0.0/24',
+    `--tls-cert-file=${certs.serving.cert}`,
+    `--tls-private-key-file=${certs.serving.key}`,
+    `--client-ca-file=${join(o.pki, 'ca.crt')}`,
+    `--kubelet-client-certificate=${certs.kubeletClient.cert}`,
+    `--kubelet-client-key=${certs.kubeletClient.key}`,
+    `--kubelet-certificate-authority=${join(o.pki, 'ca.crt')}`,
+    '--kubelet-preferred-address-types=InternalIP',
+    `--service-cluster-ip-range=${SERVICE_CIDR}`,
     `--service-account-issuer=${server}`,
     `--service-account-key-file=${join(o.pki, 'sa.pub')}`,
     `--service-account-signing-key-file=${join(o.pki, 'sa.key')}`,
     `--token-auth-file=${join(o.pki, 'tokens.csv')}`,
-    '--authorization-mode=RBAC',
+    '--authorization-mode=Node,RBAC',
+    // PodNodeSelector + PodTolerationRestriction: namespaces choose the kwok node by annotation (kwok.ts)
+    '--enable-admission-plugins=NodeRestriction,PodNodeSelector,PodTolerationRestriction',
     '--allow-privileged=true',
     '--profiling=false',
     '--v=0',
