@@ -56,7 +56,7 @@ test-unit: deps
 	vitest run --project unit
 
 demo: deps
-	node cli/src/demo.ts
+	node tools/demo.ts
 
 bench: deps
 	$(HARNESS) up redis kafka redisCluster kafka3

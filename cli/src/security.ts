@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   envBool,
+  isTlsVerificationFailure,
   type KafkaSasl,
   type KafkaSaslMechanism,
   kafkaSaslEnvShape,
@@ -20,6 +21,7 @@ import {
   tlsFromEnv,
 } from '@flashsale/common';
 import { z } from 'zod';
+import { cliEnv, type Env } from './env.ts';
 import { CliError, EXIT } from './exit.ts';
 
 const envSchema = z.object({
@@ -88,7 +90,7 @@ function password(env: string | undefined, file: string | undefined, variable: s
  * Parse the environment once and combine it with the flags; a bad or missing value is a usage error naming the
  * variable (never its value).
  */
-export function cliSecurity(flags: SecurityFlags, env: Record<string, string | undefined> = process.env): CliSecurity {
+export function cliSecurity(flags: SecurityFlags, env: Env = cliEnv()): CliSecurity {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     throw new CliError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), EXIT.usage);
@@ -170,6 +172,10 @@ export const tlsRecord = (t: TlsSettings) => ({
   ...(t.caFile ? { caFile: t.caFile } : {}),
   insecureSkipVerify: t.insecureSkipVerify,
 });
+
+/** A hint naming the CA flag when a server's certificate was not trusted, else ''. */
+export const tlsHint = (e: unknown, flag: string) =>
+  isTlsVerificationFailure(e) ? ` (TLS certificate verification failed: pass the CA bundle with ${flag})` : '';
 
 /** A hint naming the variables when a server refused the credentials, else ''. */
 export function authHint(e: unknown, target: 'REDIS' | 'KAFKA'): string {

@@ -6,6 +6,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { cliEnv, type Env } from './env.ts';
 
 export interface SessionTls {
   enabled: boolean;
@@ -28,7 +29,7 @@ export interface UpSession {
   logs: Record<string, string>;
 }
 
-export function sessionDir(env: NodeJS.ProcessEnv = process.env): string {
+export function sessionDir(env: Env = cliEnv()): string {
   const home = env.FSE_HOME || join(homedir(), '.cache', 'flash-sale-engine');
   return join(home, 'run', 'cli');
 }

@@ -20,7 +20,6 @@ import {
   type FlashSaleManifest,
   type FlashSaleSpec,
   isRefused,
-  isTlsVerificationFailure,
   parseAddrList,
   parseDurationMs,
   type RedisClient,
@@ -31,13 +30,12 @@ import {
   topicReplication,
   topics,
 } from '@flashsale/common';
-import kafkajs from 'kafkajs';
+import { childBaseEnv, cliEnv, type Env } from './env.ts';
 import { CliError, EXIT, type OutputFormat } from './exit.ts';
+import { CliKafka } from './kafka.ts';
 import { loadManifest } from './manifest.ts';
-import { authHint, type CliSecurity, cliSecurity, credentialEnv, kafkaAuth, redisAuth, tlsRecord } from './security.ts';
+import { authHint, type CliSecurity, cliSecurity, credentialEnv, redisAuth, tlsHint, tlsRecord } from './security.ts';
 import { removeSession, type UpSession, writeSession } from './session.ts';
-
-const { Kafka, logLevel } = kafkajs;
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const GATEWAY_MAIN = join(REPO_ROOT, 'gateway/src/main.ts');
@@ -107,7 +105,7 @@ export function localSpec(m: FlashSaleManifest, o: Pick<UpOptions, 'now' | 'part
 export function localSecurity(
   spec: FlashSaleSpec,
   o: Pick<UpOptions, 'redisCa' | 'kafkaCa' | 'redisPasswordFile' | 'kafkaPasswordFile'>,
-  env: Record<string, string | undefined> = process.env,
+  env: Env = cliEnv(),
 ): CliSecurity {
   try {
     return security(spec, o, env);
@@ -121,7 +119,7 @@ export function localSecurity(
 function security(
   spec: FlashSaleSpec,
   o: Pick<UpOptions, 'redisCa' | 'kafkaCa' | 'redisPasswordFile' | 'kafkaPasswordFile'>,
-  env: Record<string, string | undefined>,
+  env: Env,
 ): CliSecurity {
   return cliSecurity(
     {
@@ -148,9 +146,6 @@ export function localTls(spec: FlashSaleSpec, o: Pick<UpOptions, 'redisCa' | 'ka
     throw new CliError(`${(e as Error).message} (--redis-ca / --kafka-ca)`, EXIT.usage);
   }
 }
-
-const tlsHint = (e: unknown, flag: string) =>
-  isTlsVerificationFailure(e) ? ` (TLS certificate verification failed: pass the CA bundle with ${flag})` : '';
 
 async function connectRedis(addr: string, mode: 'single' | 'cluster', sec?: CliSecurity): Promise<RedisClient> {
   const r = createRedis(
@@ -179,17 +174,7 @@ async function connectRedis(addr: string, mode: 'single' | 'cluster', sec?: CliS
   return r;
 }
 
-function kafkaAdmin(brokers: string[], sec?: CliSecurity) {
-  return new Kafka({
-    clientId: 'flashsale-cli',
-    brokers,
-    ...(sec ? kafkaAuth(sec) : {}),
-    connectionTimeout: 3000,
-    requestTimeout: 15_000,
-    retry: { retries: 3, initialRetryTime: 200 },
-    logLevel: logLevel.NOTHING,
-  }).admin();
-}
+const kafkaOf = (brokers: string[], security?: CliSecurity) => new CliKafka({ brokers, security, failFast: true });
 
 /** Seed inventory and create topics exactly as the operator does. */
 export async function prepareSale(m: FlashSaleManifest, o: UpOptions): Promise<PreparedSale> {
@@ -209,17 +194,7 @@ export async function prepareSale(m: FlashSaleManifest, o: UpOptions): Promise<P
   } finally {
     r.disconnect();
   }
-  const admin = kafkaAdmin(brokers, security);
-  try {
-    await admin.connect();
-  } catch (e) {
-    throw new CliError(
-      `cannot reach Kafka at ${brokers.join(',')}: ${(e as Error).message} (pass --kafka host:port)` +
-        tlsHint(e, '--kafka-ca') +
-        authHint(e, 'KAFKA'),
-    );
-  }
-  try {
+  return kafkaOf(brokers, security).withAdmin(async (admin) => {
     const res = await ensureTopics(admin, {
       sale,
       partitions: spec.topics.partitions,
@@ -238,9 +213,7 @@ export async function prepareSale(m: FlashSaleManifest, o: UpOptions): Promise<P
       seeded,
       topics: { ...t, partitions: res.partitions[t.orders] ?? spec.topics.partitions, created: res.created },
     };
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
+  });
 }
 
 /** Remove what `prepareSale` created (deletionPolicy: Delete). */
@@ -253,13 +226,7 @@ export async function cleanupSale(
   } finally {
     r.disconnect();
   }
-  const admin = kafkaAdmin(p.kafka, p.security);
-  await admin.connect();
-  try {
-    await deleteTopics(admin, p.sale);
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
+  await kafkaOf(p.kafka, p.security).withAdmin((admin) => deleteTopics(admin, p.sale));
 }
 
 interface Child {
@@ -274,7 +241,7 @@ function startChild(name: string, main: string, env: Record<string, string>, log
   const out = createWriteStream(log, { flags: 'a' });
   const proc = spawn(process.execPath, [main], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    env: { ...childBaseEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout?.pipe(out);

@@ -243,3 +243,39 @@ export async function groupLag(admin: Admin, groupId: string, topic: string): Pr
     })
     .sort((a, b) => a.partition - b.partition);
 }
+
+export interface PartitionRange {
+  partition: number;
+  low: number;
+  high: number;
+}
+
+/** Each partition's first and next offset (its high watermark) now: what a read "to the end" reads. */
+export async function topicRanges(admin: Admin, topic: string): Promise<PartitionRange[]> {
+  const ends = await withAdminRetry('fetchTopicOffsets', () => admin.fetchTopicOffsets(topic));
+  return ends
+    .map((e) => ({ partition: e.partition, low: Number(e.low), high: Number(e.high) }))
+    .sort((a, b) => a.partition - b.partition);
+}
+
+/** Messages retained in a topic now, summed over its partitions. */
+export async function topicSize(admin: Admin, topic: string): Promise<number> {
+  return (await topicRanges(admin, topic)).reduce((n, p) => n + p.high - p.low, 0);
+}
+
+/** Move a consumer group's committed offsets on a topic (the group must have no live member). */
+export async function setGroupOffsets(
+  admin: Admin,
+  groupId: string,
+  topic: string,
+  partitions: { partition: number; offset: number }[],
+): Promise<void> {
+  await withAdminRetry('setOffsets', () =>
+    admin.setOffsets({ groupId, topic, partitions: partitions.map((p) => ({ ...p, offset: String(p.offset) })) }),
+  );
+}
+
+/** Delete throwaway consumer groups; best effort (a group still closing, or already gone, is left alone). */
+export async function deleteGroupsQuietly(admin: Admin, groupIds: string[]): Promise<void> {
+  await admin.deleteGroups(groupIds).catch(() => undefined);
+}

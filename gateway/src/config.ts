@@ -164,7 +164,7 @@ export class ConfigError extends Error {
 }
 
 /** Parse and validate the environment; throws ConfigError naming every bad variable. */
-export function loadConfig(env: Record<string, string | undefined>): GatewayConfig {
+export function loadConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));

@@ -4,7 +4,7 @@ import { startOperator } from './operator.ts';
 
 let config: ReturnType<typeof loadConfig>;
 try {
-  config = loadConfig(process.env);
+  config = loadConfig();
 } catch (e) {
   console.error(e instanceof ConfigError ? e.message : e);
   process.exit(2);

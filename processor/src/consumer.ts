@@ -9,6 +9,7 @@
  * batch, which the dedupe marker makes harmless.
  */
 import {
+  deleteGroupsQuietly,
   dlqRedriveGroupId,
   ensureTopics,
   groupLag,
@@ -215,7 +216,7 @@ export class OrdersConsumer {
     await this.consumer.disconnect().catch((e) => this.o.log.warn({ err: e }, 'consumer disconnect'));
     await this.observer.disconnect().catch(() => {});
     const observerGroup = `${processorGroupId(this.o.sale)}.dlq-observer.${this.o.instanceId}`;
-    await this.admin.deleteGroups([observerGroup]).catch(() => {});
+    await deleteGroupsQuietly(this.admin, [observerGroup]);
     await this.admin.disconnect().catch(() => {});
   }
 }

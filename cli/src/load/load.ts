@@ -3,17 +3,16 @@
  * stream (verify.ts) and print the table or JSON. Exit 0 only when nothing was oversold or lost.
  */
 import { createRedis, parseAddrList, type RedisClient } from '@flashsale/common';
-import kafkajs from 'kafkajs';
+import { cliEnv, type Env } from '../env.ts';
 import { CliError, EXIT, type OutputFormat } from '../exit.ts';
-import { authHint, type CliSecurity, cliSecurity, kafkaAuth, redisAuth, type SecurityFlags } from '../security.ts';
+import { CliKafka } from '../kafka.ts';
+import { authHint, type CliSecurity, cliSecurity, redisAuth, type SecurityFlags } from '../security.ts';
 import { readSession, type UpSession } from '../session.ts';
 import { type LoadOptions, loadOptionsSchema } from './options.ts';
 import { fmt, Progress } from './progress.ts';
 import { buildReport, type LoadReport, renderReport } from './report.ts';
 import { runLoad } from './run-load.ts';
 import { SoldOutWatch, verifySale } from './verify.ts';
-
-const { Kafka, logLevel } = kafkajs;
 
 export interface LoadTarget {
   url?: string | undefined;
@@ -33,7 +32,7 @@ export interface LoadTarget {
 export function sessionSecurity(
   flags: LoadTarget['security'],
   s: Pick<UpSession, 'tls'> | null | undefined,
-  env: Record<string, string | undefined> = process.env,
+  env: Env = cliEnv(),
 ): CliSecurity {
   const f: SecurityFlags = { ...flags };
   if (s?.tls && flags?.redisCa === undefined && !env.REDIS_TLS && !env.REDIS_TLS_CA_FILE) {
@@ -128,12 +127,7 @@ export async function runLoadCommand(run: LoadRun): Promise<{ code: number; repo
   const redis = connect(t.redis, t.redisMode, t.security);
   await checkRedis(redis, t.redis);
   const kafka = t.kafka
-    ? new Kafka({
-        clientId: 'flashsale-load',
-        brokers: t.kafka.split(','),
-        ...kafkaAuth(t.security),
-        logLevel: logLevel.NOTHING,
-      })
+    ? new CliKafka({ clientId: 'flashsale-load', brokers: t.kafka.split(','), security: t.security })
     : undefined;
   const bar = new Progress(run.progress);
   const watch = new SoldOutWatch(redis, t.sale, items);

@@ -7,7 +7,6 @@
  * - sold out: `SoldOutWatch` polls the stock levels (over each item's buckets) during the run and records the first
  *   moment every item is at 0.
  */
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   auditItemsOverBuckets,
@@ -19,9 +18,11 @@ import {
   type RedisClient,
   readLevels,
   readOrder,
+  topicRanges,
+  topicSize,
   topics,
 } from '@flashsale/common';
-import type { Kafka } from 'kafkajs';
+import type { CliKafka } from '../kafka.ts';
 import { increment } from './stats.ts';
 
 /** Polls remaining stock; `soldOutAt` is the first time the sum over items reached 0. */
@@ -113,7 +114,7 @@ export interface VerifyInput {
   accepted: Map<string, string>;
   quantity: number;
   settleSeconds: number;
-  kafka?: Kafka | undefined;
+  kafka?: CliKafka | undefined;
   onProgress?: (final: number, total: number) => void;
 }
 
@@ -137,64 +138,25 @@ async function readStatuses(
   return out;
 }
 
-/** Read the orders topic from the start to its current end with a throwaway group; collect order ids. */
-export async function readOrderIds(kafka: Kafka, sale: string, timeoutMs = 60_000): Promise<Set<string>> {
+/** Read the orders topic from the start to its current end; collect order ids. */
+export async function readOrderIds(kafka: CliKafka, sale: string, timeoutMs = 60_000): Promise<Set<string>> {
   const topic = topics(sale).orders;
-  const admin = kafka.admin();
-  await admin.connect();
-  const groupId = `flashsale-cli-verify-${randomUUID().slice(0, 8)}`;
-  try {
-    const ends = await admin.fetchTopicOffsets(topic);
-    const todo = new Map(ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, Number(e.high)]));
-    const ids = new Set<string>();
-    if (todo.size === 0) return ids;
-    const consumer = kafka.consumer({ groupId, maxBytes: 16 * 1024 * 1024, sessionTimeout: 10_000 });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      const finished = new Promise<void>((resolve) => {
-        void consumer.run({
-          autoCommit: false,
-          eachBatch: async ({ batch }) => {
-            for (const m of batch.messages) {
-              try {
-                const id = (JSON.parse(m.value?.toString('utf8') ?? '{}') as { order_id?: string }).order_id;
-                if (id) ids.add(id);
-              } catch {
-                // not an order: the processor dead-letters it; nothing to count here
-              }
-              const end = todo.get(batch.partition);
-              if (end !== undefined && Number(m.offset) + 1 >= end) todo.delete(batch.partition);
-            }
-            if (todo.size === 0) resolve();
-          },
-        });
-      });
-      await Promise.race([
-        finished,
-        sleep(timeoutMs).then(() => {
-          throw new Error(`reading ${topic} back took more than ${timeoutMs / 1000} s`);
-        }),
-      ]);
-    } finally {
-      await consumer.disconnect().catch(() => undefined);
-    }
-    return ids;
-  } finally {
-    await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.disconnect().catch(() => undefined);
-  }
-}
-
-async function topicSize(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const offs = await admin.fetchTopicOffsets(topic);
-    return offs.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
+  const ranges = await kafka.withAdmin((admin) => topicRanges(admin, topic));
+  const ids = new Set<string>();
+  await kafka.read(
+    topic,
+    new Map(ranges.map((p) => [p.partition, { from: p.low, to: p.high }])),
+    (m) => {
+      try {
+        const id = (JSON.parse(m.value?.toString('utf8') ?? '{}') as { order_id?: string }).order_id;
+        if (id) ids.add(id);
+      } catch {
+        // not an order: the processor dead-letters it; nothing to count here
+      }
+    },
+    timeoutMs,
+  );
+  return ids;
 }
 
 /** Wait until every accepted order is final (or the settle time is up), then audit. */
@@ -251,7 +213,7 @@ export async function verifySale(v: VerifyInput): Promise<Verification> {
   if (v.kafka) {
     const [ids, dlqMessages] = await Promise.all([
       readOrderIds(v.kafka, v.sale),
-      topicSize(v.kafka, topics(v.sale).dlq),
+      v.kafka.withAdmin((admin) => topicSize(admin, topics(v.sale).dlq)),
     ]);
     let acceptedMissingFromTopic = 0;
     for (const id of v.accepted.keys()) if (!ids.has(id)) acceptedMissingFromTopic++;

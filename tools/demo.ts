@@ -1,5 +1,6 @@
 /**
- * `make demo`: a complete flash sale on this machine, with the commands a newcomer would type.
+ * `make demo`: a complete flash sale on this machine, with the commands a newcomer would type. A tool, not part of
+ * the CLI: it asks the harness (tools/harness) for the services, then runs the `flashsale` command as a user would.
  *  1. Redis and Kafka through the harness (installed into the cache when missing); only what was not running
  *     before is stopped at the end.
  *  2. `flashsale up -f examples/flashsale.yaml --now` (the manifest `kubectl apply` takes), under a fresh sale name.
@@ -9,16 +10,17 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { connect } from './load/load.ts';
-import { loadManifest } from './manifest.ts';
-import { renderStatus, type StatusSnapshot, snapshot, withRates } from './status.ts';
-import { REPO_ROOT } from './up.ts';
+import { connect } from '../cli/src/load/load.ts';
+import { loadManifest } from '../cli/src/manifest.ts';
+import { renderStatus, type StatusSnapshot, snapshot, withRates } from '../cli/src/status.ts';
+import { freePort } from '../e2e/support/wait.ts';
 
 const run = promisify(execFile);
+const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const HARNESS = join(REPO_ROOT, 'tools/harness/src/cli.ts');
 const MAIN = join(REPO_ROOT, 'cli/src/main.ts');
 const env = (name: string, fallback: string) => process.env[name] || fallback;
@@ -33,17 +35,6 @@ const USERS_PER_UNIT = Number(env('DEMO_USERS_PER_UNIT', '1.6'));
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
 const step = (s: string) => say(`\n==> ${s}`);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 interface HarnessStatus {
   name: string;
