@@ -1,46 +1,51 @@
 /**
  * Gateway benchmark (not a test): accepted orders per second and p50/p99 latency of the full order path
  * (validation, rate limit, idempotency, order record, Kafka acknowledged with acks=all) on the real Redis and
- * Kafka, beside a no-op fastify route measured in the same run with the same load, so the overhead is a ratio.
+ * Kafka, beside two ceilings measured in the same run with the same load, so the overhead is a ratio:
  *
- *   node bench/gateway.ts [--duration 10] [--connections 50]
- *   REDIS_ADDR / KAFKA_ADDR default to the harness's ports (make services-up).
+ * - no-op: a fastify route that parses the body and answers 202 (bench/gateway-noop.ts);
+ * - floor: one admission-sized Redis script and one acks=all Kafka send per request, nothing else
+ *   (bench/gateway-floor.ts).
  *
- * Both servers run as their own processes; autocannon drives them from this one.
+ * Then the full path again at 80 % of its saturated rate (the p99 that counts), Redis work per accepted order from
+ * `INFO commandstats` (script calls, and every command including those run inside scripts), and the gateway's RSS.
+ * Redis is a private redis-server of this run (AOF everysec, as production runs it), so the command counts are this
+ * run's alone; Kafka is the harness's.
+ *
+ *   node bench/gateway.ts [--duration 10] [--connections 50] [--warmup 2] [--gateway gateway/src/main.ts]
+ *   KAFKA_ADDR defaults to the harness's port (make services-up). --gateway measures another checkout's gateway.
+ *
+ * Every server runs as its own process; autocannon drives them from this one.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  createRedis,
-  idempotencyKey,
-  itemKeys,
-  newOrderId,
-  parseAddrList,
-  rateLimitKey,
-  saleKeys,
-  seedItem,
-  topics,
-} from '@flashsale/common';
+import { createRedis, parseAddrList, seedItem, topics } from '@flashsale/common';
 import autocannon from 'autocannon';
 import { Kafka, logLevel } from 'kafkajs';
+import { ThrowawayRedis } from '../e2e/support/throwaway-redis.ts';
+import { commandStats, perOrder } from './scale-out.ts';
 
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
     warmup: { type: 'string', default: '2' },
+    gateway: { type: 'string', default: new URL('../gateway/src/main.ts', import.meta.url).pathname },
   },
 });
 const duration = Number(values.duration);
 const connections = Number(values.connections);
 const warmup = Number(values.warmup);
-const redisAddr = process.env.REDIS_ADDR ?? '127.0.0.1:16379';
 const kafkaAddr = process.env.KAFKA_ADDR ?? '127.0.0.1:19092';
 const sale = `bench-${randomUUID().slice(0, 8)}`;
 const ITEM = 'widget';
+const USERS = 20_000;
 
 async function freePort(): Promise<number> {
   const srv = createServer().listen(0, '127.0.0.1');
@@ -53,7 +58,7 @@ async function freePort(): Promise<number> {
 
 async function startServer(script: string, env: Record<string, string>) {
   const port = await freePort();
-  const child = spawn(process.execPath, [new URL(script, import.meta.url).pathname], {
+  const child = spawn(process.execPath, [resolve(script)], {
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -71,28 +76,36 @@ async function startServer(script: string, env: Record<string, string>) {
   }
 }
 
-/** (user, key) of every order request, so the sale's keys can be deleted without a SCAN of the whole Redis. */
-const sent: [string, string][] = [];
+/** Resident set size now and at its peak (VmHWM), MB, from /proc. */
+function rssMb(pid: number | undefined): { now: number; peak: number } | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (f: string) => Number(new RegExp(`${f}:\\s+(\\d+) kB`).exec(s)?.[1] ?? Number.NaN);
+    return { now: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+  } catch {
+    return null;
+  }
+}
 
-async function load(url: string, seconds: number, label: string) {
+async function load(url: string, seconds: number, label: string, overallRate?: number) {
   let n = 0;
   const run = randomUUID().slice(0, 8);
   const result = await autocannon({
     url,
     connections,
     duration: seconds,
+    ...(overallRate ? { overallRate } : {}),
     requests: [
       {
         method: 'POST',
         path: '/v1/orders',
         setupRequest: (req) => {
           n += 1;
-          sent.push([`u-${n % 20_000}`, `${run}-${n}`]);
           return {
             ...req,
             headers: { 'content-type': 'application/json', 'idempotency-key': `${run}-${n}` },
             // 20,000 users: the per-user bucket (60) never empties
-            body: JSON.stringify({ user_id: `u-${n % 20_000}`, item_id: ITEM, quantity: 1 }),
+            body: JSON.stringify({ user_id: `u-${n % USERS}`, item_id: ITEM, quantity: 1 }),
           };
         },
       },
@@ -112,65 +125,89 @@ async function load(url: string, seconds: number, label: string) {
   };
 }
 
-async function deleteSaleKeys(redis: ReturnType<typeof createRedis>): Promise<void> {
-  const k = itemKeys(sale, ITEM);
-  const users = new Set(sent.map(([u]) => u));
-  const keys = [k.stock, k.meta, k.holds, saleKeys(sale).items, saleKeys(sale).config];
-  keys.push(rateLimitKey(sale, 'order-ip', '127.0.0.1'));
-  for (const u of users) keys.push(rateLimitKey(sale, 'order-user', u), k.user(u));
-  for (const [u, key] of sent) keys.push(idempotencyKey(sale, u, key), k.order(newOrderId(sale, ITEM, u, key)));
-  for (let i = 0; i < keys.length; i += 500) await Promise.all(keys.slice(i, i + 500).map((x) => redis.unlink(x)));
-}
-
 async function main() {
+  const redisServer = new ThrowawayRedis();
+  await redisServer.start();
+  const redisAddr = redisServer.addr;
   const redis = createRedis({ mode: 'single', nodes: parseAddrList(redisAddr, 'REDIS_ADDR') });
   const kafka = new Kafka({ clientId: 'bench', brokers: kafkaAddr.split(','), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: topics(sale).orders, numPartitions: 6 }], waitForLeaders: true });
   await seedItem(redis, sale, ITEM, 100_000_000);
+  const stats = async () => commandStats(await redis.info('commandstats'));
 
-  const noop = await startServer('./gateway-noop.ts', {});
-  const gw = await startServer('../gateway/src/main.ts', {
-    SALE_NAME: sale,
-    REDIS_ADDR: redisAddr,
-    KAFKA_ADDR: kafkaAddr,
+  const env = { SALE_NAME: sale, REDIS_ADDR: redisAddr, KAFKA_ADDR: kafkaAddr };
+  const noop = await startServer(new URL('./gateway-noop.ts', import.meta.url).pathname, {});
+  const floor = await startServer(new URL('./gateway-floor.ts', import.meta.url).pathname, env);
+  const gw = await startServer(String(values.gateway), {
+    ...env,
     HOST: '127.0.0.1',
     // per-order INFO lines are not part of the measured path
     LOG_LEVEL: 'warn',
     RATE_LIMIT_IP_MAX_REQUESTS: '10000000',
   });
+  const load0 = loadavg()[0] ?? 0;
   try {
-    const noopUrl = noop.url;
-    const gwUrl = gw.url;
     if (warmup > 0) {
-      await load(noopUrl, warmup, 'warmup');
-      await load(gwUrl, warmup, 'warmup');
+      for (const s of [noop, floor, gw]) await load(s.url, warmup, 'warmup');
     }
-    const before = (await admin.fetchTopicOffsets(topics(sale).orders)).reduce((s, p) => s + Number(p.high), 0);
-    const base = await load(noopUrl, duration, 'no-op fastify route');
-    const full = await load(gwUrl, duration, 'gateway full path');
-    const after = (await admin.fetchTopicOffsets(topics(sale).orders)).reduce((s, p) => s + Number(p.high), 0);
+    const offsets = async () =>
+      (await admin.fetchTopicOffsets(topics(sale).orders)).reduce((s, p) => s + Number(p.high), 0);
+    const base = await load(noop.url, duration, 'no-op fastify route');
+    const s0 = await stats();
+    const floorRun = await load(floor.url, duration, 'floor (script + send)');
+    const s1 = await stats();
+    const before = await offsets();
+    const full = await load(gw.url, duration, 'gateway full path');
+    const after = await offsets();
+    const s2 = await stats();
+    const rss = { gateway: rssMb(gw.child.pid), floor: rssMb(floor.child.pid), noop: rssMb(noop.child.pid) };
+    const rate80 = Math.max(1, Math.round(full.acceptedPerSecond * 0.8));
+    const at80 = await load(gw.url, duration, 'gateway at 80 % rate', rate80);
+    const redisPerOrder = { full: perOrder(s1, s2, full.ok2xx), floor: perOrder(s0, s1, floorRun.ok2xx) };
 
     const fmt = (r: typeof base) =>
-      `${r.label.padEnd(22)} ${r.acceptedPerSecond.toFixed(0).padStart(8)} /s  p50 ${String(r.p50).padStart(4)} ms  p99 ${String(r.p99).padStart(4)} ms  (${r.requests} requests, ${r.non2xx} non-2xx, ${r.errors} errors)`;
+      `${r.label.padEnd(24)} ${r.acceptedPerSecond.toFixed(0).padStart(8)} /s  p50 ${String(r.p50).padStart(4)} ms  p99 ${String(r.p99).padStart(4)} ms  (${r.requests} requests, ${r.non2xx} non-2xx, ${r.errors} errors)`;
     console.log(`\ngateway benchmark: ${connections} connections, ${duration} s each, sale ${sale}`);
-    console.log(fmt(base));
-    console.log(fmt(full));
+    for (const r of [base, floorRun, full, at80]) console.log(fmt(r));
     console.log(
-      `ratio full/no-op: throughput ${(full.acceptedPerSecond / base.acceptedPerSecond).toFixed(3)}, ` +
-        `p50 ${(full.p50 / Math.max(base.p50, 0.001)).toFixed(1)}x, p99 ${(full.p99 / Math.max(base.p99, 0.001)).toFixed(1)}x`,
+      `ratio full/no-op ${(full.acceptedPerSecond / base.acceptedPerSecond).toFixed(3)}, full/floor ` +
+        `${(full.acceptedPerSecond / floorRun.acceptedPerSecond).toFixed(3)}, floor/no-op ` +
+        `${(floorRun.acceptedPerSecond / base.acceptedPerSecond).toFixed(3)}`,
+    );
+    console.log(
+      `Redis per accepted order: full path ${redisPerOrder.full.scriptCalls} script calls, ` +
+        `${redisPerOrder.full.commands} commands; floor ${redisPerOrder.floor.scriptCalls} / ${redisPerOrder.floor.commands}`,
+    );
+    console.log(
+      `RSS MB (now / peak): ${JSON.stringify(rss)}; load average ${load0.toFixed(1)} -> ${loadavg()[0]?.toFixed(1)}`,
     );
     console.log(`Kafka messages produced during the measured run: ${after - before} (202 answers: ${full.ok2xx})`);
-    console.log(JSON.stringify({ sale, connections, duration, base, full, produced: after - before }));
+    console.log(
+      JSON.stringify({
+        sale,
+        connections,
+        duration,
+        base,
+        floor: floorRun,
+        full,
+        at80: { ...at80, offeredRate: rate80 },
+        produced: after - before,
+        redisPerOrder,
+        rssMb: rss,
+        loadAverage: [Number(load0.toFixed(2)), Number((loadavg()[0] ?? 0).toFixed(2))],
+      }),
+    );
   } finally {
-    noop.child.kill('SIGTERM');
-    gw.child.kill('SIGTERM');
-    await Promise.all([noop.child, gw.child].map((c) => (c.exitCode === null ? once(c, 'exit') : undefined)));
-    await deleteSaleKeys(redis);
+    for (const s of [noop, floor, gw]) s.child.kill('SIGTERM');
+    await Promise.all(
+      [noop.child, floor.child, gw.child].map((c) => (c.exitCode === null ? once(c, 'exit') : undefined)),
+    );
     await admin.deleteTopics({ topics: [topics(sale).orders] }).catch(() => {});
     await admin.disconnect();
     await redis.quit();
+    await redisServer.destroy();
   }
 }
 

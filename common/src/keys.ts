@@ -48,6 +48,13 @@ export const itemKeys = (sale: string, item: string) => {
     order: (orderId: string) => `${t}:order:${orderId}`,
     /** units a user holds or bought of this item (per-user limit) */
     user: (userId: string) => `${t}:user:${userId}`,
+    /**
+     * the `order-user` token bucket of a user ordering this item (string `<tokens> <ms>`, lua/order_admit.lua): in the
+     * item's slot so admission is one script on one slot, hence per user and item
+     */
+    userBucket: (userId: string) => `${t}:rl-user:${userId}`,
+    /** the stored 202 of an order Kafka acknowledged (string `<quantity> <body>`), replayed for IDEMPOTENCY_TTL */
+    answer: (orderId: string) => `${t}:answer:${orderId}`,
     /** hash order id -> bucket: give-backs of a bucketed item settled but not yet returned (common/src/buckets.ts) */
     gives: `${t}:gives`,
     /**
@@ -83,11 +90,7 @@ export const saleKeys = (sale: string) => {
   };
 };
 
-/** Idempotency record of (user, key); spread over slots by user. */
-export const idempotencyKey = (sale: string, userId: string, key: string) =>
-  `${PREFIX}:{${sale}:idem:${userId}}:${key}`;
-
-/** Token-bucket state of one limiter subject (user or IP); spread over slots. */
+/** Token-bucket state of one limiter subject of lua/rate_limit.lua (the read routes' client IP); spread over slots. */
 export const rateLimitKey = (sale: string, policy: string, subject: string) =>
   `${PREFIX}:{${sale}:rl:${policy}:${subject}}`;
 

@@ -111,8 +111,8 @@ export function decodeOrder(value: Buffer | null): OrderMessage {
 
 /**
  * Fields of the order hash `itemKeys(sale, item).order(order_id)`. It is the order's status record
- * and the processor's dedupe marker at once: the gateway creates it with status QUEUED
- * (lua/order_queue.lua, only if absent); `reserve` acts only on an absent or QUEUED order and
+ * the processor's dedupe marker and the gateway's idempotency claim at once: the gateway creates it with status QUEUED
+ * (lua/order_admit.lua, only if absent); `reserve` acts only on an absent or QUEUED order and
  * otherwise returns the stored status unchanged (replay), so a redelivered message changes nothing.
  * Times are milliseconds since the epoch, as strings.
  */

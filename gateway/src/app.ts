@@ -4,8 +4,8 @@ import { checkTlsAtStartup, createLogger, createRedis, topics } from '@flashsale
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { GatewayConfig } from './config.ts';
 import type { GatewayContext } from './context.ts';
-import { IdempotencyStore } from './idempotency.ts';
 import { OrderProducer } from './kafka/producer.ts';
+import { LocalRateLimiter } from './local-rate-limit.ts';
 import { createMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import { corePlugin } from './plugins/core.ts';
@@ -86,12 +86,7 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
     producer,
     metrics,
     limiter: new RateLimiter(redis, config.sale.name, config.rateLimit.failOpen, log),
-    idempotency: new IdempotencyStore(
-      redis,
-      config.sale.name,
-      config.idempotency.ttlMs,
-      config.idempotency.pendingTtlMs,
-    ),
+    orderIpLimiter: new LocalRateLimiter('order-ip', config.rateLimit.orderIp),
     sale: new SaleState(
       {
         sale: config.sale.name,
@@ -169,6 +164,7 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
       if (!drained) log.warn({ event: 'shutdown_timeout' }, 'In-flight requests did not finish in time');
       await producer.close();
       ctx.sale.stop();
+      ctx.orderIpLimiter.close();
       // QUIT waits for Redis; when it is unreachable, give up after 2 s and drop the connections.
       await Promise.race([
         Promise.allSettled([redis.quit(), sub.quit()]),

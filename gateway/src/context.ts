@@ -3,8 +3,8 @@ import type { RedisClient } from '@flashsale/common';
 import type { FastifyPluginAsync, FastifyPluginOptions, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.ts';
-import type { IdempotencyStore } from './idempotency.ts';
 import type { OrderProducer } from './kafka/producer.ts';
+import type { LocalRateLimiter } from './local-rate-limit.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { SaleState } from './sale-state.ts';
@@ -17,8 +17,10 @@ export interface GatewayContext {
   sub: RedisClient;
   producer: OrderProducer;
   metrics: GatewayMetrics;
+  /** Redis token buckets (the read routes' per-IP limit) */
   limiter: RateLimiter;
-  idempotency: IdempotencyStore;
+  /** the order routes' per-IP buckets, in this process */
+  orderIpLimiter: LocalRateLimiter;
   sale: SaleState;
   /** set when shutdown began: readiness answers 503 */
   closing: boolean;

@@ -1,9 +1,9 @@
 /** The order API over real Redis and Kafka: every status code, replay, idempotency, rate limits, sold-out fast path. */
 import { randomUUID } from 'node:crypto';
-import { GATEWAY_METRICS, idempotencyKey, type RedisClient, release, reserve } from '@flashsale/common';
+import { GATEWAY_METRICS, itemKeys, newOrderId, type RedisClient, release, reserve } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGateway, type Gateway } from '../src/app.ts';
-import { IdempotencyStore } from '../src/idempotency.ts';
+import { Admission } from '../src/orders/admission.ts';
 import {
   createOrdersTopic,
   jsonHeaders,
@@ -102,9 +102,11 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
     });
 
     it('answers 409 DUPLICATE_IN_FLIGHT while the first request with the key is still pending', async () => {
-      const store = new IdempotencyStore(redis, sale, 60_000, 60_000);
-      const fp = IdempotencyStore.fingerprint(['u-f', 'apple', 1]);
-      expect((await store.begin('u-f', 'k-flight', fp, 'apple.x')).kind).toBe('new');
+      // another gateway's claim that has no answer yet: the QUEUED record its admission created a moment ago
+      const admission = new Admission(redis, { sale, userPolicy: null, pendingTtlMs: 60_000 });
+      const o = { userId: 'u-f', itemId: 'apple', quantity: 1, key: 'k-flight' };
+      const claim = { orderId: admission.orderId(o), correlationId: 'other', now: Date.now(), perUserLimit: 0 };
+      expect((await admission.admit(o, { ...claim, brokerOpen: false })).kind).toBe('new');
       const res = await order({ user_id: 'u-f', item_id: 'apple', quantity: 1 }, 'k-flight');
       expect(res.statusCode).toBe(409);
       expect(res.json()).toMatchObject({ code: 'DUPLICATE_IN_FLIGHT' });
@@ -213,7 +215,7 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
       const another = await order({ user_id: u, item_id: 'lim', quantity: 1 }, 'k-l4');
       expect(another.json().code).toBe('LIMIT_EXCEEDED');
       // the refused key is free again (not stuck in flight)
-      expect(await redis.exists(idempotencyKey(sale, u, 'k-l4'))).toBe(0);
+      expect(await redis.exists(itemKeys(sale, 'lim').order(newOrderId(sale, 'lim', u, 'k-l4')))).toBe(0);
     });
 
     it('refuses a sold-out item locally within ~100 ms and produces nothing more to Kafka', async () => {
@@ -255,7 +257,7 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
       expect(again.json().order_id).toBe(mine.json().order_id);
       expect(await producedCount(brokers, sale)).toBe(before);
       // no idempotency key was claimed on the fast path
-      expect(await redis.exists(idempotencyKey(sale, 's-0', 'k-so-0'))).toBe(0);
+      expect(await redis.exists(itemKeys(sale, 'pear').order(newOrderId(sale, 'pear', 's-0', 'k-so-0')))).toBe(0);
       const saleView = await gw.app.inject({ method: 'GET', url: '/v1/sale' });
       expect(saleView.json().items.find((i: { item_id: string }) => i.item_id === 'pear')).toMatchObject({
         remaining: 0,

@@ -1,11 +1,13 @@
 /**
- * Rate limiting as route hooks: per client IP before the body is read (onRequest), per user after validation.
+ * Rate limiting as route hooks: per client IP before the body is read (onRequest; in this process on the order
+ * routes, in Redis on the read routes), per user in the order's admission script (gateway/src/orders/admission.ts).
  * The headers of the most restrictive bucket a request touched are sent with every answer.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RateLimitPolicy } from '../config.ts';
 import { type GatewayContext, global } from '../context.ts';
 import { ApiError } from '../errors.ts';
+import type { LocalRateLimiter } from '../local-rate-limit.ts';
 import { type RateLimitResult, rateLimitHeaders } from '../rate-limit.ts';
 
 const results = new WeakMap<FastifyRequest, RateLimitResult>();
@@ -19,7 +21,17 @@ export const rateLimitPlugin = (_ctx: GatewayContext) =>
     });
   });
 
-/** Take a token from `policy` for `subject`; throws 429 RATE_LIMITED (or 503 when fail-closed and Redis is down). */
+/** Keep `r` for the answer's headers if it is the most restrictive so far; throws 429 RATE_LIMITED when empty. */
+export function applyRateLimit(ctx: GatewayContext, req: FastifyRequest, r: RateLimitResult): void {
+  const prev = results.get(req);
+  if (!prev || !r.allowed || (prev.allowed && r.remaining < prev.remaining)) results.set(req, r);
+  if (!r.allowed) {
+    ctx.metrics.rateLimited.inc({ policy: r.policy });
+    throw new ApiError('RATE_LIMITED', `rate limit "${r.policy}" exceeded; retry after the Retry-After seconds`);
+  }
+}
+
+/** Take a token from `policy` for `subject` in Redis; throws 429 RATE_LIMITED (or 503 when fail-closed and Redis is down). */
 export async function enforceRateLimit(
   ctx: GatewayContext,
   req: FastifyRequest,
@@ -36,18 +48,19 @@ export async function enforceRateLimit(
       headers: { 'Retry-After': '1' },
     });
   }
-  if (!r) return;
-  const prev = results.get(req);
-  if (!prev || !r.allowed || (prev.allowed && r.remaining < prev.remaining)) results.set(req, r);
-  if (!r.allowed) {
-    ctx.metrics.rateLimited.inc({ policy: policyName });
-    throw new ApiError('RATE_LIMITED', `rate limit "${policyName}" exceeded; retry after the Retry-After seconds`);
-  }
+  if (r) applyRateLimit(ctx, req, r);
 }
 
-/** An onRequest hook limiting by client IP (X-Forwarded-For honoured only from TRUSTED_PROXIES). */
+/** An onRequest hook limiting by client IP in Redis (X-Forwarded-For honoured only from TRUSTED_PROXIES). */
 export const ipRateLimit =
   (ctx: GatewayContext, policyName: string, policy: RateLimitPolicy) =>
   async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     await enforceRateLimit(ctx, req, policyName, policy, req.ip);
+  };
+
+/** The same by a bucket of this process (no Redis, never fails): the order routes' per-IP limit. */
+export const localIpRateLimit =
+  (ctx: GatewayContext, limiter: LocalRateLimiter) =>
+  (req: FastifyRequest): void => {
+    if (ctx.config.rateLimit.enabled) applyRateLimit(ctx, req, limiter.take(req.ip));
   };
