@@ -26,9 +26,14 @@ COPY cli/package.json cli/
 COPY e2e/package.json e2e/
 COPY bench/package.json bench/
 COPY tools/harness/package.json tools/harness/
+# Then what never runs here: the links of the workspaces the image leaves out (e2e, bench, tools/harness), type
+# declarations (@types/* that @kubernetes/client-node lists as dependencies, *.d.ts: Node strips types without reading
+# them) and source maps.
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --no-audit --no-fund --ignore-scripts \
- && rm -rf node_modules/.cache
+ && rm -rf node_modules/.cache node_modules/@types \
+      node_modules/@flashsale/e2e node_modules/@flashsale/bench node_modules/@flashsale/harness \
+ && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete
 
 # ---- tini -------------------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS tini
@@ -41,14 +46,17 @@ FROM ${NODE_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="flash-sale-engine" \
       org.opencontainers.image.description="Flash Sale Engine: operator, gateway, processor and CLI (Node 24)" \
       org.opencontainers.image.licenses="MIT"
+# kafkajs 2.2.4 schedules timers with negative delays on Node >= 24: a harmless TimeoutNegativeWarning that would
+# print a non-JSON line on every start of a part that uses Kafka.
 ENV NODE_ENV=production \
-    NODE_OPTIONS="--disable-warning=ExperimentalWarning"
+    NODE_OPTIONS="--disable-warning=ExperimentalWarning --disable-warning=TimeoutNegativeWarning"
 WORKDIR /app
 COPY --from=tini /usr/bin/tini-static /usr/bin/tini
 # Dependencies first (they change less often than the code), then the sources. Workspace links in node_modules
 # (node_modules/@flashsale/common -> ../../common) resolve to the copied sources.
 COPY --from=deps --chown=0:0 /app/node_modules ./node_modules
-COPY --chown=0:0 package.json ./
+# .nvmrc: cli/bin/flashsale and kubectl-flashsale read the pinned Node version from it
+COPY --chown=0:0 package.json .nvmrc ./
 COPY --chown=0:0 lua/ lua/
 COPY --chown=0:0 common/ common/
 COPY --chown=0:0 gateway/ gateway/

@@ -9,7 +9,7 @@ export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 HARNESS := node tools/harness/src/cli.ts
 DEPS_STAMP := node_modules/.deps-stamp
 
-.PHONY: help setup deps services-install services-up services-down services-status lint format typecheck test test-unit demo bench clean
+.PHONY: help setup deps services-install services-up services-down services-status images lint format typecheck test test-unit demo bench clean
 
 help:
 	@echo "make demo            run a complete flash sale locally"
@@ -17,6 +17,7 @@ help:
 	@echo "make test-unit       the pure tests only (vitest project unit): no service, seconds"
 	@echo "make services-up     start Redis, Kafka, the Kubernetes control plane and Prometheus"
 	@echo "make services-down   stop them"
+	@echo "make images          build the container images with podman (cached)"
 	@echo "make bench           benchmarks against ceilings measured in the same run"
 
 $(DEPS_STAMP): package.json package-lock.json $(wildcard */package.json) tools/harness/package.json
@@ -38,6 +39,10 @@ services-down: deps
 
 services-status: deps
 	$(HARNESS) status
+
+# container images built here with podman (product from the Dockerfile, Redis, Kafka, pause); cached, incremental
+images: deps
+	$(HARNESS) images
 
 lint: deps
 	biome check .

@@ -2,7 +2,7 @@
  * The FlashSale API as the operator sees it: the object shape, condition reasons (constants, beside the types,
  * as in Kubernetes API packages) and the names of what a sale owns.
  */
-import type { FlashSaleStatus, SalePhase } from '@flashsale/common';
+import type { ConditionType, FlashSaleStatus, SalePhase } from '@flashsale/common';
 
 export type { ConditionType, FlashSaleSpec, FlashSaleStatus, SalePhase } from '@flashsale/common';
 
@@ -28,8 +28,9 @@ export interface FlashSaleObject {
   status?: FlashSaleStatus;
 }
 
+/** One status condition; `type` is one of CONDITION_TYPES (common/src/flashsale-spec.ts). */
 export interface Condition {
-  type: string;
+  type: ConditionType;
   status: 'True' | 'False' | 'Unknown';
   reason: string;
   message: string;

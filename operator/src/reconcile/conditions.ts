@@ -1,4 +1,5 @@
 /** Condition bookkeeping, kstatus/metav1 style: lastTransitionTime changes only when the status flips. */
+import { CONDITION_TYPES, type FlashSaleStatus } from '@flashsale/common';
 import type { Condition, ConditionType, Reason } from '../api/types.ts';
 
 export type Status = Condition['status'];
@@ -30,19 +31,17 @@ export const getCondition = (list: Condition[] | undefined, type: ConditionType)
 export const isTrue = (list: Condition[] | undefined, type: ConditionType) =>
   getCondition(list, type)?.status === 'True';
 
-const ORDER: ConditionType[] = [
-  'Ready',
-  'Progressing',
-  'Degraded',
-  'Paused',
-  'InventorySeeded',
-  'TopicsReady',
-  'WorkloadsAvailable',
-  'ScalingReady',
-  'MonitoringReady',
-];
+const isConditionType = (t: string): t is ConditionType => (CONDITION_TYPES as readonly string[]).includes(t);
 
-/** Stable order so an unchanged status compares equal. */
+/**
+ * The stored conditions this operator owns, typed: the CRD keeps `type` a free string (as metav1.Condition does), so
+ * a type this version does not know (written by another version) is left out and dropped at the next status write.
+ */
+export function conditionsOf(status: FlashSaleStatus | undefined): Condition[] {
+  return (status?.conditions ?? []).flatMap((c) => (isConditionType(c.type) ? [{ ...c, type: c.type }] : []));
+}
+
+/** Stable order (that of CONDITION_TYPES) so an unchanged status compares equal. */
 export function sortConditions(list: Condition[]): Condition[] {
-  return [...list].sort((a, b) => ORDER.indexOf(a.type as ConditionType) - ORDER.indexOf(b.type as ConditionType));
+  return [...list].sort((a, b) => CONDITION_TYPES.indexOf(a.type) - CONDITION_TYPES.indexOf(b.type));
 }

@@ -12,7 +12,7 @@ import type { RedisCredentials, RedisPool } from '../external/redisSide.ts';
 import type { Kube } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { OperatorMetrics } from '../metrics.ts';
-import { type Status, setCondition } from './conditions.ts';
+import { conditionsOf, type Status, setCondition } from './conditions.ts';
 
 export interface Deps {
   kube: Kube;
@@ -79,7 +79,7 @@ export class ReconcileContext {
     this.plan = plan;
     this.ref = { name: sale.metadata.name, namespace: sale.metadata.namespace, uid: sale.metadata.uid };
     this.log = deps.log.child({ flashsale: `${this.ref.namespace}/${this.ref.name}` });
-    this.conditions = [...(sale.status?.conditions ?? [])] as Condition[];
+    this.conditions = conditionsOf(sale.status);
     this.gatewayScaleTarget = `${sale.metadata.name}-gateway`;
   }
 

@@ -10,7 +10,7 @@ import { type FlashSaleObject, REASONS } from '../api/types.ts';
 import { deleteSaleTopics } from '../external/kafkaSide.ts';
 import { deleteSaleKeys } from '../external/redisSide.ts';
 import { errorMessage } from '../kube/client.ts';
-import { setCondition } from './conditions.ts';
+import { conditionsOf, setCondition } from './conditions.ts';
 import type { Deps } from './context.ts';
 import { DependencyError, type Result } from './errors.ts';
 import { readCredentials } from './readCredentials.ts';
@@ -65,7 +65,7 @@ export async function finalizeSale(deps: Deps, sale: FlashSaleObject): Promise<R
     deps.recorder.event(sale, 'Warning', REASONS.CleanupFailed, msg);
     const now = new Date(deps.now());
     const conditions = setCondition(
-      (sale.status?.conditions ?? []) as never,
+      conditionsOf(sale.status),
       'Degraded',
       'True',
       REASONS.CleanupFailed,

@@ -6,8 +6,9 @@
 import { PAUSED_ANNOTATION, parseFlashSaleSpec } from '@flashsale/common';
 import { type FlashSaleObject, REASONS } from '../api/types.ts';
 import { replicaPlan, saleSchedule } from '../builders/schedule.ts';
+import { errorMessage } from '../kube/client.ts';
 import { computeStatus } from './computeStatus.ts';
-import { isTrue, setCondition, sortConditions } from './conditions.ts';
+import { conditionsOf, isTrue, setCondition, sortConditions } from './conditions.ts';
 import { type Deps, ReconcileContext } from './context.ts';
 import { DependencyError, type Result, TerminalError } from './errors.ts';
 import { finalizeSale, manageFinalizer } from './finalizeSale.ts';
@@ -27,6 +28,8 @@ import { forgetSaleMetrics, writeStatus } from './writeStatus.ts';
 
 /** How soon to look again while Deployments are becoming available (their informer also wakes us). */
 const WAIT_FOR_WORKLOADS_MS = 5_000;
+/** A condition message stays readable in `kubectl describe` (the API allows 32 KiB). */
+const MAX_MESSAGE = 1024;
 
 export async function reconcileFlashSale(deps: Deps, key: string): Promise<Result> {
   const [namespace = '', name = ''] = key.split('/');
@@ -44,11 +47,41 @@ export async function reconcileFlashSale(deps: Deps, key: string): Promise<Resul
   if (!parsed.ok) return reportInvalid(deps, sale, parsed.problems, now);
   const spec = parsed.spec;
 
-  sale = await manageFinalizer(deps, sale, spec.deletionPolicy);
   const schedule = saleSchedule(spec, now.getTime());
-  const ctx = new ReconcileContext(deps, sale, spec, now, schedule, replicaPlan(spec, schedule.stage));
+  let ctx: ReconcileContext;
+  try {
+    sale = await manageFinalizer(deps, sale, spec.deletionPolicy);
+    ctx = new ReconcileContext(deps, sale, spec, now, schedule, replicaPlan(spec, schedule.stage));
+    await applyChildren(ctx);
+  } catch (e) {
+    // an apply the API server refused (quota, admission, RBAC, an invalid object) or could not answer: the status
+    // says so (Ready=False, Degraded=True, reason ReconcileError, the API server's message), then the queue retries
+    await reportReconcileError(deps, sale, e, now);
+    throw e;
+  }
 
-  const creds = await readCredentials(deps, namespace, spec);
+  const wasReady = isTrue(conditionsOf(sale.status), 'Ready');
+  const status = computeStatus(ctx);
+  const ready = isTrue(conditionsOf(status), 'Ready');
+  if (ready && !wasReady) ctx.event('Normal', 'Ready', `FlashSale is ready (${status.phase})`);
+  if (sale.status?.phase !== status.phase && status.phase) {
+    ctx.event('Normal', 'PhaseChanged', `Phase ${sale.status?.phase ?? '(none)'} -> ${status.phase}`);
+  }
+  await writeStatus(deps, sale, status);
+
+  if (ctx.observed.dependencyErrors.length > 0) throw new DependencyError(ctx.observed.dependencyErrors.join('; '));
+  if (!ready) ctx.requeueAfter(WAIT_FOR_WORKLOADS_MS);
+  if (schedule.nextChangeInMs !== undefined) ctx.requeueAfter(schedule.nextChangeInMs + 50);
+  if (schedule.stage === 'live' || schedule.stage === 'warm' || schedule.stage === 'draining') {
+    ctx.requeueAfter(deps.config.statusRefreshMs);
+  }
+  return { requeueAfterMs: ctx.requeueAfterMs };
+}
+
+/** The children on the Kubernetes side, then the Redis and Kafka side (whose failures become conditions). */
+async function applyChildren(ctx: ReconcileContext): Promise<void> {
+  const { deps, spec } = ctx;
+  const creds = await readCredentials(deps, ctx.ref.namespace, spec);
   ctx.credentials = { redis: creds.redis, kafka: creds.kafka };
   if (creds.missing.length > 0) {
     const msg = `Secret key(s) not found: ${creds.missing.join(', ')}`;
@@ -72,28 +105,28 @@ export async function reconcileFlashSale(deps: Deps, key: string): Promise<Resul
     await seedInventory(ctx);
     await reconcileTopics(ctx);
   }
+}
 
-  const wasReady = isTrue(sale.status?.conditions as never, 'Ready');
-  const status = computeStatus(ctx);
-  const ready = isTrue(status.conditions as never, 'Ready');
-  if (ready && !wasReady) ctx.event('Normal', 'Ready', `FlashSale is ready (${status.phase})`);
-  if (sale.status?.phase !== status.phase && status.phase) {
-    ctx.event('Normal', 'PhaseChanged', `Phase ${sale.status?.phase ?? '(none)'} -> ${status.phase}`);
-  }
-  await writeStatus(deps, sale, status);
-
-  if (ctx.observed.dependencyErrors.length > 0) throw new DependencyError(ctx.observed.dependencyErrors.join('; '));
-  if (!ready) ctx.requeueAfter(WAIT_FOR_WORKLOADS_MS);
-  if (schedule.nextChangeInMs !== undefined) ctx.requeueAfter(schedule.nextChangeInMs + 50);
-  if (schedule.stage === 'live' || schedule.stage === 'warm' || schedule.stage === 'draining') {
-    ctx.requeueAfter(deps.config.statusRefreshMs);
-  }
-  return { requeueAfterMs: ctx.requeueAfterMs };
+/**
+ * A reconcile that threw: Ready=False and Degraded=True with reason ReconcileError and the error (as KEDA writes
+ * Ready=False with the error), a Warning Event, the rest of the status kept. Best effort: when the API server is
+ * the problem the write fails too, and the log and controller_runtime_reconcile_errors_total still say it.
+ */
+async function reportReconcileError(deps: Deps, sale: FlashSaleObject, e: unknown, now: Date): Promise<void> {
+  const msg = `reconcile failed, retrying: ${errorMessage(e)}`.slice(0, MAX_MESSAGE);
+  const gen = sale.metadata.generation;
+  let c = setCondition(conditionsOf(sale.status), 'Ready', 'False', REASONS.ReconcileError, msg, gen, now);
+  c = setCondition(c, 'Degraded', 'True', REASONS.ReconcileError, msg, gen, now);
+  c = setCondition(c, 'Progressing', 'True', REASONS.Reconciling, `applying generation ${gen}`, gen, now);
+  deps.recorder.event(sale, 'Warning', REASONS.ReconcileError, msg);
+  await writeStatus(deps, sale, { ...sale.status, conditions: sortConditions(c) }).catch((err) =>
+    deps.log.warn({ event: 'status_write_failed', err: errorMessage(err) }, 'could not write the reconcile error'),
+  );
 }
 
 async function reportPaused(deps: Deps, sale: FlashSaleObject, now: Date): Promise<Result> {
   const conditions = setCondition(
-    (sale.status?.conditions ?? []) as never,
+    conditionsOf(sale.status),
     'Paused',
     'True',
     REASONS.Paused,
@@ -117,7 +150,7 @@ async function reportPaused(deps: Deps, sale: FlashSaleObject, now: Date): Promi
 async function reportInvalid(deps: Deps, sale: FlashSaleObject, problems: string[], now: Date): Promise<Result> {
   const msg = `invalid spec: ${problems.join('; ')}`;
   let c = setCondition(
-    (sale.status?.conditions ?? []) as never,
+    conditionsOf(sale.status),
     'Ready',
     'False',
     REASONS.InvalidSpec,

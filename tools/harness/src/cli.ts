@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// Services harness CLI: install | up | down | restart | status [service...]  (see docs/local-services.md)
+// Services harness CLI: install | up | down | restart | status [service...] | images  (see docs/local-services.md)
+import { containerdImports, ensureImages } from './images.ts';
 import { NativeProvider } from './native.ts';
 import { dirs, FSE_HOME } from './paths.ts';
 import type { ServiceName } from './types.ts';
 import { ALL_SERVICES, DEFAULT_SERVICES } from './types.ts';
 
 const USAGE = `usage: node tools/harness/src/cli.ts <install|up|down|restart|status> [--json] [service...]
+       node tools/harness/src/cli.ts images [--json]   (build the container images with podman, cached)
 services: ${ALL_SERVICES.join(', ')} (default for install/up: ${DEFAULT_SERVICES.join(', ')}; down/status: all)`;
 
 function parseNames(args: string[], fallback: readonly ServiceName[]): ServiceName[] {
@@ -63,6 +65,19 @@ async function main(): Promise<number> {
         }
       }
       return all.some((s) => s.state === 'unhealthy') ? 1 : 0;
+    }
+    case 'images': {
+      const set = await ensureImages();
+      if (json) {
+        console.log(JSON.stringify({ images: set, containerd: containerdImports(set) }, null, 2));
+      } else {
+        console.log(`harness: images in ${secs()}`);
+        for (const b of Object.values(set)) {
+          const mb = (b.sizeBytes / 1e6).toFixed(0).padStart(4);
+          console.log(`${b.id.slice(0, 12)} ${mb} MB  ${b.tags.join(' ')}${b.archive ? `  (${b.archive})` : ''}`);
+        }
+      }
+      return 0;
     }
     default:
       console.error(USAGE);
