@@ -34,6 +34,9 @@ describe('conditions', () => {
     c = setCondition(c, 'Degraded', 'True', 'ReconcileError', 'x', 1, now);
     expect(sortConditions(c).map((x) => x.type)).toEqual(['Ready', 'Degraded', 'TopicsReady']);
     const later = setCondition(c, 'Ready', 'False', 'ReconcileError', 'y', 2, new Date('2026-11-28T10:00:00Z'));
-    expect(later.find((x) => x.type === 'Ready')).toMatchObject({ message: 'y', lastTransitionTime: '2026-11-28T09:00:00Z' });
+    expect(later.find((x) => x.type === 'Ready')).toMatchObject({
+      message: 'y',
+      lastTransitionTime: '2026-11-28T09:00:00Z',
+    });
   });
 });
