@@ -1,6 +1,14 @@
 /** The order API over real Redis and Kafka: every status code, replay, idempotency, rate limits, sold-out fast path. */
 import { randomUUID } from 'node:crypto';
-import { GATEWAY_METRICS, itemKeys, newOrderId, type RedisClient, release, reserve } from '@flashsale/common';
+import {
+  GATEWAY_METRICS,
+  itemKeys,
+  newOrderId,
+  type RedisClient,
+  rateLimitKey,
+  release,
+  reserve,
+} from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGateway, type Gateway } from '../src/app.ts';
 import { Admission } from '../src/orders/admission.ts';
@@ -111,6 +119,41 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
       expect(res.statusCode).toBe(409);
       expect(res.json()).toMatchObject({ code: 'DUPLICATE_IN_FLIGHT' });
       expect(res.json().correlation_id).toBeTruthy();
+    });
+
+    it('takes over a stale claim (its gateway died mid-send) and sends again; answers a record past QUEUED', async () => {
+      const admission = new Admission(redis, { sale, userPolicy: null, pendingTtlMs: 60_000 });
+      const o = { userId: 'u-st', itemId: 'apple', quantity: 1, key: 'k-stale' };
+      const orderId = admission.orderId(o);
+      // a claim written 31 s ago (IDEMPOTENCY_PENDING_TTL is 30 s) that never got an answer
+      const stale = { orderId, correlationId: 'dead', now: Date.now() - 31_000, perUserLimit: 0, brokerOpen: false };
+      expect((await admission.admit(o, stale)).kind).toBe('new');
+      const before = await producedCount(services().brokers, sale);
+      const res = await order({ user_id: 'u-st', item_id: 'apple', quantity: 1 }, 'k-stale', {
+        'x-correlation-id': 'corr-takeover',
+      });
+      expect(res.statusCode).toBe(202);
+      expect(res.headers['idempotent-replayed']).toBeUndefined();
+      expect(res.json()).toMatchObject({ order_id: orderId, status: 'QUEUED' });
+      expect(await producedCount(services().brokers, sale)).toBe(before + 1);
+      expect(await redis.hget(itemKeys(sale, 'apple').order(orderId), 'correlation_id')).toBe('corr-takeover');
+
+      // a record the processor moved on without a stored answer (the first answer was a 503, the message landed late)
+      const late = { userId: 'u-st', itemId: 'apple', quantity: 1, key: 'k-late' };
+      const lateId = admission.orderId(late);
+      await redis.hset(itemKeys(sale, 'apple').order(lateId), { status: 'CONFIRMED', quantity: '1', user_id: 'u-st' });
+      const answered = await order({ user_id: 'u-st', item_id: 'apple', quantity: 1 }, 'k-late');
+      expect(answered.statusCode).toBe(202);
+      expect(answered.json()).toMatchObject({ order_id: lateId, status: 'CONFIRMED' });
+      expect(await producedCount(services().brokers, sale)).toBe(before + 1);
+      // and from then on it is replayed as answered
+      await waitUntil(
+        'the stored answer',
+        async () => (await redis.exists(itemKeys(sale, 'apple').answer(lateId))) === 1,
+      );
+      const again = await order({ user_id: 'u-st', item_id: 'apple', quantity: 1 }, 'k-late');
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expect(again.body).toBe(answered.body);
     });
 
     it('answers 422 IDEMPOTENCY_KEY_REUSED for the same key with a different body', async () => {
@@ -307,6 +350,32 @@ describe('single Redis only', () => {
           payload: { user_id: 'u-rl-2', item_id: 'plum', quantity: 1 },
         });
         expect(other.statusCode).toBe(202);
+      } finally {
+        await g.close();
+      }
+    });
+
+    it('limits the order routes per client IP in the process: no Redis key, refused before the body is read', async () => {
+      const g = await buildGateway(testConfig(sale, { RATE_LIMIT_IP_MAX_REQUESTS: '2' }));
+      await g.init();
+      try {
+        const post = (i: number, ip: string) =>
+          g.app.inject({
+            method: 'POST',
+            url: '/buy',
+            remoteAddress: ip,
+            headers: jsonHeaders(),
+            payload: { user_id: `u-ip-${i}`, item_id: 'plum', amount: 1, request_id: `k-ip-${ip}-${i}` },
+          });
+        expect((await post(0, '192.0.2.50')).statusCode).toBe(202);
+        expect((await post(1, '192.0.2.50')).statusCode).toBe(202);
+        const last = await post(2, '192.0.2.50');
+        expect(last.statusCode).toBe(429);
+        expect(last.json().code).toBe('RATE_LIMITED');
+        expect(last.headers['ratelimit-policy']).toMatch(/^2;w=60;policy="order-ip"/);
+        expect(Number(last.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+        expect((await post(3, '192.0.2.51')).statusCode).toBe(202);
+        expect(await redis.exists(rateLimitKey(sale, 'order-ip', '192.0.2.50'))).toBe(0);
       } finally {
         await g.close();
       }
