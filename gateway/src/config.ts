@@ -106,6 +106,8 @@ export const envSchema = z.object({
   IDEMPOTENCY_PENDING_TTL: duration('30s'),
   BODY_LIMIT: int(4096, 256, 1_048_576),
   SHUTDOWN_TIMEOUT: duration('30s'),
+  /** V8's young-generation cap (--max-semi-space-size, MB; 0: V8's default of 64 MB): gateway/src/heap.ts */
+  V8_MAX_SEMI_SPACE_MB: int(8, 0, 1024),
   SSE_HEARTBEAT: duration('15s'),
   SSE_MAX_DURATION: duration('10m'),
   STOCK_POLL_INTERVAL: duration('1s'),
@@ -149,6 +151,8 @@ export interface GatewayConfig {
   idempotency: { ttlMs: number; pendingTtlMs: number };
   bodyLimit: number;
   shutdownTimeoutMs: number;
+  /** --max-semi-space-size the process runs with (0: V8's default) */
+  maxSemiSpaceMb: number;
   sse: { heartbeatMs: number; maxDurationMs: number };
   stockPollIntervalMs: number;
   healthCheckTimeoutMs: number;
@@ -224,6 +228,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     idempotency: { ttlMs: e.IDEMPOTENCY_TTL, pendingTtlMs: e.IDEMPOTENCY_PENDING_TTL },
     bodyLimit: e.BODY_LIMIT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    maxSemiSpaceMb: e.V8_MAX_SEMI_SPACE_MB,
     sse: { heartbeatMs: e.SSE_HEARTBEAT, maxDurationMs: e.SSE_MAX_DURATION },
     stockPollIntervalMs: e.STOCK_POLL_INTERVAL,
     healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT,
