@@ -53,7 +53,7 @@ format: deps
 typecheck: deps
 	tsc -p tsconfig.json
 
-test: services-install
+test: services-install images
 	tools/run-tests.sh
 
 # the fast loop: pure tests beside the code, no global setup, no service started

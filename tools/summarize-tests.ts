@@ -1,35 +1,50 @@
-// Prints "N passed, N failed" over the vitest JSON report plus the non-vitest checks (lint, typecheck).
+// Prints "N passed, N failed" over one or more vitest JSON reports plus the non-vitest checks (lint, typecheck):
+//   node tools/summarize-tests.ts <checks passed> <checks failed> <report.json>:<vitest exit code> [...]
 // A missing or unreadable report counts as one failure, so a crashed run never looks green.
 import { readFileSync } from 'node:fs';
 
-const [report, checksPassed = '0', checksFailed = '0', vitestExit = '0'] = process.argv.slice(2);
+const [checksPassed = '0', checksFailed = '0', ...runs] = process.argv.slice(2);
 let passed = Number(checksPassed);
 let failed = Number(checksFailed);
-try {
-  const json = JSON.parse(readFileSync(report ?? '', 'utf8')) as {
-    numPassedTests: number;
-    numFailedTests: number;
-    numPendingTests: number;
-    numTodoTests: number;
-    testResults: { name: string; status: string; message?: string; assertionResults: unknown[] }[];
-  };
-  passed += json.numPassedTests;
-  // Skipped and todo tests count as failures: nothing may be hidden.
-  failed += json.numFailedTests + json.numPendingTests + json.numTodoTests;
-  // A file that fails to load (or whose hooks fail) has no failed tests of its own; count it.
-  for (const file of json.testResults) {
-    if (file.status === 'failed' && file.assertionResults.length === 0) {
-      failed += 1;
-      console.error(`suite failed without tests: ${file.name}: ${file.message ?? ''}`);
-    }
-  }
-} catch (err) {
-  console.error(`no vitest report at ${report}: ${(err as Error).message}`);
-  failed += 1;
+
+interface Report {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
+  testResults: { name: string; status: string; message?: string; assertionResults: unknown[] }[];
 }
-// vitest failed for a reason no test shows (global setup, unhandled error): that is a failure too.
-if (vitestExit !== '0' && failed === Number(checksFailed)) {
-  console.error(`vitest exited with ${vitestExit} without a failed test: counted as one failure`);
+
+for (const arg of runs) {
+  const at = arg.lastIndexOf(':');
+  const report = at > 0 ? arg.slice(0, at) : arg;
+  const vitestExit = at > 0 ? arg.slice(at + 1) : '0';
+  let failedHere = 0;
+  try {
+    const json = JSON.parse(readFileSync(report, 'utf8')) as Report;
+    passed += json.numPassedTests;
+    // Skipped and todo tests count as failures: nothing may be hidden.
+    failedHere += json.numFailedTests + json.numPendingTests + json.numTodoTests;
+    // A file that fails to load (or whose hooks fail) has no failed tests of its own; count it.
+    for (const file of json.testResults) {
+      if (file.status === 'failed' && file.assertionResults.length === 0) {
+        failedHere += 1;
+        console.error(`suite failed without tests: ${file.name}: ${file.message ?? ''}`);
+      }
+    }
+  } catch (err) {
+    console.error(`no vitest report at ${report}: ${(err as Error).message}`);
+    failedHere += 1;
+  }
+  // vitest failed for a reason no test shows (global setup, unhandled error): that is a failure too.
+  if (vitestExit !== '0' && failedHere === 0) {
+    console.error(`vitest (${report}) exited with ${vitestExit} without a failed test: counted as one failure`);
+    failedHere += 1;
+  }
+  failed += failedHere;
+}
+if (runs.length === 0) {
+  console.error('no vitest report given: counted as one failure');
   failed += 1;
 }
 console.log(`${passed} passed, ${failed} failed`);

@@ -1,49 +1,38 @@
 /**
- * The testcontainers provider, for machines with a Docker engine (laptops, hosted CI): Redis, Redpanda (Kafka API) and
- * K3s containers behind the same interface as the native provider. kubectl and helm still come from the npm cache.
+ * The testcontainers provider: Redis, Kafka (KRaft, the apache/kafka image), K3s and Prometheus containers behind the
+ * same interface as the native provider. It uses the Docker engine DOCKER_HOST names, or podman's Docker API started
+ * by the harness on a machine without one (docker-engine.ts); then Redis and Kafka are the images `make images` builds
+ * here (no registry), and services without a local image are refused by name. kubectl and helm come from the npm cache.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
+import { type DockerEngine, dockerTarget, ensureDockerEngine } from './docker-engine.ts';
+import { ensureImages, IMAGE_NAMES, type ImageKey, podman } from './images.ts';
 import { ensureKubectlHelm, ensurePromOperatorCrds } from './install.ts';
 import { binPaths, dirs, envFlag } from './paths.ts';
 import { run, which } from './proc.ts';
 import type { ServiceEndpoints, ServiceName, ServiceProvider, ServiceStatus } from './types.ts';
 
+export { dockerEngineAnswers, dockerTarget } from './docker-engine.ts';
+
 export const IMAGES = {
-  redis: process.env.FSE_TC_REDIS_IMAGE || 'redis:7.4-alpine',
-  redpanda: process.env.FSE_TC_REDPANDA_IMAGE || 'docker.redpanda.com/redpandadata/redpanda:v24.3.6',
+  redis: process.env.FSE_TC_REDIS_IMAGE || IMAGE_NAMES.redis,
+  kafka: process.env.FSE_TC_KAFKA_IMAGE || IMAGE_NAMES.kafka,
   k3s: process.env.FSE_TC_K3S_IMAGE || 'rancher/k3s:v1.33.4-k3s1',
   prometheus: process.env.FSE_TC_PROMETHEUS_IMAGE || 'prom/prometheus:v3.5.0',
 };
 
-/** Where the Docker engine API is expected (DOCKER_HOST or the default socket). */
-export function dockerTarget(): { socketPath?: string; host?: string; port?: number; label: string } {
-  const dh = process.env.DOCKER_HOST;
-  if (dh?.startsWith('tcp://')) {
-    const u = new URL(dh.replace('tcp://', 'http://'));
-    return { host: u.hostname, port: Number(u.port || 2375), label: dh };
-  }
-  const socketPath = dh?.startsWith('unix://') ? dh.slice('unix://'.length) : '/var/run/docker.sock';
-  return { socketPath, label: `unix://${socketPath}` };
-}
-
-/** True when a Docker engine answers GET /_ping within the timeout. */
-export function dockerEngineAnswers(timeoutMs = 1500): Promise<boolean> {
-  const t = dockerTarget();
-  return new Promise((resolve) => {
-    const req = request(
-      { socketPath: t.socketPath, host: t.host, port: t.port, path: '/_ping', method: 'GET', timeout: timeoutMs },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      },
-    );
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-    req.end();
-  });
-}
+/** The images `make images` builds for a service (on podman's service they are built, never pulled). */
+const LOCAL_BUILDS: Partial<Record<ServiceName, { image: string; key: ImageKey; name: string }>> = {
+  redis: { image: IMAGES.redis, key: 'redis', name: IMAGE_NAMES.redis },
+  kafka: { image: IMAGES.kafka, key: 'kafka', name: IMAGE_NAMES.kafka },
+};
+const IMAGE_OF: Partial<Record<ServiceName, string>> = {
+  redis: IMAGES.redis,
+  kafka: IMAGES.kafka,
+  kube: IMAGES.k3s,
+  prometheus: IMAGES.prometheus,
+};
 
 interface Stoppable {
   stop(): Promise<unknown>;
@@ -53,12 +42,31 @@ export class TestcontainersProvider implements ServiceProvider {
   readonly kind = 'testcontainers' as const;
   private readonly containers = new Map<ServiceName, Stoppable>();
   private readonly endpoints: ServiceEndpoints = {};
+  private engine: DockerEngine | undefined;
 
-  private async requireEngine(): Promise<void> {
-    if (!(await dockerEngineAnswers())) {
+  /**
+   * The engine, and on podman's service (no registry) the images: Redis and Kafka are built here (cached); any other
+   * image must already be on this machine, else the service is refused naming the image.
+   */
+  private async prepare(names: ServiceName[]): Promise<void> {
+    this.engine ??= await ensureDockerEngine();
+    if (!this.engine.podman) return;
+    const builds = names.flatMap((n) => {
+      const b = LOCAL_BUILDS[n];
+      return b && b.image === b.name ? [b.key] : [];
+    });
+    if (builds.length) await ensureImages({ only: builds, archives: false });
+    const missing: string[] = [];
+    for (const n of names) {
+      const image = IMAGE_OF[n];
+      if (image && (await podman(['image', 'exists', image], { check: false })).code !== 0)
+        missing.push(`${n} (image ${image})`);
+    }
+    if (missing.length) {
       throw new Error(
-        `FLASHSALE_E2E_ENV=testcontainers needs a Docker engine, but none answered at ${dockerTarget().label} ` +
-          '(set DOCKER_HOST, start Docker, or use FLASHSALE_E2E_ENV=native to run the services as local processes)',
+        `the testcontainers provider on podman (${dockerTarget().label}) has no image for ${missing.join(', ')}: ` +
+          'no registry is reachable here and `make images` builds only Redis and Kafka; ' +
+          'leave these services out of FSE_SERVICES, or run them with FLASHSALE_E2E_ENV=native',
       );
     }
   }
@@ -77,7 +85,7 @@ export class TestcontainersProvider implements ServiceProvider {
           'run those tests with FLASHSALE_E2E_ENV=native or leave them out of FSE_SERVICES',
       );
     }
-    await this.requireEngine();
+    await this.prepare(names);
     await this.install(names);
     await Promise.all(names.filter((n) => !this.containers.has(n)).map((n) => this.startOne(n)));
     const out: ServiceEndpoints = {};
@@ -97,8 +105,8 @@ export class TestcontainersProvider implements ServiceProvider {
         return;
       }
       case 'kafka': {
-        const { RedpandaContainer } = await import('@testcontainers/redpanda');
-        const c = await new RedpandaContainer(IMAGES.redpanda).start();
+        const { KafkaKraftContainer } = await import('./kafka-container.ts');
+        const c = await new KafkaKraftContainer(IMAGES.kafka).start();
         this.containers.set(name, c);
         this.endpoints.kafka = { brokers: [c.getBootstrapServers()] };
         return;
@@ -140,6 +148,7 @@ export class TestcontainersProvider implements ServiceProvider {
     }
   }
 
+  /** Stops the containers (all of them without names, and then podman's service if this provider started it). */
   async down(names?: ServiceName[]): Promise<void> {
     const which = names ?? [...this.containers.keys()];
     await Promise.all(
@@ -150,6 +159,10 @@ export class TestcontainersProvider implements ServiceProvider {
         await c?.stop();
       }),
     );
+    if (!names && this.engine) {
+      await this.engine.release();
+      this.engine = undefined;
+    }
   }
 
   async status(names?: ServiceName[]): Promise<ServiceStatus[]> {
