@@ -8,7 +8,8 @@
  *   (bench/gateway-floor.ts).
  *
  * Then the full path again at 80 % of its saturated rate (the p99 that counts), Redis work per accepted order from
- * `INFO commandstats` (script calls, and every command including those run inside scripts), and the gateway's RSS.
+ * `INFO commandstats` (script calls, and every command including those run inside scripts; the gateway's once-a-second
+ * stock poll, counted while it idles, is taken off), the CPU each server spent per accepted order, and the RSS.
  * Redis is a private redis-server of this run (AOF everysec, as production runs it), so the command counts are this
  * run's alone; Kafka is the harness's.
  *
@@ -29,7 +30,7 @@ import { createRedis, parseAddrList, seedItem, topics } from '@flashsale/common'
 import autocannon from 'autocannon';
 import { Kafka, logLevel } from 'kafkajs';
 import { ThrowawayRedis } from '../e2e/support/throwaway-redis.ts';
-import { commandStats, perOrder } from './scale-out.ts';
+import { commandStats, perOrder, procTicks } from './scale-out.ts';
 
 const { values } = parseArgs({
   options: {
@@ -85,6 +86,57 @@ function rssMb(pid: number | undefined): { now: number; peak: number } | null {
   } catch {
     return null;
   }
+}
+
+type Stats = ReturnType<typeof commandStats>;
+
+/** `end` less `scale` x what each command did between `idleFrom` and `idleTo` (the idle window's background). */
+function withoutBackground(end: Stats, idleFrom: Stats, idleTo: Stats, scale: number): Stats {
+  const out: Stats = new Map();
+  for (const [k, v] of end) {
+    const a = idleFrom.get(k) ?? { calls: 0, usec: 0 };
+    const b = idleTo.get(k) ?? a;
+    out.set(k, {
+      calls: v.calls - Math.round((b.calls - a.calls) * scale),
+      usec: v.usec - Math.round((b.usec - a.usec) * scale),
+    });
+  }
+  return out;
+}
+
+/** Calls per order of each command between two snapshots (those above 0.005). */
+function byCommand(a: Stats, b: Stats, orders: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of b) {
+    const per = (v.calls - (a.get(k)?.calls ?? 0)) / Math.max(1, orders);
+    if (k !== 'info' && per >= 0.005) out[k] = Number(per.toFixed(3));
+  }
+  return out;
+}
+
+/** CPU time (user + system) of a process so far, ms (Linux clock ticks of 10 ms). */
+function cpuMs(pid: number | undefined): number {
+  try {
+    return procTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * One measured run against `server`, with the server's CPU ms per accepted request: on a machine shared with other
+ * work the rate moves with the load, the CPU a request costs the server much less.
+ */
+async function measure(
+  server: { url: string; child: { pid?: number | undefined } },
+  seconds: number,
+  label: string,
+  overallRate?: number,
+) {
+  const c0 = cpuMs(server.child.pid);
+  const r = await load(server.url, seconds, label, overallRate);
+  const cpu = cpuMs(server.child.pid) - c0;
+  return { ...r, cpuMsPerAccepted: Number((cpu / Math.max(1, r.ok2xx)).toFixed(3)) };
 }
 
 async function load(url: string, seconds: number, label: string, overallRate?: number) {
@@ -154,21 +206,29 @@ async function main() {
     }
     const offsets = async () =>
       (await admin.fetchTopicOffsets(topics(sale).orders)).reduce((s, p) => s + Number(p.high), 0);
-    const base = await load(noop.url, duration, 'no-op fastify route');
+    const base = await measure(noop, duration, 'no-op fastify route');
     const s0 = await stats();
-    const floorRun = await load(floor.url, duration, 'floor (script + send)');
+    const floorRun = await measure(floor, duration, 'floor (script + send)');
     const s1 = await stats();
+    // the gateway's own background reads (the stock poll, once a second) do not scale with orders: counted while it
+    // idles and taken off the full run's window
+    const quiet = 3;
+    await new Promise((r) => setTimeout(r, quiet * 1000));
+    const sIdle = await stats();
     const before = await offsets();
-    const full = await load(gw.url, duration, 'gateway full path');
+    const full = await measure(gw, duration, 'gateway full path');
     const after = await offsets();
-    const s2 = await stats();
+    const s2 = withoutBackground(await stats(), s1, sIdle, duration / quiet);
     const rss = { gateway: rssMb(gw.child.pid), floor: rssMb(floor.child.pid), noop: rssMb(noop.child.pid) };
     const rate80 = Math.max(1, Math.round(full.acceptedPerSecond * 0.8));
-    const at80 = await load(gw.url, duration, 'gateway at 80 % rate', rate80);
-    const redisPerOrder = { full: perOrder(s1, s2, full.ok2xx), floor: perOrder(s0, s1, floorRun.ok2xx) };
+    const at80 = await measure(gw, duration, 'gateway at 80 % rate', rate80);
+    const redisPerOrder = {
+      full: { ...perOrder(sIdle, s2, full.ok2xx), byCommand: byCommand(sIdle, s2, full.ok2xx) },
+      floor: perOrder(s0, s1, floorRun.ok2xx),
+    };
 
     const fmt = (r: typeof base) =>
-      `${r.label.padEnd(24)} ${r.acceptedPerSecond.toFixed(0).padStart(8)} /s  p50 ${String(r.p50).padStart(4)} ms  p99 ${String(r.p99).padStart(4)} ms  (${r.requests} requests, ${r.non2xx} non-2xx, ${r.errors} errors)`;
+      `${r.label.padEnd(24)} ${r.acceptedPerSecond.toFixed(0).padStart(8)} /s  p50 ${String(r.p50).padStart(4)} ms  p99 ${String(r.p99).padStart(4)} ms  CPU ${r.cpuMsPerAccepted.toFixed(3)} ms/order  (${r.requests} requests, ${r.non2xx} non-2xx, ${r.errors} errors)`;
     console.log(`\ngateway benchmark: ${connections} connections, ${duration} s each, sale ${sale}`);
     for (const r of [base, floorRun, full, at80]) console.log(fmt(r));
     console.log(
@@ -178,7 +238,8 @@ async function main() {
     );
     console.log(
       `Redis per accepted order: full path ${redisPerOrder.full.scriptCalls} script calls, ` +
-        `${redisPerOrder.full.commands} commands; floor ${redisPerOrder.floor.scriptCalls} / ${redisPerOrder.floor.commands}`,
+        `${redisPerOrder.full.commands} commands ${JSON.stringify(redisPerOrder.full.byCommand)}; floor ` +
+        `${redisPerOrder.floor.scriptCalls} / ${redisPerOrder.floor.commands}`,
     );
     console.log(
       `RSS MB (now / peak): ${JSON.stringify(rss)}; load average ${load0.toFixed(1)} -> ${loadavg()[0]?.toFixed(1)}`,
