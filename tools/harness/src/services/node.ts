@@ -83,6 +83,14 @@ async function nodeCredentials(l: NodeLayout, ip: string, server: string, logPat
   return { ca, serving };
 }
 
+/** The Node object says Ready (the kubelet reaches this control plane: a restarted `kube` has a new CA and etcd). */
+async function nodeReady(server: string, token: string): Promise<boolean> {
+  const r = await apiGet(server, `/api/v1/nodes/${NODE_NAME}`, token);
+  if (r.status !== 200) return false;
+  const n = JSON.parse(r.body) as { status?: { conditions?: { type: string; status: string }[] } };
+  return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
 async function httpOk(url: string): Promise<boolean> {
   try {
     const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
@@ -128,10 +136,13 @@ export const node: NativeService<'node'> = {
   },
   async healthy(_e: Endpoint<'node'>) {
     const p = ports();
+    const token = tokenOf(kubeconfigPath());
+    if (!token) return false;
     const checks = await Promise.all([
       httpOk(`http://127.0.0.1:${p.kubeletHealthz}/healthz`),
       httpOk(`http://127.0.0.1:${p.kubeProxyHealthz}/healthz`),
       httpOk(`http://127.0.0.1:${p.corednsReady}/ready`),
+      nodeReady(`https://${HOST}:${p.apiserver}`, token).catch(() => false),
     ]);
     return checks.every(Boolean);
   },
@@ -229,16 +240,10 @@ async function startNode(started: Daemon[]): Promise<Endpoint<'node'>> {
 
   const opts = { timeoutMs: 90_000, intervalMs: 300, alive: started, logPath };
   await Promise.all([
-    waitFor(
-      `node ${NODE_NAME} to be Ready`,
-      async () => {
-        const r = await apiGet(server, `/api/v1/nodes/${NODE_NAME}`, token);
-        if (r.status !== 200) return false;
-        const n = JSON.parse(r.body) as { status?: { conditions?: { type: string; status: string }[] } };
-        return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-      },
-      { ...opts, logPath: logFile('node-kubelet') },
-    ),
+    waitFor(`node ${NODE_NAME} to be Ready`, () => nodeReady(server, token), {
+      ...opts,
+      logPath: logFile('node-kubelet'),
+    }),
     waitFor('CoreDNS to be ready', () => httpOk(`http://127.0.0.1:${p.corednsReady}/ready`), {
       ...opts,
       logPath: logFile('node-coredns'),
