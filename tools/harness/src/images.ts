@@ -141,6 +141,11 @@ async function inspect(name: string): Promise<Inspected | undefined> {
   return { id, size: Number(size), inputs: inputs === '<no' ? '' : inputs };
 }
 
+/** Removes an image a rebuild replaced (now untagged); kept when a container or a child image still uses it. */
+async function dropSuperseded(old: Inspected | undefined, now: Inspected): Promise<void> {
+  if (old && old.id !== now.id) await podman(['rmi', old.id], { check: false });
+}
+
 function sha(parts: (string | Buffer)[]): string {
   const h = createHash('sha256');
   for (const p of parts) h.update(p).update('\0');
@@ -183,6 +188,7 @@ async function ensureBase(): Promise<Inspected> {
   if (!existsSync(tarball)) {
     await ensureApt({ debootstrap: 'debootstrap' });
     mkdirSync(imageDirs.downloads, { recursive: true });
+    mkdirSync(dirs.build, { recursive: true });
     await timed(`debootstrap ${IMAGE_VERSIONS.debian} (log ${buildLog('base')})`, () =>
       run(script, [IMAGE_VERSIONS.debian, DEBIAN_MIRROR, tarball], {
         logPath: buildLog('base'),
@@ -305,6 +311,7 @@ async function ensureRecipe(recipe: Recipe, base: Inspected): Promise<Inspected>
   }
   const now = await inspect(recipe.tags[0]!);
   if (!now) throw new Error(`podman build did not produce ${recipe.tags[0]}`);
+  await dropSuperseded(have, now);
   return now;
 }
 
@@ -360,10 +367,9 @@ async function ensureProduct(node: Inspected): Promise<Inspected> {
   const inputs = sha([node.id, ...read('Dockerfile'), ...read('.dockerignore'), ...files.flatMap(read)]);
   const stamp = join(imageDirs.root, 'product.inputs.json');
   const last = JSON.parse(existsSync(stamp) ? readFileSync(stamp, 'utf8') : '{}') as { inputs?: string; id?: string };
-  if (last.inputs === inputs) {
-    const have = await inspect(IMAGE_NAMES.product);
-    if (have && have.id === last.id && (await inspect(IMAGE_NAMES.productNext))?.id === have.id) return have;
-  }
+  const have = await inspect(IMAGE_NAMES.product);
+  if (last.inputs === inputs && have && have.id === last.id && (await inspect(IMAGE_NAMES.productNext))?.id === have.id)
+    return have;
   const args = ['build', '--pull=never', '--layers', '--file', join(ROOT, 'Dockerfile')];
   for (const t of tags) args.push('--tag', t);
   await timed(`podman build ${tags.join(', ')} (Dockerfile; log ${buildLog('product')})`, () =>
@@ -372,6 +378,7 @@ async function ensureProduct(node: Inspected): Promise<Inspected> {
   const now = await inspect(IMAGE_NAMES.product);
   if (!now) throw new Error(`podman build did not produce ${IMAGE_NAMES.product}`);
   writeFileSync(stamp, JSON.stringify({ inputs, id: now.id }));
+  await dropSuperseded(have, now);
   return now;
 }
 
@@ -420,6 +427,10 @@ export async function ensureImages(opts: EnsureImagesOptions = {}): Promise<Imag
   if (!IMAGE_VERSIONS.product) throw new Error('no appVersion in charts/flash-sale-operator/Chart.yaml');
   await ensurePodman();
   return withLock('images', async () => {
+    // leftovers of a run that was killed (we hold the lock, so none is in use)
+    for (const d of existsSync(dirs.build) ? readdirSync(dirs.build) : [])
+      if (d.startsWith('fse-debootstrap.') || d.startsWith('image-'))
+        rmSync(join(dirs.build, d), { recursive: true, force: true });
     const base = await ensureBase();
     const built: Partial<Record<ImageKey, Inspected>> = {};
     const recipe = (k: ImageKey) => RECIPE_LIST.find((r) => r.key === k)!;
