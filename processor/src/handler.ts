@@ -50,6 +50,7 @@ import {
   takeBucketed,
 } from '@flashsale/common';
 import { type BucketCounts, createBucketCounts } from './buckets.ts';
+import { type Clock, systemClock } from './clock.ts';
 import type { ProcessorConfig } from './config.ts';
 import type { InMessage } from './consumer.ts';
 import type { ProcessorMetrics } from './metrics.ts';
@@ -71,6 +72,8 @@ export interface HandlerDeps {
   onLevel?: (itemId: string, remaining: number) => void;
   /** stock buckets per item (shared with the sweeper and the audit); created here when absent */
   buckets?: BucketCounts;
+  /** the time of holds (default: the wall clock) */
+  clock?: Clock;
 }
 
 export class Semaphore {
@@ -185,6 +188,7 @@ function fromBucketed(b: BucketReserveResult): ReserveResult {
 
 export function createHandler(d: HandlerDeps) {
   const { config, redis, metrics, log } = d;
+  const clock = d.clock ?? systemClock;
   const counts = d.buckets ?? createBucketCounts(redis, config.sale);
   /** bucketed items whose last answer was SOLD_OUT: their next orders first read the buckets (refusable) */
   const soldOut = new Set<string>();
@@ -237,13 +241,13 @@ export function createHandler(d: HandlerDeps) {
    * failed units back to their bucket exactly once), its outcomes named as the plain ones.
    */
   const confirmOf = async (o: OrderMessage, k: number) => {
-    if (k <= 1) return confirmHold(redis, config.sale, o.item_id, o.order_id);
-    const c = await settleBucketed(redis, config.sale, o.item_id, o.order_id, 'CONFIRMED', '', k);
+    if (k <= 1) return confirmHold(redis, config.sale, o.item_id, o.order_id, clock.now());
+    const c = await settleBucketed(redis, config.sale, o.item_id, o.order_id, 'CONFIRMED', '', k, clock.now());
     return { status: c.status, outcome: c.outcome === 'settled' ? 'confirmed' : c.outcome };
   };
   const releaseOf = async (o: OrderMessage, k: number, reason: string) => {
-    if (k <= 1) return releaseHold(redis, config.sale, o.item_id, o.order_id, 'PAYMENT_FAILED', reason);
-    const c = await settleBucketed(redis, config.sale, o.item_id, o.order_id, 'PAYMENT_FAILED', reason, k);
+    if (k <= 1) return releaseHold(redis, config.sale, o.item_id, o.order_id, 'PAYMENT_FAILED', reason, clock.now());
+    const c = await settleBucketed(redis, config.sale, o.item_id, o.order_id, 'PAYMENT_FAILED', reason, k, clock.now());
     return { status: c.status, outcome: c.outcome === 'settled' ? 'released' : c.outcome };
   };
 
@@ -319,7 +323,7 @@ export function createHandler(d: HandlerDeps) {
       };
     };
     const reserveOf = (w: Work) => {
-      const { keys, args } = reserveArgs(config.sale, inputOf(w), config.holdTtlMs);
+      const { keys, args } = reserveArgs(config.sale, inputOf(w), config.holdTtlMs, clock.now());
       return callScript(redis, 'inventory_reserve', keys, args);
     };
     let pending = valid;
@@ -401,7 +405,7 @@ export function createHandler(d: HandlerDeps) {
             break;
           }
           let leftClaiming = false;
-          for (const x of await refuseSoldOut(redis, config.sale, list.slice(at, at + n).map(inputOf))) {
+          for (const x of await refuseSoldOut(redis, config.sale, list.slice(at, at + n).map(inputOf), clock.now())) {
             if (x.status === 'rejected') {
               if (stop(at, x.reason)) return;
             } else if (!x.value) {
@@ -416,11 +420,13 @@ export function createHandler(d: HandlerDeps) {
         }
         // (1)
         const rest = list.slice(at);
-        const claims = await Promise.allSettled(rest.map((w) => claimBucketed(redis, config.sale, inputOf(w))));
+        const claims = await Promise.allSettled(
+          rest.map((w) => claimBucketed(redis, config.sale, inputOf(w), clock.now())),
+        );
         // (2)
         const commits: Promise<void>[] = [];
         const commit = (w: Work, bucket: number) => {
-          const p = commitBucketed(redis, config.sale, inputOf(w), k, bucket, config.holdTtlMs, Date.now(), false);
+          const p = commitBucketed(redis, config.sale, inputOf(w), k, bucket, config.holdTtlMs, clock.now(), false);
           commits.push(
             p.then(
               (res) => {
@@ -514,7 +520,16 @@ export function createHandler(d: HandlerDeps) {
           // a crash may have come between the settle and the give-back: repeat it (once: guarded by the take marker)
           const o = w.order!;
           await retry('give back', () =>
-            settleBucketed(redis, config.sale, o.item_id, o.order_id, r.status as 'EXPIRED', r.reason, w.k!),
+            settleBucketed(
+              redis,
+              config.sale,
+              o.item_id,
+              o.order_id,
+              r.status as 'EXPIRED',
+              r.reason,
+              w.k!,
+              clock.now(),
+            ),
           ).catch((e) => log.warn({ err: e, order_id: o.order_id }, 'give-back on replay failed; the sweeper retries'));
         }
         const reason = needsDlq(r.status, r.reason);

@@ -16,6 +16,7 @@ import {
   type RedisClient,
 } from '@flashsale/common';
 import { type BucketCounts, createBucketCounts } from './buckets.ts';
+import { type Clock, systemClock } from './clock.ts';
 import type { ProcessorConfig } from './config.ts';
 import type { OrdersConsumer } from './consumer.ts';
 import type { ProcessorMetrics } from './metrics.ts';
@@ -55,6 +56,7 @@ export function sweepOnce(
   log: Logger,
   counts: BucketCounts = createBucketCounts(redis, cfg.sale),
   token: string = randomUUID(),
+  clock: Clock = systemClock,
 ) {
   const leaseMs = Math.max(1, Math.round(cfg.sweep.intervalMs));
   const take = (item: string) =>
@@ -70,7 +72,7 @@ export function sweepOnce(
       const k = await counts.get(item);
       // bounded batches; keep going while the item still has due holds, at most 20 batches per tick
       for (let i = 0; i < 20; i++) {
-        const r = await expireBucketed(redis, cfg.sale, item, k, cfg.sweep.batch);
+        const r = await expireBucketed(redis, cfg.sale, item, k, cfg.sweep.batch, clock.now());
         if (r.orders > 0) {
           metrics.holdsExpired.inc(r.orders);
           log.info({ event: 'holds_expired', item_id: item, orders: r.orders, units: r.units }, 'Holds expired');

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { checkTlsAtStartup, createLogger, createRedis, topics } from '@flashsale/common';
 import { createBucketCounts } from './buckets.ts';
+import type { Clock } from './clock.ts';
 import type { ProcessorConfig } from './config.ts';
 import { OrdersConsumer } from './consumer.ts';
 import { createHandler, Semaphore } from './handler.ts';
@@ -30,6 +31,8 @@ export interface StartOptions {
   payment?: PaymentProvider;
   /** register process-wide default metrics (off when several processors share a process) */
   defaultMetrics?: boolean;
+  /** the time of holds and their sweep (a test's clock lets a hold's TTL pass at once; default: the wall clock) */
+  clock?: Clock;
 }
 
 export async function startProcessor(config: ProcessorConfig, opts: StartOptions = {}): Promise<ProcessorHandle> {
@@ -124,8 +127,9 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
     dlqPartitions,
     onLevel: (item, remaining) => metrics.inventoryLevel.set({ item_id: item }, remaining),
     buckets,
+    ...(opts.clock ? { clock: opts.clock } : {}),
   });
-  const sweep = sweepOnce(config, redis, metrics, log, buckets, instanceId);
+  const sweep = sweepOnce(config, redis, metrics, log, buckets, instanceId, opts.clock);
   const audit = auditOnce(config, redis, metrics, log, buckets);
   const offsets = offsetsOnce(consumer, metrics);
   const stoppers = [

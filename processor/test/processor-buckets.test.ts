@@ -27,6 +27,7 @@ import {
   startBucket,
 } from '@flashsale/common';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
+import { eventually } from '../../e2e/support/wait.ts';
 import { loadConfig } from '../src/config.ts';
 import type { PaymentProvider, PaymentResult } from '../src/payment.ts';
 import { type ProcessorHandle, startProcessor } from '../src/processor.ts';
@@ -44,7 +45,6 @@ import {
   tcpProxy,
   uniqueSale,
   waitAllFinal,
-  waitFor,
 } from './support.ts';
 
 const running: ProcessorHandle[] = [];
@@ -113,7 +113,7 @@ async function checkSettled(
   final: Map<string, string>,
 ) {
   const count = (s: string) => [...final.values()].filter((v) => v === s).length;
-  await waitFor('pending give-backs completed', async () => (await r.hlen(itemKeys(sale, item).gives)) === 0);
+  await eventually('pending give-backs completed', async () => (await r.hlen(itemKeys(sale, item).gives)) === 0);
   const a: ItemAudit = await auditBucketed(r, sale, item, k);
   const levels = await bucketLevels(r, sale, item, k);
   expect(levels.every((x) => x >= 0)).toBe(true);
@@ -182,7 +182,7 @@ describe.each(BURSTS)('processor on a hot item over K = $k buckets, $b.name Redi
     expect(end).toMatchObject({ remaining: 0, confirmed: STOCK });
     // no order confirmed twice: one CONFIRMED event per confirmed order
     const hotConfirmed = () => [...confirms].filter(([id]) => id.startsWith('hot.'));
-    await waitFor('every confirm event', async () => hotConfirmed().length >= end.confirmed);
+    await eventually('every confirm event', async () => hotConfirmed().length >= end.confirmed);
     const hotConfirms = hotConfirmed();
     expect(hotConfirms.every(([, n]) => n === 1)).toBe(true);
     expect(hotConfirms.length).toBe(end.confirmed);
@@ -274,7 +274,7 @@ describe.each([single, cluster])('processor SIGKILL on a bucketed item (K = 4), 
     const first = spawnProcessor(env, children);
     await produce(sale, orders);
     // early in the burst: orders claimed ahead of their takes (CLAIMING), holds, and orders not read yet
-    await waitFor('a burst in progress', async () => (await auditBucketed(r, sale, 'hot', k)).held >= 20, 30_000, 5);
+    await eventually('a burst in progress', async () => (await auditBucketed(r, sale, 'hot', k)).held >= 20, 30_000, 5);
     first.child.kill('SIGKILL');
     expect((await first.exited).signal).toBe('SIGKILL');
     const before = await statuses(r, sale, orders);
@@ -291,7 +291,7 @@ describe.each([single, cluster])('processor SIGKILL on a bucketed item (K = 4), 
     const a = await checkSettled(r, sale, 'hot', k, STOCK, final);
     const count = (s: string) => [...final.values()].filter((v) => v === s).length;
     expect(count('CONFIRMED') + count('PAYMENT_FAILED') + count('SOLD_OUT')).toBe(orders.length);
-    await waitFor('every confirm event', async () => confirms.size >= a.confirmed);
+    await eventually('every confirm event', async () => confirms.size >= a.confirmed);
     expect([...confirms.values()].every((n) => n === 1)).toBe(true);
     expect(confirms.size).toBe(a.confirmed);
     second.child.kill('SIGTERM');
@@ -373,7 +373,7 @@ describe('Redis cut mid-burst on a bucketed item (K = 4), single Redis behind a 
     // some users order several times: the per-user limit (3) holds through the retries
     const orders = makeOrders(sale, ['hot'], 400, 'cut').map((m, n) => (n % 4 === 0 ? { ...m, user_id: 'greedy' } : m));
     await produce(sale, orders);
-    await waitFor('the burst started', async () => (await auditBucketed(r, sale, 'hot', k)).held > 0, 30_000, 5);
+    await eventually('the burst started', async () => (await auditBucketed(r, sale, 'hot', k)).held > 0, 30_000, 5);
     let openAtCut = 0;
     for (let i = 0; i < 3; i++) {
       await proxy.cut();

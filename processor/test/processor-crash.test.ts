@@ -6,6 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { type RedisClient, seedItem } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../e2e/support/wait.ts';
 import {
   checkConservation,
   dlqOrderId,
@@ -18,7 +19,6 @@ import {
   statuses,
   uniqueSale,
   waitAllFinal,
-  waitFor,
 } from './support.ts';
 
 let r: RedisClient;
@@ -50,7 +50,7 @@ describe('processor crash and restart', () => {
     await produce(sale, orders);
 
     // wait until some payments have landed but the run is not over, then pull the plug
-    await waitFor(
+    await eventually(
       'a run in progress',
       async () => {
         const s = [...(await statuses(r, sale, orders)).values()];
@@ -81,7 +81,7 @@ describe('processor crash and restart', () => {
     expect(count('CONFIRMED') + count('SOLD_OUT') + count('PAYMENT_FAILED')).toBe(orders.length);
 
     const failed = [...final.entries()].filter(([, s]) => s === 'PAYMENT_FAILED').map(([id]) => id);
-    const dlq = await waitFor('dead letters', async () => {
+    const dlq = await eventually('dead letters', async () => {
       const d = await readDlq(sale);
       return new Set(d.map(dlqOrderId)).size >= failed.length ? d : undefined;
     });

@@ -4,6 +4,7 @@
  */
 import { PROCESSOR_METRICS as M, type RedisClient, seedItem } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { eventually } from '../../e2e/support/wait.ts';
 import { loadConfig } from '../src/config.ts';
 import type { PaymentProvider, PaymentResult } from '../src/payment.ts';
 import { type ProcessorHandle, startProcessor } from '../src/processor.ts';
@@ -21,7 +22,6 @@ import {
   statuses,
   uniqueSale,
   waitAllFinal,
-  waitFor,
 } from './support.ts';
 
 let r: RedisClient;
@@ -90,7 +90,7 @@ describe('processor end to end', () => {
       expect(count('PAYMENT_FAILED')).toBeGreaterThan(0);
 
       // dead letters: every failed payment once, plus the two poison messages, with the contract's headers
-      const dlq = await waitFor('dead letters', async () => {
+      const dlq = await eventually('dead letters', async () => {
         const d = await readDlq(sale);
         return d.length >= count('PAYMENT_FAILED') + 2 ? d : undefined;
       });
@@ -145,7 +145,7 @@ describe('processor end to end', () => {
     expect(success).toBe(count('CONFIRMED'));
     expect(audits.reduce((n, x) => n + x.confirmed, 0)).toBe(count('CONFIRMED'));
     expect(count('CONFIRMED')).toBeLessThanOrEqual(160);
-    const dlq = await waitFor('dead letters', async () => {
+    const dlq = await eventually('dead letters', async () => {
       const d = await readDlq(sale);
       return d.length >= count('PAYMENT_FAILED') ? d : undefined;
     });
@@ -197,11 +197,16 @@ describe('processor end to end', () => {
     await produce(sale, orders.slice(0, 300));
     const settled = async () =>
       [...(await statuses(r, sale, orders)).values()].filter((s) => s === 'CONFIRMED' || s === 'PAYMENT_FAILED').length;
-    await waitFor('a run in progress', async () => (await settled()) >= 10, 30_000, 20);
+    await eventually('a run in progress', async () => (await settled()) >= 10, 30_000, 20);
     const b = await start(sale, env); // rebalance 1
-    await waitFor('b in the group', async () => (await fetch(`http://127.0.0.1:${b.port}/health`)).status === 200);
+    await eventually('b in the group', async () => (await fetch(`http://127.0.0.1:${b.port}/health`)).status === 200);
     await produce(sale, orders.slice(300));
-    await waitFor('b at work', async () => (await metricValue(b.metrics.registry, M.ordersProcessed)) > 0, 30_000, 50);
+    await eventually(
+      'b at work',
+      async () => (await metricValue(b.metrics.registry, M.ordersProcessed)) > 0,
+      30_000,
+      50,
+    );
     await a.stop(); // rebalance 2: a finishes its batch, commits and leaves
     const final = await waitAllFinal(r, sale, orders);
     const count = (s: string) => [...final.values()].filter((v) => v === s).length;
@@ -215,7 +220,7 @@ describe('processor end to end', () => {
     expect(audits.every((x) => x.held === 0)).toBe(true);
     expect(count('CONFIRMED') + count('SOLD_OUT') + count('PAYMENT_FAILED')).toBe(orders.length);
     const failed = [...final.entries()].filter(([, s]) => s === 'PAYMENT_FAILED').map(([id]) => id);
-    const dlq = await waitFor('dead letters', async () => {
+    const dlq = await eventually('dead letters', async () => {
       const d = await readDlq(sale);
       return new Set(d.map(dlqOrderId)).size >= failed.length ? d : undefined;
     });

@@ -6,6 +6,7 @@
 import { itemKeys, PROCESSOR_METRICS as M, type RedisClient, seedItem } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listDlq, replayDlq } from '../../cli/src/dlq.ts';
+import { eventually, expectStable } from '../../e2e/support/wait.ts';
 import { loadConfig } from '../src/config.ts';
 import { type ProcessorHandle, startProcessor } from '../src/processor.ts';
 import {
@@ -23,7 +24,6 @@ import {
   tcpProxy,
   uniqueSale,
   waitAllFinal,
-  waitFor,
 } from './support.ts';
 
 let r: RedisClient;
@@ -62,15 +62,16 @@ describe('Redis faults', () => {
       REDIS_RETRY_MAX: '1s',
       PAYMENT_FAILURE_RATE: '0',
     });
-    await waitFor('healthy', async () => (await fetch(`http://127.0.0.1:${p.port}/health`)).status === 200);
+    await eventually('healthy', async () => (await fetch(`http://127.0.0.1:${p.port}/health`)).status === 200);
     await proxy.cut();
     const orders = makeOrders(sale, ['i1'], 20);
     await produce(sale, orders);
-    await waitFor(
+    await eventually(
       'unhealthy while Redis is away',
       async () => (await fetch(`http://127.0.0.1:${p.port}/health`)).status === 503,
     );
-    await new Promise((res) => setTimeout(res, 1500));
+    // a short outage: retried, nothing dead-lettered while it lasts
+    await expectStable(async () => expect(await metricValue(p.metrics.registry, M.ordersMovedToDlq)).toBe(0), 1500);
     await proxy.restore();
     const final = await waitAllFinal(r, sale, orders);
     expect([...final.values()].filter((s) => s === 'CONFIRMED')).toHaveLength(10);
@@ -100,7 +101,7 @@ describe('Redis faults', () => {
     // the batch marks its dead-lettered orders (dlq_at) after the DLQ acknowledged them: let it finish before the
     // outage, or a replay would dead-letter them again (a duplicate, by design never a loss)
     const failedPre = before.filter((o) => pre.get(o.order_id) === 'PAYMENT_FAILED');
-    await waitFor('dead-letter marks', async () => {
+    await eventually('dead-letter marks', async () => {
       const marks = await Promise.all(
         failedPre.map((o) => r.hget(itemKeys(sale, o.item_id).order(o.order_id), 'dlq_at')),
       );
@@ -109,7 +110,7 @@ describe('Redis faults', () => {
     await proxy.cut();
     const lost = makeOrders(sale, ['i1'], 5, 'lost');
     await produce(sale, lost);
-    await waitFor(
+    await eventually(
       'dead letters of the outage',
       async () => (await metricValue(reg, M.ordersMovedToDlq, { reason: 'redis_failure' })) === 5,
     );
@@ -126,7 +127,7 @@ describe('Redis faults', () => {
       const s = [...(await statuses(r, sale, [...before, ...lost])).values()];
       return s.filter((x) => x === 'PAYMENT_FAILED' || x === 'MISSING').length;
     };
-    await waitFor('DLQ gauge', async () => (await gauge()) === failedPay + 5);
+    await eventually('DLQ gauge', async () => (await gauge()) === failedPay + 5);
     const listed = await listDlq({ sale, brokers });
     expect(listed.total).toBe(failedPay + 5);
     expect(listed.reasons.find((x) => x.reason === 'redis_failure')?.count).toBe(5);
@@ -139,16 +140,16 @@ describe('Redis faults', () => {
     // replay 3 of the 5, then the rest
     const some = await replayDlq({ sale, brokers, reasons: ['redis_failure'], count: 3 });
     expect(some).toMatchObject({ replayed: 3, byReason: { redis_failure: 3 } });
-    await waitFor('3 replayed orders final', async () => {
+    await eventually('3 replayed orders final', async () => {
       const s = [...(await statuses(r, sale, lost)).values()];
       return s.filter((x) => x !== 'MISSING').length === 3;
     });
-    await waitFor('DLQ gauge after 3 replays', async () => (await gauge()) === (await expected()));
+    await eventually('DLQ gauge after 3 replays', async () => (await gauge()) === (await expected()));
     expect(await expected()).toBeGreaterThanOrEqual(failedPay + 2);
     const rest = await replayDlq({ sale, brokers, reasons: ['redis_failure'] });
     expect(rest.replayed).toBe(2);
     await waitAllFinal(r, sale, lost);
-    await waitFor('DLQ gauge after all redis_failure replays', async () => (await gauge()) === (await expected()));
+    await eventually('DLQ gauge after all redis_failure replays', async () => (await gauge()) === (await expected()));
     expect((await listDlq({ sale, brokers })).reasons.map((x) => x.reason).sort()).not.toContain('redis_failure');
     // a redriven order that fails again is dead-lettered with the next attempt number
     const lostIds = new Set(lost.map((o) => o.order_id));
@@ -167,7 +168,7 @@ describe('Redis faults', () => {
     const all = await replayDlq({ sale, brokers });
     expect(all.replayed).toBe(allFailed);
     expect(Object.keys(all.byReason).every((x) => x.startsWith('payment_'))).toBe(true);
-    await waitFor(
+    await eventually(
       'replays consumed',
       async () => (await metricValue(reg, M.ordersProcessed)) === processedBefore + allFailed,
     );

@@ -4,10 +4,11 @@
  */
 import { itemKeys, PROCESSOR_METRICS as M, type RedisClient, seedItem } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../e2e/support/wait.ts';
 import { loadConfig } from '../src/config.ts';
 import type { PaymentProvider, PaymentRequest, PaymentResult } from '../src/payment.ts';
 import { type ProcessorHandle, startProcessor } from '../src/processor.ts';
-import { makeOrders, metricValue, newRedis, processorEnv, produce, readDlq, uniqueSale, waitFor } from './support.ts';
+import { makeOrders, metricValue, newRedis, processorEnv, produce, readDlq, TestClock, uniqueSale } from './support.ts';
 
 class GatedPayment implements PaymentProvider {
   private release!: () => void;
@@ -64,7 +65,9 @@ describe('processor metrics', () => {
       OFFSETS_INTERVAL: '1h',
       TOPIC_PARTITIONS: '1',
     });
-    p = await startProcessor(loadConfig(env), { payment: pay, defaultMetrics: false });
+    // the holds' clock: phase B lets a hold's TTL pass without waiting for it
+    const clock = new TestClock();
+    p = await startProcessor(loadConfig(env), { payment: pay, defaultMetrics: false, clock });
     const reg = p.metrics.registry;
     const v = (name: string, labels: Record<string, string> = {}) => metricValue(reg, name, labels);
     await p.refresh();
@@ -76,7 +79,7 @@ describe('processor metrics', () => {
     const orders = makeOrders(sale, ['a'], 6, 'A');
     pay.declined.add(orders[0]!.order_id);
     await produce(sale, orders, [{ key: 'a', value: 'garbage' }]);
-    await waitFor('reserves', async () => pay.calls === 5 && (await v(M.ordersProcessed)) === 2);
+    await eventually('reserves', async () => pay.calls === 5 && (await v(M.ordersProcessed)) === 2);
     expect(await v(M.ordersSoldOut)).toBe(1);
     expect(await v(M.ordersProcessedFailed, { reason: 'invalid_order_format' })).toBe(1);
     expect(await v(M.inventoryLevel, { item_id: 'a' })).toBe(0);
@@ -85,13 +88,13 @@ describe('processor metrics', () => {
     expect(await v(M.dlqSize)).toBe(0); // dead letters go out with the batch
 
     pay.open();
-    await waitFor('payments', async () => (await v(M.ordersProcessed)) === 7);
+    await eventually('payments', async () => (await v(M.ordersProcessed)) === 7);
     expect(await v(M.ordersProcessedSuccess)).toBe(4);
     expect(await v(M.ordersProcessedFailed, { reason: 'payment_failed' })).toBe(1);
     expect(await v(M.ordersMovedToDlq)).toBe(2);
     expect(await v(M.ordersMovedToDlq, { reason: 'payment_failed' })).toBe(1);
     expect(await histogramCount(p, M.processingDuration)).toBe(7);
-    await waitFor('DLQ gauges', async () => {
+    await eventually('DLQ gauges', async () => {
       await p!.refresh();
       return (await v(M.dlqSize)) === 2 && (await v(M.dlqOldestAge)) > 0;
     });
@@ -102,15 +105,15 @@ describe('processor metrics', () => {
     pay.close();
     const late = makeOrders(sale, ['b'], 1, 'B');
     await produce(sale, late);
-    await waitFor('reserve of the late order', async () => pay.calls === 6);
+    await eventually('reserve of the late order', async () => pay.calls === 6);
     await p.refresh();
     expect(await v(M.inventoryLevel, { item_id: 'b' })).toBe(2);
-    await new Promise((res) => setTimeout(res, 3200));
-    await p.refresh();
+    clock.advance(3200); // past the 3 s HOLD_TTL
+    await p.refresh(); // the sweeper, now
     expect(await v(M.holdsExpired)).toBe(1);
     expect(await v(M.inventoryLevel, { item_id: 'b' })).toBe(3);
     pay.open();
-    await waitFor('late payment', async () => (await v(M.ordersProcessed)) === 8);
+    await eventually('late payment', async () => (await v(M.ordersProcessed)) === 8);
     expect(await v(M.ordersMovedToDlq, { reason: 'hold_expired' })).toBe(1);
     expect(await r.hget(itemKeys(sale, 'b').order(late[0]!.order_id), 'status')).toBe('EXPIRED');
     const dlq = await readDlq(sale);

@@ -2,6 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { createRedis, parseAddrList, type RedisClient } from '@flashsale/common';
 import { inject } from 'vitest';
+import { eventually } from '../../e2e/support/wait.ts';
+import type { Clock } from '../src/clock.ts';
 
 export function services() {
   return inject('services');
@@ -57,28 +59,19 @@ export const REDIS_BACKENDS: RedisBackend[] =
     ? ALL_REDIS_BACKENDS.filter((b) => b.name === 'single')
     : ALL_REDIS_BACKENDS;
 
-export function uniqueSale(prefix = 't'): string {
-  return `${prefix}-${randomUUID().slice(0, 8)}`;
+/** A clock for the holds that a test moves forward (StartOptions.clock): the wall clock plus what was advanced. */
+export class TestClock implements Clock {
+  private offsetMs = 0;
+  now(): number {
+    return Date.now() + this.offsetMs;
+  }
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
 }
 
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+export function uniqueSale(prefix = 't'): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
 
 // ---- Kafka and order helpers -------------------------------------------------------------------------------
@@ -229,7 +222,7 @@ export async function statuses(r: RedisClient, sale: string, orders: OrderMessag
 export const FINAL = new Set(['CONFIRMED', 'SOLD_OUT', 'LIMIT_EXCEEDED', 'PAYMENT_FAILED', 'EXPIRED', 'REJECTED']);
 
 export async function waitAllFinal(r: RedisClient, sale: string, orders: OrderMessage[], timeoutMs = 45_000) {
-  return waitFor(
+  return eventually(
     'every order to reach a final status',
     async () => {
       const s = await statuses(r, sale, orders);

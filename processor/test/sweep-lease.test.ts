@@ -14,11 +14,12 @@ import {
   seedItem,
 } from '@flashsale/common';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../e2e/support/wait.ts';
 import { loadConfig } from '../src/config.ts';
 import { sweepOnce } from '../src/housekeeping.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { type ProcessorHandle, startProcessor } from '../src/processor.ts';
-import { metricValue, processorEnv, REDIS_BACKENDS, spawnProcessor, uniqueSale, waitFor } from './support.ts';
+import { metricValue, processorEnv, REDIS_BACKENDS, spawnProcessor, uniqueSale } from './support.ts';
 
 const log = createLogger('sweep-lease-test', 'silent');
 const children: ChildProcess[] = [];
@@ -118,10 +119,20 @@ describe.each(REDIS_BACKENDS)('sweep leases on $name Redis', (b) => {
     const p2 = await startProcessor(loadConfig(env), { defaultMetrics: false });
     running.push(p2);
     const holds = await dueHolds(r, sale, items, 4, 'h');
-    await waitFor('every hold expired', async () =>
+    await eventually('every hold expired', async () =>
       (await statusesOf(r, sale, holds)).every((s) => s === 'EXPIRED') ? true : undefined,
     );
-    await new Promise((res) => setTimeout(res, 3000)); // a few more intervals of both sweepers
+    // a few more intervals of both sweepers: each has visited every item (swept or leased elsewhere) 3 more times
+    const visits = (p: ProcessorHandle) =>
+      Promise.all(
+        ['swept', 'leased_elsewhere'].map((result) => metricValue(p.metrics.registry, M.sweepItems, { result })),
+      ).then(([a, b]) => (a ?? 0) + (b ?? 0));
+    const [v1, v2] = [await visits(p1), await visits(p2)];
+    await eventually(
+      'three more sweeps of every item by both processors',
+      async () => (await visits(p1)) >= v1 + 3 * items.length && (await visits(p2)) >= v2 + 3 * items.length,
+      20_000,
+    );
     const swept = [p1, p2].map((p) => metricValue(p.metrics.registry, M.sweepItems, { result: 'swept' }));
     const [s1, s2] = await Promise.all(swept);
     const intervals = (Date.now() - t0) / 1000;
@@ -144,7 +155,7 @@ describe.each(REDIS_BACKENDS)('sweep leases on $name Redis', (b) => {
     for (const i of items) await seedItem(r, sale, i, 10);
     const a = spawnProcessor(processorEnv(sale, { ...b.env(), SWEEP_INTERVAL: '6s' }), children);
     // A sweeps at start-up and takes every item's lease for 6 s; kill it while they have most of that left
-    const held = await waitFor(
+    const held = await eventually(
       "A's leases",
       async () => {
         const l = await leases(r, sale, items);
@@ -169,7 +180,7 @@ describe.each(REDIS_BACKENDS)('sweep leases on $name Redis', (b) => {
     // a live processor takes over once they expire
     const p = await startProcessor(cfg, { defaultMetrics: false });
     running.push(p);
-    await waitFor(
+    await eventually(
       'the holds of the dead processor expired',
       async () => ((await statusesOf(r, sale, holds)).every((s) => s === 'EXPIRED') ? true : undefined),
       20_000,
