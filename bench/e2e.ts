@@ -10,13 +10,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoadCommand } from '../cli/src/load/load.ts';
 import { LOAD_DEFAULTS } from '../cli/src/load/options.ts';
 import { startUp } from '../cli/src/up.ts';
+import { freePort } from '../e2e/support/wait.ts';
 
 process.removeAllListeners('warning');
 
@@ -37,17 +37,6 @@ const ITEMS = Number(values.items);
 const redisAddr = process.env.REDIS_ADDR ?? '127.0.0.1:16379';
 const kafkaAddr = process.env.KAFKA_ADDR ?? '127.0.0.1:19092';
 const sale = `bench-e2e-${randomUUID().slice(0, 8)}`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 /** Peak resident set size of a live process, in MB (Linux /proc VmHWM). */
 async function peakRssMb(pid: number): Promise<number | null> {

@@ -47,11 +47,11 @@ import {
   topics,
 } from '@flashsale/common';
 import kafkajs from 'kafkajs';
+import { sleep } from '../e2e/support/wait.ts';
 import { sendOrderBacklog } from './support/backlog.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const PROCESSOR_MAIN = `${ROOT}processor/src/main.ts`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** every processor started here; killed when this process exits, whatever the reason */
 const children = new Set<ChildProcess>();
 

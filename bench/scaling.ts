@@ -21,6 +21,7 @@ import {
   seedItem,
 } from '@flashsale/common';
 import kafkajs from 'kafkajs';
+import { sleep } from '../e2e/support/wait.ts';
 import { sendOrderBacklog } from './support/backlog.ts';
 
 process.removeAllListeners('warning');
@@ -41,7 +42,6 @@ const kafkaAddr = process.env.KAFKA_ADDR ?? '127.0.0.1:19092';
 const redis = createRedis({ mode: 'single', nodes: parseAddrList(redisAddr, 'REDIS_ADDR') });
 const kafka = new Kafka({ clientId: 'bench-scaling', brokers: kafkaAddr.split(','), logLevel: logLevel.NOTHING });
 const PROCESSOR_MAIN = new URL('../processor/src/main.ts', import.meta.url).pathname;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Case {
   processors: number;

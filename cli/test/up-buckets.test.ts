@@ -23,8 +23,9 @@ import {
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireService } from '../../e2e/support/services.ts';
+import { freePort } from '../../e2e/support/wait.ts';
 import { EXIT } from '../src/exit.ts';
-import { exitOf, FLASHSALE, freePort, runCli, startCli } from './support.ts';
+import { exitOf, FLASHSALE, runCli, startCli } from './support.ts';
 
 const sale = `t-${randomUUID().slice(0, 8)}`;
 const manifest = (hotBuckets: number) => `# bucketed test sale

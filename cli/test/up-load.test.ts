@@ -11,8 +11,9 @@ import { auditSale, createRedis, parseAddrList, type RedisClient, topics } from 
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireService } from '../../e2e/support/services.ts';
+import { freePort } from '../../e2e/support/wait.ts';
 import type { LoadReport } from '../src/load/report.ts';
-import { exitOf, FLASHSALE, freePort, runCli, startCli } from './support.ts';
+import { exitOf, FLASHSALE, runCli, startCli } from './support.ts';
 
 const { Kafka, logLevel } = kafkajs;
 

@@ -10,8 +10,9 @@ import {
   startBucket,
 } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { eventually } from '../../e2e/support/wait.ts';
 import { buildGateway, type Gateway } from '../src/app.ts';
-import { createOrdersTopic, jsonHeaders, seed, services, testConfig, uniqueSale, waitUntil } from './helpers.ts';
+import { createOrdersTopic, jsonHeaders, seed, services, testConfig, uniqueSale } from './helpers.ts';
 
 const sale = uniqueSale('gwc');
 let gw: Gateway;
@@ -27,7 +28,7 @@ beforeAll(async () => {
   await seedBuckets(redis, sale, 'hot', 4, 4);
   gw = await buildGateway(testConfig(sale, { REDIS_MODE: 'cluster', REDIS_ADDR: addrs, RATE_LIMIT_MAX_REQUESTS: '3' }));
   await gw.init();
-  await waitUntil('the stock cache', () => gw.ctx.sale.items.size === 3);
+  await eventually('the stock cache', () => gw.ctx.sale.items.size === 3, 5000, 25);
 });
 
 afterAll(async () => {
@@ -62,7 +63,7 @@ describe('gateway on a Redis Cluster', () => {
       { orderId: 'one.x1', itemId: 'one', userId: 'z', quantity: 1, correlationId: 'c', requestId: 'r' },
       60_000,
     );
-    await waitUntil('the sold-out event through the cluster', () => gw.ctx.sale.isSoldOut('one'), 3000);
+    await eventually('the sold-out event through the cluster', () => gw.ctx.sale.isSoldOut('one'), 3000, 25);
     const so = await post('u2', 'one', 'k4');
     expect(so.statusCode).toBe(409);
     expect(so.json().code).toBe('SOLD_OUT');
@@ -89,7 +90,7 @@ describe('gateway on a Redis Cluster', () => {
     for (let i = n + 1; (await bucketLevels(redis, sale, 'hot', 4)).some((x) => x > 0); i++) {
       await reserveBucketed(redis, sale, hot(i), 60_000, 4);
     }
-    await waitUntil('the sold-out flag of the bucketed item', () => gw.ctx.sale.isSoldOut('hot'), 3000);
+    await eventually('the sold-out flag of the bucketed item', () => gw.ctx.sale.isSoldOut('hot'), 3000, 25);
     expect((await post('hb-b', 'hot', 'k-hot-b')).json().code).toBe('SOLD_OUT');
   });
 });

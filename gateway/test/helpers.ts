@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createRedis, parseAddrList, type RedisClient, seedItem, topics } from '@flashsale/common';
 import { Kafka, logLevel } from 'kafkajs';
 import { inject } from 'vitest';
+import { eventually } from '../../e2e/support/wait.ts';
 import { type GatewayConfig, loadConfig } from '../src/config.ts';
 
 export function services(): { redisAddr: string; brokers: string[] } {
@@ -86,7 +87,7 @@ export async function createOrdersTopic(
       topics: [{ topic, numPartitions: partitions, replicationFactor }],
       waitForLeaders: false,
     });
-    await waitUntil(
+    await eventually(
       `leaders of ${topic}`,
       async () => {
         const m = await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);
@@ -94,6 +95,7 @@ export async function createOrdersTopic(
         return parts.length === partitions && parts.every((p) => p.leader >= 0);
       },
       20_000,
+      25,
     );
   } finally {
     await admin.disconnect();
@@ -150,15 +152,6 @@ export async function seed(
   perUserLimit = 0,
 ): Promise<void> {
   for (const [item, total] of Object.entries(items)) await seedItem(redis, sale, item, total, perUserLimit);
-}
-
-export async function waitUntil(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 export const jsonHeaders = (key?: string, extra: Record<string, string> = {}) => ({

@@ -10,6 +10,7 @@ import {
   reserve,
 } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../e2e/support/wait.ts';
 import { buildGateway, type Gateway } from '../src/app.ts';
 import { Admission } from '../src/orders/admission.ts';
 import {
@@ -23,7 +24,6 @@ import {
   services,
   testConfig,
   uniqueSale,
-  waitUntil,
 } from './helpers.ts';
 
 let sale = '';
@@ -47,7 +47,7 @@ async function open(b: RedisBackend) {
   await redis.hset(`fs:{${sale}:lim}:meta`, 'per_user_limit', '2');
   gw = await buildGateway(testConfig(sale, b.env()));
   await gw.init();
-  await waitUntil('the stock cache', () => gw.ctx.sale.items.size === 4);
+  await eventually('the stock cache', () => gw.ctx.sale.items.size === 4, 5000, 25);
 }
 
 async function close() {
@@ -147,9 +147,11 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
       expect(answered.json()).toMatchObject({ order_id: lateId, status: 'CONFIRMED' });
       expect(await producedCount(services().brokers, sale)).toBe(before + 1);
       // and from then on it is replayed as answered
-      await waitUntil(
+      await eventually(
         'the stored answer',
         async () => (await redis.exists(itemKeys(sale, 'apple').answer(lateId))) === 1,
+        5000,
+        25,
       );
       const again = await order({ user_id: 'u-st', item_id: 'apple', quantity: 1 }, 'k-late');
       expect(again.headers['idempotent-replayed']).toBe('true');
@@ -286,7 +288,7 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
         expect(r.status).toBe('RESERVED');
       }
       const t0 = Date.now();
-      await waitUntil('the sold-out event', () => gw.ctx.sale.isSoldOut('pear'), 2000);
+      await eventually('the sold-out event', () => gw.ctx.sale.isSoldOut('pear'), 2000, 25);
       expect(Date.now() - t0).toBeLessThan(1000);
       const before = await producedCount(brokers, sale);
       const answers = await Promise.all(
@@ -308,7 +310,7 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
       });
       // a released hold returns the unit: the gateway accepts pear orders again
       await release(redis, sale, 'pear', held[0]!, 'PAYMENT_FAILED', 'payment_failed');
-      await waitUntil('the restocked event', () => !gw.ctx.sale.isSoldOut('pear'), 2000);
+      await eventually('the restocked event', () => !gw.ctx.sale.isSoldOut('pear'), 2000, 25);
       expect((await order({ user_id: 's-back', item_id: 'pear', quantity: 1 }, 'k-back')).statusCode).toBe(202);
     });
   });

@@ -1,8 +1,9 @@
 /** Server-Sent Events over a real socket: the status of an order the processor's scripts handle, until final. */
 import { confirm, type RedisClient, reserve } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../e2e/support/wait.ts';
 import { type Gateway, startGateway } from '../src/app.ts';
-import { createOrdersTopic, redisFor, seed, services, testConfig, uniqueSale, waitUntil } from './helpers.ts';
+import { createOrdersTopic, redisFor, seed, services, testConfig, uniqueSale } from './helpers.ts';
 
 const sale = uniqueSale('sse');
 let gw: Gateway & { url: string };
@@ -66,7 +67,7 @@ describe('GET /v1/orders/:id/events', () => {
       if (s === 'RESERVED') void confirm(redis, sale, 'cap', orderId);
     });
     expect(await done).toEqual(['QUEUED', 'RESERVED', 'CONFIRMED']);
-    await waitUntil('no SSE watchers left', () => gw.ctx.sale.watchers === 0);
+    await eventually('no SSE watchers left', () => gw.ctx.sale.watchers === 0, 5000, 25);
 
     // a finished order: one event, then the stream ends
     const again = await fetch(`${gw.url}/v1/orders/${orderId}/events`);

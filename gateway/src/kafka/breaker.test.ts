@@ -1,7 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BreakerOpenError, type BreakerState, ExponentialBreaker } from './breaker.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// fake timers: the open periods pass at once (opossum's reset timers and Date both follow the fake clock)
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+const pass = (ms: number) => vi.advanceTimersByTimeAsync(ms);
 
 function make(base = 40, max = 150) {
   let fail = true;
@@ -50,16 +57,18 @@ describe('ExponentialBreaker (opossum underneath)', () => {
     const { b, states, setFail } = make(40, 150);
     for (let i = 0; i < 5; i++) await attempt(b);
     expect(states.at(-1)).toEqual(['open', 40]);
-    await sleep(150);
+    await pass(39);
+    expect(b.state).toBe('open'); // not a millisecond early
+    await pass(1);
     expect(b.state).toBe('half-open');
     expect(b.stateValue).toBe(2);
     // the trial fails: open again for twice as long
     expect(await attempt(b)).toBe('fail');
     expect(states.at(-1)).toEqual(['open', 80]);
-    await sleep(250);
+    await pass(250);
     expect(await attempt(b)).toBe('fail');
     expect(states.at(-1)).toEqual(['open', 150]); // 160 capped at 150
-    await sleep(400);
+    await pass(400);
     setFail(false);
     expect(await attempt(b)).toBe('ok');
     expect(b.state).toBe('half-open'); // one success is not enough
@@ -75,7 +84,7 @@ describe('ExponentialBreaker (opossum underneath)', () => {
   it('re-opens when a call fails after the trial succeeded but before the success threshold', async () => {
     const { b, states, setFail } = make(30, 1000);
     for (let i = 0; i < 5; i++) await attempt(b);
-    await sleep(120);
+    await pass(120);
     setFail(false);
     expect(await attempt(b)).toBe('ok');
     setFail(true);
