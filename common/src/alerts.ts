@@ -8,6 +8,7 @@
  * `SALE_METRIC_LABEL` (`sale`), which the sale's ServiceMonitor relabeling (or a static scrape config) sets on its
  * targets.
  */
+import { type AlertThresholds, alertThresholdsSchema } from './flashsale-spec.ts';
 import { CIRCUIT_STATE_VALUE, GATEWAY_METRICS as G, OPERATOR_METRICS as O, PROCESSOR_METRICS as P } from './metrics.ts';
 
 /** The target label that names the sale on every gateway and processor series. */
@@ -29,34 +30,20 @@ export interface RuleGroup {
   rules: AlertRule[];
 }
 
-/** Thresholds of the per-sale alerts; the defaults are the runbook's. */
-export interface SaleAlertThresholds {
-  /** processor_dlq_size above this */
-  dlqSize: number;
-  /** processor_dlq_oldest_message_age_seconds above this */
-  dlqAgeSeconds: number;
-  /** gateway failed / received above this share (0..1) */
-  failureRate: number;
-  /** p99 of the processing duration above this many seconds */
-  processingP99Seconds: number;
-  /** remaining units of an item below this */
-  inventoryLow: number;
-  /** total consumer lag (messages) above this */
-  consumerLag: number;
-  /** share of 5xx gateway HTTP responses above this (0..1) */
-  gateway5xxRate: number;
+/**
+ * Thresholds of the per-sale alerts: a FlashSale's `spec.monitoring.alerts`, whose fields, ranges and runbook
+ * defaults are defined once, in its schema (`alertThresholdsSchema`, flashsale-spec.ts): dlqSize (dead letters that
+ * need action), dlqAgeSeconds (age of the oldest), failureRate (system failures / received, 0..1),
+ * processingP99Seconds, inventoryLow (units left of an item), consumerLag (messages), gateway5xxRate (0..1); plus the
+ * rate-limit alert's, which a sale does not tune.
+ */
+export interface SaleAlertThresholds extends AlertThresholds {
   /** rate-limit refusals per second above this, and rising */
   rateLimitedPerSecond: number;
 }
 
 export const DEFAULT_SALE_ALERT_THRESHOLDS: Readonly<SaleAlertThresholds> = Object.freeze({
-  dlqSize: 100,
-  dlqAgeSeconds: 3600,
-  failureRate: 0.1,
-  processingP99Seconds: 5,
-  inventoryLow: 10,
-  consumerLag: 1000,
-  gateway5xxRate: 0.01,
+  ...alertThresholdsSchema.parse(undefined),
   rateLimitedPerSecond: 1,
 });
 

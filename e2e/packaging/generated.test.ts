@@ -7,12 +7,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  DEFAULT_SALE_ALERT_THRESHOLDS,
   operatorAlertGroups,
   RUNBOOK_ANCHORS,
   saleAlertGroups,
 } from '../../common/src/alerts.ts';
-import { alertThresholdsSchema } from '../../common/src/flashsale-spec.ts';
 import { GATEWAY_METRICS, OPERATOR_METRICS, PROCESSOR_METRICS } from '../../common/src/metrics.ts';
 import { buildDashboard, dashboardQueries } from '../../monitoring/dashboard.ts';
 import { generatedFiles, staleFiles } from '../../tools/gen-rules.ts';
@@ -58,13 +56,6 @@ describe('generated packaging files', () => {
     for (const a of Object.values(RUNBOOK_ANCHORS)) expect(anchors, a).toContain(a);
     // the links inside the runbook resolve too
     for (const [, a] of md.matchAll(/\]\(#([^)]+)\)/g)) expect(anchors, `#${a}`).toContain(a);
-  });
-
-  it("the FlashSale spec's alert defaults are the runbook's (common/src/alerts.ts)", () => {
-    const defaults = alertThresholdsSchema.parse(undefined);
-    for (const [k, v] of Object.entries(defaults)) {
-      expect(DEFAULT_SALE_ALERT_THRESHOLDS[k as keyof typeof DEFAULT_SALE_ALERT_THRESHOLDS], k).toBe(v);
-    }
   });
 
   it('the alert thresholds are parameters: a sale spec changes the rendered expressions', () => {
