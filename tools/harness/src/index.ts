@@ -4,6 +4,15 @@ import { dockerEngineAnswers, TestcontainersProvider } from './testcontainers.ts
 import type { ServiceName, ServiceProvider } from './types.ts';
 import { ALL_SERVICES } from './types.ts';
 
+export {
+  type BuiltImage,
+  containerdImports,
+  ensureImages,
+  IMAGE_NAMES,
+  type ImageKey,
+  type ImageSet,
+  podmanEnv,
+} from './images.ts';
 export { KWOK_NAMESPACE_ANNOTATIONS, KWOK_NODE_NAME, KWOK_TAINT, kwokNamespace } from './kwok.ts';
 export { leases, NativeProvider } from './native.ts';
 export { PrivateApiServer, type PrivateApiServerOptions } from './private-apiserver.ts';
