@@ -2,12 +2,13 @@
 import { randomUUID } from 'node:crypto';
 import { checkTlsAtStartup, createLogger, createRedis, topics } from '@flashsale/common';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { GatewayConfig } from './config.ts';
 import type { GatewayContext } from './context.ts';
 import { OrderProducer } from './kafka/producer.ts';
 import { LocalRateLimiter } from './local-rate-limit.ts';
 import { createMetrics } from './metrics.ts';
-import { openApiDocument } from './openapi.ts';
+import { registerOpenApi } from './openapi.ts';
 import { corePlugin } from './plugins/core.ts';
 import { healthPlugin } from './plugins/health.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
@@ -16,6 +17,7 @@ import { rateLimitPlugin } from './plugins/rate-limit.ts';
 import { salePlugin } from './plugins/sale.ts';
 import { statusPlugin } from './plugins/status.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { routeSchemas } from './route-schemas.ts';
 import { SaleState } from './sale-state.ts';
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -121,6 +123,11 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
     routerOptions: { maxParamLength: 200 },
   }) as unknown as FastifyInstance;
 
+  // Routes validate and serialize with their zod schemas (route-schemas.ts); the OpenAPI document is generated
+  // from the same schemas, so it is registered before any route.
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  await registerOpenApi(app);
   await app.register(corePlugin(ctx));
   await app.register(metricsPlugin(ctx));
   await app.register(rateLimitPlugin(ctx));
@@ -128,8 +135,7 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
   await app.register(salePlugin(ctx));
   await app.register(ordersPlugin(ctx));
   await app.register(statusPlugin(ctx));
-  const doc = openApiDocument();
-  app.get('/openapi.json', async () => doc);
+  app.get('/openapi.json', { schema: routeSchemas.openapi }, async () => app.swagger());
   app.addHook('preClose', async () => {
     for (const end of [...ctx.streams]) end();
   });

@@ -1,6 +1,7 @@
 /** The one error shape of the API: `{code, message, correlation_id, errors?}` with the status from API_ERRORS. */
 import { API_ERRORS, type ApiErrorBody, type ApiErrorCode } from '@flashsale/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { ZodError } from 'zod';
 
 export class ApiError extends Error {
@@ -43,9 +44,31 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, err: ApiErro
   return reply.code(err.status).type('application/json; charset=utf-8').send(errorBody(req, err));
 }
 
-/** Fastify's own errors (body parsing, limits, content type) mapped to API codes; anything else is ours. */
+/** Where a route schema found the problem (fastify's validation context) -> the prefix of `errors[].path`. */
+const PART: Record<string, string> = { body: 'body', headers: 'header', params: 'path', querystring: 'query' };
+const headerName = (h: string) => h.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+
+/** A request its route's zod schema refused (route-schemas.ts): VALIDATION_FAILED with the same per-field errors. */
+function schemaValidationError(err: FastifyError & { validationContext?: string }): ApiError {
+  const part = PART[err.validationContext ?? ''] ?? err.validationContext ?? '';
+  const errors = (err.validation ?? []).slice(0, 20).map((v) => {
+    const segments = v.instancePath.split('/').filter(Boolean);
+    if (part === 'header' && segments[0]) segments[0] = headerName(segments[0]);
+    const path = [part, ...segments].filter(Boolean).join('.') || '(body)';
+    const keys = (v.params as { keys?: string[] }).keys;
+    if (v.keyword === 'unrecognized_keys' && keys) {
+      return { path, message: `unknown field(s): ${keys.slice(0, 5).join(', ')}` };
+    }
+    return { path, message: v.message ?? 'invalid' };
+  });
+  const what = part === 'path' ? 'the order id is not valid' : 'the request is not valid';
+  return new ApiError('VALIDATION_FAILED', what, { errors });
+}
+
+/** Fastify's own errors (schema validation, body parsing, limits, content type) mapped to API codes. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  if (hasZodFastifySchemaValidationErrors(err)) return schemaValidationError(err);
   const e = err as { code?: string; statusCode?: number; message?: string; name?: string };
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

@@ -1,3 +1,3 @@
 export { buildGateway, type Gateway, startGateway } from './app.ts';
 export { ConfigError, type GatewayConfig, loadConfig } from './config.ts';
-export { openApiDocument } from './openapi.ts';
+export { registerOpenApi } from './openapi.ts';

@@ -1,4 +1,7 @@
-/** Request and response schemas of the HTTP API (validation and the OpenAPI document use the same ones). */
+/**
+ * Request and response schemas of the HTTP API, declared on the routes (route-schemas.ts): validation and the OpenAPI
+ * document use the same ones. An `id` makes a schema a named component of the document.
+ */
 import {
   API_ERRORS,
   itemIdSchema,
@@ -26,7 +29,7 @@ export const createOrderBody = z
     request_id: idempotencyKeySchema.optional(),
   })
   .strict()
-  .meta({ description: 'Idempotency-Key header or request_id (one of them) is required' });
+  .meta({ id: 'CreateOrder', description: 'Idempotency-Key header or request_id (one of them) is required' });
 
 /** The original engine's body, kept as a compatibility alias. */
 export const buyBody = z
@@ -36,46 +39,57 @@ export const buyBody = z
     amount: quantity.default(1),
     request_id: idempotencyKeySchema,
   })
-  .strict();
+  .strict()
+  .meta({ id: 'Buy' });
 
-export const orderAccepted = z.object({
-  order_id: orderIdSchema,
-  status: orderStatusSchema,
-  correlation_id: z.string(),
-});
+export const orderAccepted = z
+  .object({
+    order_id: orderIdSchema,
+    status: orderStatusSchema,
+    correlation_id: z.string(),
+  })
+  .meta({ id: 'OrderAccepted' });
 
 export const orderIdParams = z.object({ order_id: orderIdSchema }).strict();
 
-export const orderView = orderViewSchema;
+export const orderView = orderViewSchema.meta({ id: 'OrderView' });
 
-export const saleView = z.object({
-  sale: z.string(),
-  state: z.enum(['scheduled', 'open', 'ended']),
-  starts_at: z.string().nullable(),
-  ends_at: z.string().nullable(),
-  items: z.array(
-    z.object({
-      item_id: itemIdSchema,
-      remaining: z.number().int(),
-      sold_out: z.boolean(),
-      per_user_limit: z.number().int(),
-    }),
-  ),
-  updated_at: z.string().nullable(),
-});
+export const saleView = z
+  .object({
+    sale: z.string(),
+    state: z.enum(['scheduled', 'open', 'ended']),
+    starts_at: z.string().nullable(),
+    ends_at: z.string().nullable(),
+    items: z.array(
+      z.object({
+        item_id: itemIdSchema,
+        remaining: z.number().int(),
+        sold_out: z.boolean(),
+        per_user_limit: z.number().int(),
+      }),
+    ),
+    updated_at: z.string().nullable(),
+  })
+  .meta({ id: 'Sale' });
 
-export const apiErrorSchema = z.object({
-  code: z.enum(Object.keys(API_ERRORS) as [keyof typeof API_ERRORS, ...(keyof typeof API_ERRORS)[]]),
-  message: z.string(),
-  correlation_id: z.string(),
-  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-});
+export const apiErrorSchema = z
+  .object({
+    code: z.enum(Object.keys(API_ERRORS) as [keyof typeof API_ERRORS, ...(keyof typeof API_ERRORS)[]]),
+    message: z.string(),
+    correlation_id: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: 'Error' });
 
-export const healthView = z.object({
-  status: z.enum(['healthy', 'unhealthy']),
-  redis: z.boolean(),
-  kafka: z.boolean(),
-  circuit_breaker_state: z.enum(['closed', 'open', 'half-open']),
-});
+export const healthView = z
+  .object({
+    status: z.enum(['healthy', 'unhealthy']),
+    redis: z.boolean(),
+    kafka: z.boolean(),
+    circuit_breaker_state: z.enum(['closed', 'open', 'half-open']),
+  })
+  .meta({ id: 'Health' });
 
-export const readyView = z.object({ status: z.enum(['ready', 'not_ready']), redis: z.boolean(), kafka: z.boolean() });
+export const readyView = z
+  .object({ status: z.enum(['ready', 'not_ready']), redis: z.boolean(), kafka: z.boolean() })
+  .meta({ id: 'Ready' });

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from '../context.ts';
+import { routeSchemas } from '../route-schemas.ts';
 
 export const healthPlugin = (ctx: GatewayContext) => async (app: FastifyInstance) => {
   const timeoutMs = ctx.config.healthCheckTimeoutMs;
@@ -36,15 +37,15 @@ export const healthPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
     return cached.value;
   };
 
-  app.get('/livez', async () => ({ status: 'ok' }));
+  app.get('/livez', { schema: routeSchemas.livez }, async () => ({ status: 'ok' }));
 
-  app.get('/ready', async (_req, reply) => {
+  app.get('/ready', { schema: routeSchemas.ready }, async (_req, reply) => {
     const c = await check();
     const ready = c.redis && c.kafka && !ctx.closing;
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', ...c });
   });
 
-  app.get('/health', async (_req, reply) => {
+  app.get('/health', { schema: routeSchemas.health }, async (_req, reply) => {
     const c = await check();
     const state = ctx.producer.breakerState;
     const healthy = c.redis && c.kafka && state !== 'open';

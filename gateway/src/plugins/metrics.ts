@@ -1,6 +1,7 @@
 /** HTTP metrics for every route, and GET /metrics. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type GatewayContext, global } from '../context.ts';
+import { routeSchemas } from '../route-schemas.ts';
 
 const START = Symbol('start');
 const ROUTE = Symbol('route');
@@ -36,7 +37,7 @@ export const metricsPlugin = (ctx: GatewayContext) =>
     // Hijacked replies (SSE) skip onResponse: their route reports the end of the stream itself.
     ctx.finishHttp = done;
 
-    app.get('/metrics', async (_req, reply) => {
+    app.get('/metrics', { schema: routeSchemas.metrics }, async (_req, reply) => {
       const body = await m.registry.metrics();
       return reply.type(m.registry.contentType).send(body);
     });

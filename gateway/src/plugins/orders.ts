@@ -16,6 +16,7 @@ import { Admission } from '../orders/admission.ts';
 import { checkLocally, limitExceeded } from '../orders/local-checks.ts';
 import { type OrderRequest, parseOrder } from '../orders/parse.ts';
 import { brokerUnavailable, Placement } from '../orders/placement.ts';
+import { routeSchemas } from '../route-schemas.ts';
 import { handleError } from './core.ts';
 import { applyRateLimit, localIpRateLimit } from './rate-limit.ts';
 
@@ -172,6 +173,7 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
       return handleError(err, req, reply);
     },
   };
-  app.post('/v1/orders', opts, (req, reply) => handle(req, reply, false));
-  app.post('/buy', opts, (req, reply) => handle(req, reply, true));
+  // the schemas validate the body and the headers before the handler (route-schemas.ts, the OpenAPI document's source)
+  app.post('/v1/orders', { ...opts, schema: routeSchemas.createOrder }, (req, reply) => handle(req, reply, false));
+  app.post('/buy', { ...opts, schema: routeSchemas.buy }, (req, reply) => handle(req, reply, true));
 };

@@ -2,13 +2,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import type { GatewayContext } from '../context.ts';
+import { routeSchemas } from '../route-schemas.ts';
 import type { saleView } from '../schemas.ts';
 import { ipRateLimit } from './rate-limit.ts';
 
 export const salePlugin = (ctx: GatewayContext) => async (app: FastifyInstance) => {
   const s = ctx.sale;
   app.addHook('onClose', async () => s.stop());
-  app.get('/v1/sale', { onRequest: ipRateLimit(ctx, 'read-ip', ctx.config.rateLimit.readIp) }, async (_req, reply) => {
+  const opts = { schema: routeSchemas.sale, onRequest: ipRateLimit(ctx, 'read-ip', ctx.config.rateLimit.readIp) };
+  app.get('/v1/sale', opts, async (_req, reply) => {
     const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
     const body: z.infer<typeof saleView> = {
       sale: s.sale,

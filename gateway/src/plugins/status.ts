@@ -7,10 +7,11 @@ import {
   orderStatusSchema,
   readOrder,
 } from '@flashsale/common';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { GatewayContext } from '../context.ts';
-import { ApiError, zodFieldErrors } from '../errors.ts';
-import { orderIdParams } from '../schemas.ts';
+import { ApiError } from '../errors.ts';
+import { routeSchemas } from '../route-schemas.ts';
 import { ipRateLimit } from './rate-limit.ts';
 
 const isoOf = (ms: string | undefined) => {
@@ -35,15 +36,9 @@ export function toView(orderId: string, h: Record<string, string>): OrderView {
   return v;
 }
 
-function parseId(req: FastifyRequest): string {
-  const p = orderIdParams.safeParse(req.params);
-  if (!p.success) {
-    throw new ApiError('VALIDATION_FAILED', 'the order id is not valid', { errors: zodFieldErrors(p.error, 'path') });
-  }
-  return p.data.order_id;
-}
-
-export const statusPlugin = (ctx: GatewayContext) => async (app: FastifyInstance) => {
+export const statusPlugin = (ctx: GatewayContext) => async (fastify: FastifyInstance) => {
+  // the route schemas validate the order id (400 before the handler) and type req.params
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   const sale = ctx.config.sale.name;
   const read = async (orderId: string): Promise<OrderView | null> => {
     const h = await readOrder(ctx.redis, sale, itemOfOrderId(orderId), orderId);
@@ -51,15 +46,15 @@ export const statusPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
   };
   const limit = { onRequest: ipRateLimit(ctx, 'read-ip', ctx.config.rateLimit.readIp) };
 
-  app.get('/v1/orders/:order_id', limit, async (req, reply) => {
-    const orderId = parseId(req);
+  app.get('/v1/orders/:order_id', { ...limit, schema: routeSchemas.orderStatus }, async (req, reply) => {
+    const orderId = req.params.order_id;
     const view = await read(orderId);
     if (!view) throw new ApiError('NOT_FOUND', `order "${orderId}" not found`);
     return reply.header('Cache-Control', 'no-store').send(view);
   });
 
-  app.get('/v1/orders/:order_id/events', limit, async (req, reply) => {
-    const orderId = parseId(req);
+  app.get('/v1/orders/:order_id/events', { ...limit, schema: routeSchemas.orderEvents }, async (req, reply) => {
+    const orderId = req.params.order_id;
     let last: OrderStatus | undefined;
     let ended = false;
     let unwatch: (() => void) | undefined;
