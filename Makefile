@@ -9,7 +9,7 @@ export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 HARNESS := node tools/harness/src/cli.ts
 DEPS_STAMP := node_modules/.deps-stamp
 
-.PHONY: help setup deps services-install services-up services-down services-status images lint format typecheck test test-unit demo bench clean
+.PHONY: help setup deps services-install services-up services-down services-status images cluster-up cluster-down cluster-env lint format typecheck test test-unit demo bench clean
 
 help:
 	@echo "make demo            run a complete flash sale locally"
@@ -18,6 +18,7 @@ help:
 	@echo "make services-up     start Redis, Kafka, the Kubernetes control plane and Prometheus"
 	@echo "make services-down   stop them"
 	@echo "make images          build the container images with podman (cached)"
+	@echo "make cluster-up      a real one-node Kubernetes cluster with the images (README, Kubernetes)"
 	@echo "make bench           benchmarks against ceilings measured in the same run"
 
 $(DEPS_STAMP): package.json package-lock.json $(wildcard */package.json) tools/harness/package.json
@@ -43,6 +44,16 @@ services-status: deps
 # container images built here with podman (product from the Dockerfile, Redis, Kafka, pause); cached, incremental
 images: deps
 	$(HARNESS) images
+
+# a real one-node cluster (README, Kubernetes): the control plane, a kubelet node with containerd, and the images
+cluster-up: services-install
+	$(HARNESS) up kube node
+
+cluster-down: deps
+	$(HARNESS) down node kube
+
+cluster-env: deps
+	@$(HARNESS) cluster-env
 
 lint: deps
 	biome check .

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Services harness CLI: install | up | down | restart | status [service...] | images  (see docs/local-services.md)
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { containerdImports, ensureImages } from './images.ts';
 import { NativeProvider } from './native.ts';
-import { dirs, FSE_HOME } from './paths.ts';
+import { binPaths, dirs, FSE_HOME } from './paths.ts';
+import { kubeconfigPath } from './services/kube.ts';
 import type { ServiceName } from './types.ts';
 import { ALL_SERVICES, DEFAULT_SERVICES } from './types.ts';
 
-const USAGE = `usage: node tools/harness/src/cli.ts <install|up|down|restart|status> [--json] [service...]
+const USAGE = `usage: node tools/harness/src/cli.ts <install|up|down|restart|status> [--json] [service...] | cluster-env
        node tools/harness/src/cli.ts images [--json]   (build the container images with podman, cached)
 services: ${ALL_SERVICES.join(', ')} (default for install/up: ${DEFAULT_SERVICES.join(', ')}; down/status: all)`;
 
@@ -65,6 +68,18 @@ async function main(): Promise<number> {
         }
       }
       return all.some((s) => s.state === 'unhealthy') ? 1 : 0;
+    }
+    case 'cluster-env': {
+      // what a shell needs to use the local cluster: eval "$(make -s cluster-env)"
+      const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+      const path = [
+        dirname(binPaths.kubectl),
+        dirname(binPaths.helm),
+        join(repo, 'cli', 'bin'),
+        dirname(process.execPath),
+      ];
+      console.log(`export KUBECONFIG=${kubeconfigPath()}\nexport PATH=${path.join(':')}:$PATH`);
+      return 0;
     }
     case 'images': {
       const set = await ensureImages();

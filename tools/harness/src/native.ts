@@ -88,11 +88,14 @@ async function upOne<K extends ServiceName>(
     const s = await check(name, st);
     if (s.state === 'running' && st) {
       log(`${name}: already running (pids ${s.pids?.join(' ')}), reused`);
-      if (owner === 'cli' && st.owner !== 'cli') {
+      const svc = SERVICES[name] as NativeService<K>;
+      const endpoint = svc.refresh ? await svc.refresh(st.endpoint as Endpoint<K>) : (st.endpoint as Endpoint<K>);
+      if ((owner === 'cli' && st.owner !== 'cli') || endpoint !== st.endpoint) {
         // asked for explicitly: from now on no test run stops it
-        await writeFileAtomic(statePath(name), `${JSON.stringify({ ...st, owner: 'cli' }, null, 2)}\n`);
+        const next = { ...st, endpoint, owner: owner === 'cli' ? 'cli' : st.owner };
+        await writeFileAtomic(statePath(name), `${JSON.stringify(next, null, 2)}\n`);
       }
-      return { endpoint: st.endpoint as Endpoint<K>, started: false };
+      return { endpoint, started: false };
     }
     if (st) {
       log(`${name}: left over from an earlier run (${s.detail}); stopping it`);

@@ -134,6 +134,11 @@ export const node: NativeService<'node'> = {
       );
     }
   },
+  async refresh(e: Endpoint<'node'>) {
+    // incremental: podman's layer cache rebuilds only what changed, containerd imports only new image IDs
+    const images = containerdImports(await ensureImages());
+    return { ...e, images: await importImages(nodeLayout(), images, logFile('node')) };
+  },
   async healthy(_e: Endpoint<'node'>) {
     const p = ports();
     const token = tokenOf(kubeconfigPath());

@@ -19,6 +19,11 @@ export interface NativeService<K extends ServiceName> {
   stop?(daemons: Daemon[]): Promise<void>;
   /** A real request against the running service. */
   healthy(endpoint: Endpoint<K>): Promise<boolean>;
+  /**
+   * Brings a running service that is reused up to date with the working tree (the node: images rebuilt from the
+   * current sources and imported), so a test run never exercises a stale build; returns the new endpoint.
+   */
+  refresh?(endpoint: Endpoint<K>): Promise<Endpoint<K>>;
 }
 
 /** Runs start(); on failure stops whatever it started before rethrowing. */

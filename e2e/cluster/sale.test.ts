@@ -1,0 +1,122 @@
+/**
+ * The README's Kubernetes steps on the real node: `helm install` with the quick start, `kubectl apply` of the example
+ * sale, a crowd through the gateway's Service with `flashsale load`, the sold-out sale in `kubectl flashsale status`.
+ * Every pod is a real container on the real node, admitted under Pod Security "restricted", Ready by its probes.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT, runOk } from '../packaging/support.ts';
+import { eventually, requireService } from '../support/services.ts';
+import {
+  applyAndWaitReady,
+  auditCluster,
+  getSale,
+  type Json,
+  PRODUCT_IMAGE,
+  PRODUCT_TAG,
+  quickstartSale,
+  useRealCluster,
+} from './support.ts';
+
+const c = useRealCluster('rc-sale');
+
+describe('a sale on the real node, as the README runs it', () => {
+  it('becomes Ready with real pods, sells out through the gateway Service, and the books are right', async () => {
+    const node = requireService('node');
+    const sale = 'first-sale';
+    const ready = await applyAndWaitReady(c, quickstartSale(sale));
+    expect(ready.status.phase).toBe('Live');
+
+    // every pod of the namespace: on the real node, from the local image, Ready, never restarted
+    const pods = JSON.parse(await c.kubectl(['get', 'pods', '-o', 'json'])).items as Json[];
+    const byPart = (part: string) => pods.filter((p) => p.metadata.labels?.['app.kubernetes.io/component'] === part);
+    expect(byPart('operator')).toHaveLength(2);
+    expect(byPart('quickstart')).toHaveLength(2);
+    expect(byPart('gateway')).toHaveLength(1);
+    expect(byPart('processor')).toHaveLength(1);
+    for (const p of pods) {
+      expect(p.spec.nodeName, p.metadata.name).toBe(node.name);
+      expect(p.status.phase, p.metadata.name).toBe('Running');
+      expect(p.status.podIP, p.metadata.name).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      for (const s of p.status.containerStatuses) {
+        expect(s.ready, `${p.metadata.name}/${s.name}`).toBe(true);
+        expect(s.restartCount, `${p.metadata.name}/${s.name}`).toBe(0);
+      }
+    }
+    for (const p of [...byPart('operator'), ...byPart('gateway'), ...byPart('processor')]) {
+      expect(p.spec.containers[0].image).toBe(`${PRODUCT_IMAGE}:${PRODUCT_TAG}`);
+      expect(p.spec.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
+    }
+
+    // crowds at the gateway's ClusterIP, as the README sends them, until the stock is gone (declined payments give
+    // units back, so one crowd may leave a few); the CLI audits each from Redis and exits 3 on a breach
+    const gateway = await c.serviceAddr(`${sale}-gateway`);
+    const redis = await c.serviceAddr('redis-service', 6379);
+    const reports: Json[] = [];
+    for (let seed = 1; seed <= 4; seed++) {
+      const out = await runOk(
+        join(ROOT, 'cli/bin/flashsale'),
+        [
+          'load',
+          '--url',
+          `http://${gateway}`,
+          '--sale',
+          sale,
+          '--redis',
+          redis,
+          '--users',
+          '400',
+          '--attempts',
+          '700',
+          '--seed',
+          String(seed),
+          '--settle',
+          '90',
+          '--no-progress',
+          '-o',
+          'json',
+        ],
+        { timeoutMs: 240_000 },
+      );
+      const report = JSON.parse(out);
+      reports.push(report);
+      expect(report.ok, out).toBe(true);
+      expect(report.oversold).toBe(0);
+      expect(report.lost).toBe(0);
+      expect(report.transportErrors).toBe(0);
+      if (report.verification.units.remaining === 0) break;
+    }
+    expect(reports[0].accepted).toBeGreaterThan(0);
+
+    // sold out, seen through the kubectl plugin: 150 units sold, none held, none left
+    const status = await eventually(
+      `${sale} SoldOut in kubectl flashsale status`,
+      async () => {
+        const s = JSON.parse(await c.plugin(['status', sale, '-o', 'json']));
+        return s.status?.phase === 'SoldOut' ? s : false;
+      },
+      120_000,
+    ).catch(async (e) => {
+      const books = await auditCluster(c, sale, new Map(), undefined, 0);
+      const last = reports.at(-1);
+      throw new Error(
+        `${(e as Error).message}\nstatus: ${await c.plugin(['status', sale])}\nbooks: ${JSON.stringify(books.audits)}\n` +
+          `last crowd: accepted ${last?.accepted}, confirmed ${last?.confirmed}, soldOutAfterMs ${last?.soldOutAfterMs}`,
+      );
+    });
+    expect([status.status.totalSold, status.status.totalQuantity]).toEqual([150, 150]);
+    const fs = await getSale(c, sale);
+    expect(fs.status.phase).toBe('SoldOut');
+    const human = await c.plugin(['status', sale]);
+    expect(human).toMatch(/SoldOut/);
+
+    // the books from Redis: every unit sold once, nothing oversold, nothing drifting
+    const books = await auditCluster(c, sale, new Map());
+    expect(books.initial).toBe(150);
+    expect(books.remaining).toBe(0);
+    expect(books.confirmed).toBe(150);
+    expect(books.oversold).toBe(0);
+    expect(books.drift).toBe(0);
+    expect(books.doubleConfirmed).toBe(0);
+  }, 600_000);
+});
