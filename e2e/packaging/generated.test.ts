@@ -1,7 +1,7 @@
 /**
  * One source, no second copies: the committed rule files, promtool tests, dashboard and the chart's CRD copy equal
  * what tools/gen-rules.ts generates now; every alert's runbook_url points at a heading of docs/runbook.md; the
- * Dockerfile (which cannot be built here: no Docker engine) is checked by reading it against the repository.
+ * Dockerfile is checked by reading it against the repository (e2e/packaging/image.test.ts builds and runs it).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -104,7 +104,7 @@ describe('generated packaging files', () => {
   });
 });
 
-describe('Dockerfile (read, not built: there is no Docker engine here)', () => {
+describe('Dockerfile, read against the repository (image.test.ts builds and runs it with podman)', () => {
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
   const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
     .split('\n')
