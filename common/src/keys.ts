@@ -87,6 +87,8 @@ export const saleKeys = (sale: string) => {
     items: `${t}:items`,
     /** hash: sale configuration snapshot written by the seeder (window, generation) */
     config: `${t}:config`,
+    /** one processor per interval scans for stuck QUEUED orders (processor/src/stuck-orders.ts) */
+    stuckSweepLease: `${t}:stuck-sweep-lease`,
   };
 };
 
@@ -101,6 +103,9 @@ export const channels = (sale: string) => ({
   /** JSON {order_id, status} published on every order status change */
   status: `${PREFIX}:${sale}:status-events`,
 });
+
+/** Glob of every order record of a sale, all items (the stuck-order sweeper's SCAN; item ids hold no `:{}`). */
+export const orderKeyGlob = (sale: string) => `${PREFIX}:{${sale}:*}:order:*`;
 
 /** Glob that matches every key of a sale (for deletion with SCAN; never KEYS). */
 export const saleKeyPatterns = (sale: string) => [`${PREFIX}:{${sale}:*`, `${PREFIX}:{${sale}}:*`];

@@ -29,6 +29,8 @@ export const PROCESSOR_METRICS = {
   holdsExpired: 'processor_holds_expired_total',
   inventoryDrift: 'processor_inventory_drift',
   sweepItems: 'processor_sweep_items_total',
+  /** accepted orders found QUEUED past STUCK_ORDER_AFTER, by action: republished | finalized */
+  ordersStuck: 'processor_orders_stuck_total',
 } as const;
 
 /** controller-runtime names, so operator dashboards users already have keep working. */

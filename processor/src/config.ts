@@ -67,6 +67,12 @@ export const envSchema = z.object({
   REDIS_RETRY_MAX: duration('3s'),
   SWEEP_INTERVAL: duration('1s'),
   SWEEP_BATCH: int(500, 1, 100_000),
+  /** an accepted order still QUEUED this long after it was (re)sent is stuck: its message never reached a processor */
+  STUCK_ORDER_AFTER: duration('2m'),
+  /** how often one processor (under a sale-wide lease) scans for stuck orders */
+  STUCK_SWEEP_INTERVAL: duration('30s'),
+  /** re-sends of a stuck order before it is finalized REJECTED (reason not_processed); 0: finalize at once */
+  STUCK_REPUBLISH_ATTEMPTS: int(1, 0, 10),
   AUDIT_INTERVAL: duration('5s'),
   /** how often DLQ gauges and consumer lag are computed from topic offsets */
   OFFSETS_INTERVAL: duration('5s'),
@@ -111,6 +117,7 @@ export interface ProcessorConfig {
   partitionsConcurrency: number;
   redisRetry: { attempts: number; baseMs: number; maxMs: number };
   sweep: { intervalMs: number; batch: number };
+  stuck: { afterMs: number; intervalMs: number; republishAttempts: number };
   auditIntervalMs: number;
   offsetsIntervalMs: number;
   shutdownTimeoutMs: number;
@@ -165,6 +172,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     partitionsConcurrency: e.PARTITIONS_CONCURRENCY,
     redisRetry: { attempts: e.REDIS_RETRY_ATTEMPTS, baseMs: e.REDIS_RETRY_BASE, maxMs: e.REDIS_RETRY_MAX },
     sweep: { intervalMs: e.SWEEP_INTERVAL, batch: e.SWEEP_BATCH },
+    stuck: {
+      afterMs: e.STUCK_ORDER_AFTER,
+      intervalMs: e.STUCK_SWEEP_INTERVAL,
+      republishAttempts: e.STUCK_REPUBLISH_ATTEMPTS,
+    },
     auditIntervalMs: e.AUDIT_INTERVAL,
     offsetsIntervalMs: e.OFFSETS_INTERVAL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,

@@ -66,6 +66,12 @@ export function createMetrics(defaults = true) {
       labelNames: ['result'],
       registers: reg,
     }),
+    ordersStuck: new Counter({
+      name: M.ordersStuck,
+      help: 'Accepted orders found QUEUED past STUCK_ORDER_AFTER: action="republished" (sent again) or "finalized" (REJECTED, not_processed)',
+      labelNames: ['action'],
+      registers: reg,
+    }),
     drift: new Gauge({
       name: M.inventoryDrift,
       help: 'initial - remaining - confirmed - held, per item (must be 0)',

@@ -12,6 +12,7 @@ import { startHttp } from './http.ts';
 import { createMetrics } from './metrics.ts';
 import { type PaymentProvider, SimulatedPaymentProvider } from './payment.ts';
 import { DlqProducer } from './producer.ts';
+import { stuckSweepOnce } from './stuck-orders.ts';
 
 export interface ProcessorHandle {
   /** the HTTP port actually bound (useful with METRICS_PORT=0) */
@@ -132,10 +133,20 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
   const sweep = sweepOnce(config, redis, metrics, log, buckets, instanceId, opts.clock);
   const audit = auditOnce(config, redis, metrics, log, buckets);
   const offsets = offsetsOnce(consumer, metrics);
+  const stuck = stuckSweepOnce({
+    cfg: config,
+    redis,
+    producer: dlq,
+    lag: async () => (await consumer.offsets()).orders.reduce((n, p) => n + p.lag, 0),
+    metrics,
+    log,
+    token: instanceId,
+  });
   const stoppers = [
     every(config.sweep.intervalMs, log, 'sweep', () => sweep(true)),
     every(config.auditIntervalMs, log, 'audit', audit),
     every(config.offsetsIntervalMs, log, 'offsets', offsets),
+    every(config.stuck.intervalMs, log, 'stuck_sweep', () => stuck(true)),
   ];
   await consumer.start(handler);
   log.info({ event: 'processor_started', port, instance: instanceId }, 'Processor started');

@@ -1,4 +1,4 @@
-/** The processor's only Kafka producer: writes dead letters. */
+/** The processor's only Kafka producer: writes dead letters, and sends stuck orders again (./stuck-orders.ts). */
 import { type KafkaSasl, kafkaSecurityOptions, type Logger, type TlsOption } from '@flashsale/common';
 import kafkajs from 'kafkajs';
 
@@ -14,8 +14,8 @@ export interface OutRecord {
 }
 
 export interface DlqSink {
-  /** Resolves once every record is acknowledged by all in-sync replicas. */
-  send(records: OutRecord[]): Promise<void>;
+  /** Resolves once every record is acknowledged by all in-sync replicas (to the DLQ unless `topic` is given). */
+  send(records: OutRecord[], topic?: string): Promise<void>;
 }
 
 export class DlqProducer implements DlqSink {
@@ -44,7 +44,7 @@ export class DlqProducer implements DlqSink {
     return this.producer.connect();
   }
 
-  async send(records: OutRecord[]): Promise<void> {
+  async send(records: OutRecord[], topic = this.topic): Promise<void> {
     if (records.length === 0) return;
     // One request per partition: each goes to one partition leader (kafkajs can acknowledge multi-broker sends
     // that were never written when a leader moves; see docs/design-notes.md). Records without a partition go
@@ -57,7 +57,7 @@ export class DlqProducer implements DlqSink {
     await Promise.all(
       [...groups.values()].map((rs) =>
         this.producer.send({
-          topic: this.topic,
+          topic,
           acks: -1,
           messages: rs.map((r) => ({
             key: r.key,

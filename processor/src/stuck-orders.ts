@@ -1,0 +1,170 @@
+/**
+ * The stuck-order sweeper: every 202 reaches a final status even when its Kafka message never reaches a processor
+ * (lost by the broker, a topic deleted and recreated, a bug). Part of the processor's housekeeping: one processor per
+ * STUCK_SWEEP_INTERVAL (a sale-wide lease, as the hold sweeper leases items) scans the sale's order records (SCAN over
+ * every master; a read) for orders still QUEUED more than STUCK_ORDER_AFTER after they were last sent, and
+ *  1. re-publishes each one to the orders topic, keyed by its item as the gateway sends it (the processor acts only on
+ *     an absent or QUEUED record, so a copy of an order already in flight is harmless), up to
+ *     STUCK_REPUBLISH_ATTEMPTS times;
+ *  2. then, once the processor group has no lag (every message written has been handled, so no copy can still be
+ *     on its way) and STUCK_ORDER_AFTER passed since the last re-send, finalizes it REJECTED with reason
+ *     `not_processed` (lua/order_stuck.lua: only while still QUEUED; it holds no stock, so nothing else changes).
+ * Each action counts in processor_orders_stuck_total{action}; the FlashSaleOrdersStuck alert fires on any.
+ */
+import {
+  callScript,
+  channels,
+  encodeOrder,
+  itemOfOrderId,
+  type Logger,
+  ORDER_HEADERS,
+  orderKeyGlob,
+  type RedisClient,
+  saleKeys,
+  scanPages,
+  topics,
+} from '@flashsale/common';
+import type { ProcessorConfig } from './config.ts';
+import type { ProcessorMetrics } from './metrics.ts';
+import type { DlqProducer } from './producer.ts';
+
+export const NOT_PROCESSED = 'not_processed';
+const FIELDS = [
+  'status',
+  'user_id',
+  'quantity',
+  'request_id',
+  'correlation_id',
+  'created_at',
+  'updated_at',
+  'republished',
+  'republished_at',
+] as const;
+
+interface Stuck {
+  key: string;
+  orderId: string;
+  itemId: string;
+  fields: Record<(typeof FIELDS)[number], string | null>;
+  /** re-sends so far */
+  republished: number;
+}
+
+export interface StuckSweepDeps {
+  cfg: ProcessorConfig;
+  redis: RedisClient;
+  producer: Pick<DlqProducer, 'send'>;
+  /** the processor group's lag on the orders topic, summed over partitions */
+  lag: () => Promise<number>;
+  metrics: ProcessorMetrics;
+  log: Logger;
+  token: string;
+  now?: () => number;
+}
+
+const orderIdOfKey = (key: string) => key.slice(key.lastIndexOf(':order:') + ':order:'.length);
+
+/** Every QUEUED order of the sale last sent before `before` (ms), read page by page over the masters. */
+async function findStuck(redis: RedisClient, sale: string, before: number): Promise<Stuck[]> {
+  const out: Stuck[] = [];
+  await scanPages(redis, orderKeyGlob(sale), async (node, keys) => {
+    const p = node.pipeline();
+    for (const k of keys) p.hmget(k, ...FIELDS);
+    const rows = (await p.exec()) ?? [];
+    keys.forEach((key, i) => {
+      const [err, values] = rows[i] ?? [];
+      if (err || !Array.isArray(values) || values[0] !== 'QUEUED') return;
+      const fields = Object.fromEntries(FIELDS.map((f, j) => [f, values[j] ?? null])) as Stuck['fields'];
+      const sent = Math.max(Number(fields.updated_at) || 0, Number(fields.republished_at) || 0);
+      if (sent === 0 || sent >= before) return;
+      const orderId = orderIdOfKey(key);
+      out.push({ key, orderId, itemId: itemOfOrderId(orderId), fields, republished: Number(fields.republished) || 0 });
+    });
+  });
+  return out;
+}
+
+export function stuckSweepOnce(d: StuckSweepDeps) {
+  const { cfg, redis, log, metrics } = d;
+  const now = d.now ?? Date.now;
+  const sale = cfg.sale;
+  const leaseMs = Math.max(1, Math.round(cfg.stuck.intervalMs));
+
+  const republish = async (batch: Stuck[]) => {
+    const records = batch.map((s) => {
+      const f = s.fields;
+      const msg = encodeOrder({
+        v: 1,
+        order_id: s.orderId,
+        sale,
+        item_id: s.itemId,
+        user_id: f.user_id ?? '',
+        quantity: Number(f.quantity),
+        request_id: f.request_id ?? '',
+        correlation_id: f.correlation_id ?? '',
+        created_at: new Date(Number(f.created_at) || now()).toISOString(),
+      });
+      return {
+        key: s.itemId,
+        value: msg,
+        headers: {
+          [ORDER_HEADERS.correlationId]: f.correlation_id ?? '',
+          [ORDER_HEADERS.requestId]: f.request_id ?? '',
+          [ORDER_HEADERS.contentType]: 'application/json',
+          [ORDER_HEADERS.schemaVersion]: '1',
+          republished: String(s.republished + 1),
+        },
+      };
+    });
+    // sent first, marked after: a crash in between re-sends once more (harmless), never skips the re-send; the mark
+    // (the re-send count and time) is written only while the order is still QUEUED
+    await d.producer.send(records, topics(sale).orders);
+    metrics.ordersStuck.inc({ action: 'republished' }, batch.length);
+    for (const s of batch) {
+      await callScript(redis, 'order_stuck', [s.key], ['republished', now(), '', s.orderId, s.itemId, '']);
+    }
+    log.warn(
+      { event: 'stuck_orders_republished', orders: batch.map((s) => s.orderId).slice(0, 20), count: batch.length },
+      'Accepted orders still QUEUED: sent again',
+    );
+  };
+
+  const finalize = async (batch: Stuck[]) => {
+    const ch = channels(sale).status;
+    const done: string[] = [];
+    for (const s of batch) {
+      const n = await callScript(
+        redis,
+        'order_stuck',
+        [s.key],
+        ['finalize', now(), NOT_PROCESSED, s.orderId, s.itemId, ch],
+      );
+      if (Number(n) === 1) {
+        metrics.ordersStuck.inc({ action: 'finalized' });
+        done.push(s.orderId);
+      }
+    }
+    if (done.length > 0) {
+      log.error(
+        { event: 'stuck_orders_finalized', orders: done.slice(0, 20), count: done.length, reason: NOT_PROCESSED },
+        'Accepted orders never processed: finalized REJECTED',
+      );
+    }
+  };
+
+  /** `leased` false: scan whoever holds the lease (the handle's refresh) */
+  return async (leased = true) => {
+    if (leased) {
+      const got = await redis.set(saleKeys(sale).stuckSweepLease, d.token, 'PX', leaseMs, 'NX');
+      if (got !== 'OK') return;
+    }
+    const t = now();
+    const stuck = await findStuck(redis, sale, t - cfg.stuck.afterMs);
+    if (stuck.length === 0) return;
+    const toSend = stuck.filter((s) => s.republished < cfg.stuck.republishAttempts);
+    const toEnd = stuck.filter((s) => s.republished >= cfg.stuck.republishAttempts);
+    for (let i = 0; i < toSend.length; i += 500) await republish(toSend.slice(i, i + 500));
+    // a copy may still be on its way while the group lags: finalize only when everything written was handled
+    if (toEnd.length > 0 && (await d.lag()) === 0) await finalize(toEnd);
+  };
+}

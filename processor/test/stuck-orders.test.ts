@@ -1,0 +1,133 @@
+/**
+ * Accepted orders whose Kafka message never reached a processor (processor/src/stuck-orders.ts), on real Redis and
+ * Kafka: orders admitted as the gateway admits them (lua/order_admit.lua, then the stored 202 of lua/order_answer.lua)
+ * whose message is never produced. The processor's housekeeping sends them again and they are processed to a final
+ * status; with no re-send allowed they are finalized REJECTED (reason not_processed) once the group has no lag. An
+ * order admitted and sent normally, and one still inside STUCK_ORDER_AFTER, are left alone.
+ */
+import {
+  callScript,
+  channels,
+  itemKeys,
+  PROCESSOR_METRICS as M,
+  newOrderId,
+  ORDER_RECORD_TTL_SECONDS,
+  type RedisClient,
+  seedItem,
+} from '@flashsale/common';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, expectStable } from '../../e2e/support/wait.ts';
+import { loadConfig } from '../src/config.ts';
+import { type ProcessorHandle, startProcessor } from '../src/processor.ts';
+import { checkConservation, metricValue, newRedis, processorEnv, produce, uniqueSale } from './support.ts';
+
+let r: RedisClient;
+const running: ProcessorHandle[] = [];
+beforeAll(() => {
+  r = newRedis();
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop()));
+});
+afterAll(() => r.disconnect());
+
+/** An order admitted by the gateway's script at `at` (ms) and answered 202; returns its id. */
+async function admitted(sale: string, item: string, user: string, at: number): Promise<string> {
+  const id = newOrderId(sale, item, user, `key-${user}`);
+  const k = itemKeys(sale, item);
+  const out = (await callScript(
+    r,
+    'order_admit',
+    [k.order(id), k.answer(id), k.userBucket(user), k.user(user)],
+    [at, user, 1, `corr-${user}`, `key-${user}`, 0, 0, 0, 30_000, ORDER_RECORD_TTL_SECONDS, 0],
+  )) as string[];
+  expect(out[0]).toBe('new');
+  const body = JSON.stringify({ order_id: id, status: 'QUEUED', correlation_id: `corr-${user}` });
+  await callScript(r, 'order_answer', [k.answer(id)], [`1 ${body}`, 60_000]);
+  return id;
+}
+
+const status = (sale: string, item: string, id: string) => r.hmget(itemKeys(sale, item).order(id), 'status', 'reason');
+
+async function start(sale: string, extra: Record<string, string>) {
+  const p = await startProcessor(
+    loadConfig(
+      processorEnv(sale, {
+        TOPIC_PARTITIONS: '2',
+        PAYMENT_FAILURE_RATE: '0',
+        STUCK_ORDER_AFTER: '2s',
+        STUCK_SWEEP_INTERVAL: '300ms',
+        ...extra,
+      }),
+    ),
+    { defaultMetrics: false },
+  );
+  running.push(p);
+  return p;
+}
+
+describe('accepted orders stuck in QUEUED', () => {
+  it('are sent again and processed to a final status; normal and recent orders are left alone', async () => {
+    const sale = uniqueSale('stuck');
+    await seedItem(r, sale, 'i1', 10);
+    // three 202s whose messages were lost a minute ago, one sent normally now, one lost a moment ago
+    const lost = await Promise.all(['a', 'b', 'c'].map((u) => admitted(sale, 'i1', `u-${u}`, Date.now() - 60_000)));
+    const p = await start(sale, { STUCK_ORDER_AFTER: '20s' });
+    const normal = await admitted(sale, 'i1', 'u-n', Date.now());
+    await produce(sale, [
+      {
+        v: 1,
+        order_id: normal,
+        sale,
+        item_id: 'i1',
+        user_id: 'u-n',
+        quantity: 1,
+        request_id: 'key-u-n',
+        correlation_id: 'corr-u-n',
+        created_at: new Date().toISOString(),
+      },
+    ]);
+    const recent = await admitted(sale, 'i1', 'u-r', Date.now());
+
+    for (const id of [...lost, normal]) {
+      await eventually(`${id} confirmed`, async () => (await status(sale, 'i1', id))[0] === 'CONFIRMED');
+    }
+    await eventually('three re-sends counted', async () => {
+      return (await metricValue(p.metrics.registry, M.ordersStuck, { action: 'republished' })) === 3;
+    });
+    // each lost order was sent again once (a re-sent order leaves QUEUED or waits STUCK_ORDER_AFTER again), the
+    // normal one never; nothing finalized
+    await expectStable(
+      async () => (await metricValue(p.metrics.registry, M.ordersStuck, { action: 'republished' })) === 3,
+      1500,
+    );
+    expect(await r.hget(itemKeys(sale, 'i1').order(normal), 'republished')).toBeNull();
+    expect(await metricValue(p.metrics.registry, M.ordersStuck, { action: 'finalized' })).toBe(0);
+    // the one lost a moment ago is inside STUCK_ORDER_AFTER (20 s): still QUEUED, not sent again
+    expect(await status(sale, 'i1', recent)).toEqual(['QUEUED', null]);
+    await checkConservation(r, sale);
+  });
+
+  it('are finalized REJECTED, reason not_processed, when no re-send is allowed, with a status event', async () => {
+    const sale = uniqueSale('stuckfin');
+    await seedItem(r, sale, 'i1', 10);
+    const lost = await admitted(sale, 'i1', 'u-f', Date.now() - 60_000);
+    const sub = newRedis();
+    const events: string[] = [];
+    sub.on('message', (_ch: string, m: string) => events.push(m));
+    await sub.subscribe(channels(sale).status);
+    try {
+      const p = await start(sale, { STUCK_REPUBLISH_ATTEMPTS: '0' });
+      await eventually('finalized', async () => (await status(sale, 'i1', lost))[0] === 'REJECTED');
+      expect(await status(sale, 'i1', lost)).toEqual(['REJECTED', 'not_processed']);
+      expect(await metricValue(p.metrics.registry, M.ordersStuck, { action: 'finalized' })).toBe(1);
+      expect(await metricValue(p.metrics.registry, M.ordersStuck, { action: 'republished' })).toBe(0);
+      await eventually('the status event', () => events.some((e) => e.includes(lost) && e.includes('REJECTED')));
+      // it held no stock: the books are unchanged
+      const [audit] = await checkConservation(r, sale);
+      expect(audit).toMatchObject({ initial: 10, remaining: 10, confirmed: 0, held: 0 });
+    } finally {
+      sub.disconnect();
+    }
+  });
+});
