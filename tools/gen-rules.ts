@@ -262,6 +262,19 @@ const SALE_CASES: RuleCase[] = [
       [6, [{ labels: { ...DEMO, item_id: 'sku-a' }, value: '2' }]],
     ],
   },
+  {
+    name: 'stuck orders re-sent fire per action at once; none stuck, and other sales, stay quiet',
+    alert: 'FlashSaleOrdersStuck',
+    series: [
+      series(P.ordersStuck, { ...DEMO, pod: 'p-1', action: 'republished' }, '0x3 2x12'),
+      series(P.ordersStuck, { ...DEMO, pod: 'p-1', action: 'finalized' }, '0x15'),
+      series(P.ordersStuck, { ...OTHER_SALE, pod: 'p-9', action: 'finalized' }, '0x3 5x12'),
+    ],
+    evals: [
+      [2, []],
+      [5, [{ labels: { ...DEMO, action: 'republished' }, value: '' }]],
+    ],
+  },
 ];
 
 const OP = { namespace: 'flash-sale-system', controller: 'flashsale' };

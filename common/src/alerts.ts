@@ -80,6 +80,7 @@ export const RUNBOOK_ANCHORS = {
   FlashSaleConsumerLagHigh: 'flashsaleconsumerlaghigh',
   FlashSaleGateway5xxRateHigh: 'flashsalegateway5xxratehigh',
   FlashSaleInventoryDrift: 'flashsaleinventorydrift',
+  FlashSaleOrdersStuck: 'flashsaleordersstuck',
   FlashSaleOperatorReconcileErrors: 'flashsaleoperatorreconcileerrors',
   FlashSaleOperatorNoLeader: 'flashsaleoperatornoleader',
 } as const;
@@ -226,6 +227,19 @@ export function saleAlertGroups(opts: SaleAlertOptions): RuleGroup[] {
         description:
           'initial - remaining - confirmed - held is {{ $value }} units off for item {{ $labels.item_id }} (must be 0): units were lost or oversold. Pause the sale and audit before restocking.',
         runbook_url: runbook(base, 'FlashSaleInventoryDrift'),
+      },
+    },
+    {
+      alert: 'FlashSaleOrdersStuck',
+      // any accepted order found QUEUED past STUCK_ORDER_AFTER (processor/src/stuck-orders.ts), whatever was done
+      expr: `sum by (${by}, action) (increase(${P.ordersStuck}{${sel}}[15m])) > 0`,
+      for: '0m',
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: `Accepted orders of sale ${who} were stuck in QUEUED (action {{ $labels.action }})`,
+        description:
+          'Orders answered 202 stayed QUEUED past STUCK_ORDER_AFTER: their Kafka messages never reached a processor. "republished": the processor sent them again; "finalized": they ended REJECTED, reason not_processed, and their buyers got no unit. Find where the messages went (broker, topic, a bug) before more are lost.',
+        runbook_url: runbook(base, 'FlashSaleOrdersStuck'),
       },
     },
   ];

@@ -13,6 +13,19 @@ export const DLQ_REASONS = [
 export type DlqReason = (typeof DLQ_REASONS)[number];
 export const dlqReasonSchema = z.enum(DLQ_REASONS);
 
+/**
+ * Dead letters that record a business outcome, not a fault: the payment provider declined or did not answer, the
+ * order ended PAYMENT_FAILED and its units went back to stock. They stay in the DLQ (a replay retries the payment
+ * once the provider recovered) but no one has to act on them, so the DLQ alerts leave them out. Every other reason
+ * (a fault, a bug, a customer charged after the hold expired) needs someone.
+ */
+export const BUSINESS_OUTCOME_DLQ_REASONS = [
+  'payment_failed',
+  'payment_timeout',
+] as const satisfies readonly DlqReason[];
+/** The `reason` label of a DLQ gauge for dead letters this processor has not read yet (their reason is unknown). */
+export const DLQ_REASON_UNREAD = 'unread';
+
 export const DLQ_HEADERS = {
   reason: 'dlq_reason',
   error: 'dlq_error',

@@ -218,10 +218,10 @@ export const processorSpecSchema = z
 export const autoscalingSpecSchema = z
   .object({
     enabled: z.boolean().default(true),
-    provider: z
-      .enum(['HPA', 'KEDA'])
-      .default('HPA')
-      .meta({ description: 'HPA (autoscaling/v2 with prometheus-adapter metrics) or a KEDA ScaledObject' }),
+    provider: z.enum(['auto', 'HPA', 'KEDA']).default('auto').meta({
+      description:
+        'auto: KEDA ScaledObjects when KEDA runs (its ScaledObject API and the external metrics API served), else HPAs; HPA: autoscaling/v2 with prometheus-adapter metrics; KEDA: ScaledObjects whenever their API is served',
+    }),
     prometheusAddress: z
       .string()
       .max(512)
@@ -255,7 +255,7 @@ export const autoscalingSpecSchema = z
   })
   .default({
     enabled: true,
-    provider: 'HPA',
+    provider: 'auto',
     prometheusAddress: 'http://prometheus-operated.monitoring.svc:9090',
     gateway: { minReplicas: 2, maxReplicas: 10, targetCPUUtilization: 70, targetRequestsPerSecond: 170 },
     processor: { minReplicas: 1, maxReplicas: 4, targetLagPerReplica: 500 },

@@ -45,6 +45,8 @@ export const OPERATOR_METRICS = {
   salePhase: 'flashsale_phase',
   saleSold: 'flashsale_sold_units',
   saleRemaining: 'flashsale_remaining_units',
+  /** the processor group's lag on a sale's orders topic, summed over partitions, labels `namespace` and `sale` */
+  saleConsumerLag: 'flashsale_consumer_lag',
 } as const;
 
 export const CIRCUIT_STATE_VALUE = { closed: 0, open: 1, halfOpen: 2 } as const;

@@ -20,7 +20,7 @@ describe('promtool', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fse-rules-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('check rules: the generated rule files are valid (12 alerts)', async () => {
+  it('check rules: the generated rule files are valid (13 alerts)', async () => {
     const r = await run(promtool, [
       'check',
       'rules',
@@ -28,7 +28,7 @@ describe('promtool', () => {
       join(MON, 'rules', 'operator.rules.yaml'),
       join(ROOT, 'charts', 'flash-sale-operator', 'files', 'operator-rules.yaml'),
     ]);
-    expect(r.stderr + r.stdout).toContain('SUCCESS: 10 rules found');
+    expect(r.stderr + r.stdout).toContain('SUCCESS: 11 rules found');
     expect(r.stdout).toContain('SUCCESS: 2 rules found');
     expect(r.code).toBe(0);
   });

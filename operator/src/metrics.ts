@@ -66,6 +66,17 @@ export class OperatorMetrics {
     labelNames: ['namespace', 'name', 'item_id'] as const,
     registers: [this.registry],
   });
+  /**
+   * Labelled `sale` (not `name`) like the sale's own series, so one selector reads it beside them: the processor's
+   * autoscaler and the lag alert (common/src/sale-queries.ts). The chart's ServiceMonitor keeps these labels
+   * (honorLabels), so `namespace` is the sale's, not the operator's.
+   */
+  readonly saleConsumerLag = new Gauge({
+    name: M.saleConsumerLag,
+    help: "Messages of a sale's orders topic not yet committed by its processor group (summed over partitions)",
+    labelNames: ['namespace', 'sale'] as const,
+    registers: [this.registry],
+  });
 
   queueMetrics() {
     return {

@@ -1,6 +1,6 @@
 /**
- * The processor's only Kafka consumer module: the orders consumer group, the DLQ observer (message timestamps
- * for the oldest-age gauge) and the admin reads of real offsets (lag, DLQ size).
+ * The processor's only Kafka consumer module: the orders consumer group, the DLQ observer (each dead letter's
+ * timestamp and reason, for the DLQ gauges by reason) and the admin reads of real offsets (lag, DLQ size).
  *
  * Offsets: eachBatch with autoCommit off. A batch (one partition) is handed to the handler, which returns only
  * when every effect is durable (Lua scripts answered, dead letters acknowledged); then the last offset is
@@ -9,6 +9,8 @@
  * batch, which the dedupe marker makes harmless.
  */
 import {
+  DLQ_HEADERS,
+  DLQ_REASON_UNREAD,
   deleteGroupsQuietly,
   dlqRedriveGroupId,
   ensureTopics,
@@ -67,14 +69,28 @@ function kafkaFor(o: ConsumerOptions, suffix: string): KafkaClient {
   });
 }
 
+interface SeenDeadLetter {
+  offset: number;
+  /** the message's timestamp (ms) */
+  ts: number;
+  /** its dlq_reason header */
+  reason: string;
+}
+
+/** Dead letters of one reason not yet handled by the redrive. */
+export interface DlqBacklog {
+  count: number;
+  oldestTs: number | undefined;
+}
+
 export class OrdersConsumer {
   private readonly o: ConsumerOptions;
   private readonly consumer: Consumer;
   private readonly observer: Consumer;
   private readonly admin: Admin;
   private readonly t: { orders: string; dlq: string };
-  /** per DLQ partition: [offset, timestamp ms] in offset order, as observed */
-  private readonly dlqSeen = new Map<number, [number, number][]>();
+  /** per DLQ partition: the dead letters observed, in offset order */
+  private readonly dlqSeen = new Map<number, SeenDeadLetter[]>();
   private joined = false;
   private crashed: Error | undefined;
 
@@ -89,7 +105,7 @@ export class OrdersConsumer {
       heartbeatInterval: Math.max(500, Math.floor(o.sessionTimeoutMs / 10)),
       maxWaitTimeInMs: 250,
     });
-    // A group of its own per instance, never committing: it only reads DLQ timestamps.
+    // A group of its own per instance, never committing: it only reads DLQ timestamps and reasons.
     this.observer = kafka.consumer({
       groupId: `${processorGroupId(o.sale)}.dlq-observer.${o.instanceId}`,
       allowAutoTopicCreation: false,
@@ -189,26 +205,44 @@ export class OrdersConsumer {
           list = [];
           this.dlqSeen.set(batch.partition, list);
         }
-        for (const m of batch.messages) list.push([Number(m.offset), Number(m.timestamp)]);
+        for (const m of batch.messages) {
+          const reason = m.headers?.[DLQ_HEADERS.reason]?.toString() ?? 'unknown';
+          list.push({ offset: Number(m.offset), ts: Number(m.timestamp), reason });
+        }
       },
     });
   }
 
-  /** Lag of the processor group on the orders topic, and the DLQ backlog against the redrive group. */
-  async offsets(): Promise<{ orders: PartitionLag[]; dlq: PartitionLag[]; dlqOldestTs: number | undefined }> {
+  /**
+   * Lag of the processor group on the orders topic, and the DLQ backlog against the redrive group: per partition
+   * from the offsets, and per reason (count, oldest timestamp) from the dead letters observed. Dead letters past what
+   * the observer has read so far count under the reason `unread`.
+   */
+  async offsets(): Promise<{ orders: PartitionLag[]; dlq: PartitionLag[]; dlqByReason: Map<string, DlqBacklog> }> {
     const [orders, dlq] = await Promise.all([
       groupLag(this.admin, processorGroupId(this.o.sale), this.t.orders),
       groupLag(this.admin, dlqRedriveGroupId(this.o.sale), this.t.dlq),
     ]);
-    let oldest: number | undefined;
+    const byReason = new Map<string, DlqBacklog>();
+    const add = (reason: string, n: number, ts?: number) => {
+      const b = byReason.get(reason) ?? { count: 0, oldestTs: undefined };
+      b.count += n;
+      if (ts !== undefined && (b.oldestTs === undefined || ts < b.oldestTs)) b.oldestTs = ts;
+      byReason.set(reason, b);
+    };
     for (const p of dlq) {
-      const seen = this.dlqSeen.get(p.partition);
-      if (!seen) continue;
+      const seen = this.dlqSeen.get(p.partition) ?? [];
       // forget what the redrive has handled or retention removed
-      while (seen.length > 0 && seen[0]![0] < p.committed) seen.shift();
-      for (const [, ts] of seen) if (oldest === undefined || ts < oldest) oldest = ts;
+      while (seen.length > 0 && seen[0]!.offset < p.committed) seen.shift();
+      let counted = 0;
+      for (const d of seen) {
+        if (d.offset >= p.high) break;
+        add(d.reason, 1, d.ts);
+        counted++;
+      }
+      if (p.lag > counted) add(DLQ_REASON_UNREAD, p.lag - counted);
     }
-    return { orders, dlq, dlqOldestTs: oldest };
+    return { orders, dlq, dlqByReason: byReason };
   }
 
   async stop(): Promise<void> {

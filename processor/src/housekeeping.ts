@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import {
   auditBucketed,
   auditItem,
+  DLQ_REASONS,
   expireBucketed,
   type ItemAudit,
   itemKeys,
@@ -121,11 +122,26 @@ export function auditOnce(
   };
 }
 
+/**
+ * The offset-based gauges: the group's lag per partition (every processor reports the same numbers, so a query takes
+ * one value per partition; the autoscaler and the alert read the operator's `flashsale_consumer_lag` instead), and
+ * the DLQ backlog by reason (every known reason reported, 0 when it has none), so the alerts can leave out the
+ * business outcomes (BUSINESS_OUTCOME_DLQ_REASONS).
+ */
 export function offsetsOnce(consumer: OrdersConsumer, metrics: ProcessorMetrics) {
   return async () => {
     const o = await consumer.offsets();
     for (const p of o.orders) metrics.consumerLag.set({ partition: String(p.partition) }, p.lag);
-    metrics.dlqSize.set(o.dlq.reduce((n, p) => n + p.lag, 0));
-    metrics.dlqOldestAge.set(o.dlqOldestTs === undefined ? 0 : Math.max(0, (Date.now() - o.dlqOldestTs) / 1000));
+    const now = Date.now();
+    metrics.dlqSize.reset();
+    metrics.dlqOldestAge.reset();
+    for (const reason of DLQ_REASONS) {
+      metrics.dlqSize.set({ reason }, 0);
+      metrics.dlqOldestAge.set({ reason }, 0);
+    }
+    for (const [reason, b] of o.dlqByReason) {
+      metrics.dlqSize.set({ reason }, b.count);
+      metrics.dlqOldestAge.set({ reason }, b.oldestTs === undefined ? 0 : Math.max(0, (now - b.oldestTs) / 1000));
+    }
   };
 }

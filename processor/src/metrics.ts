@@ -35,12 +35,14 @@ export function createMetrics(defaults = true) {
     }),
     dlqSize: new Gauge({
       name: M.dlqSize,
-      help: 'DLQ messages not yet handled by the redrive (end offsets minus the redrive group offsets)',
+      help: 'DLQ messages not yet handled by the redrive, by dlq_reason (unread: not yet read by this processor)',
+      labelNames: ['reason'],
       registers: reg,
     }),
     dlqOldestAge: new Gauge({
       name: M.dlqOldestAge,
-      help: 'Age of the oldest DLQ message not yet handled by the redrive',
+      help: 'Age of the oldest DLQ message not yet handled by the redrive, by dlq_reason',
+      labelNames: ['reason'],
       registers: reg,
     }),
     inventoryLevel: new Gauge({

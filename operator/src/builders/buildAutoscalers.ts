@@ -1,9 +1,11 @@
 /**
- * Autoscaling: HorizontalPodAutoscalers (autoscaling/v2) on Prometheus metrics served by prometheus-adapter
- * (rules in docs/operator.md and examples/prometheus-adapter-rules.yaml), or KEDA ScaledObjects with Prometheus
- * triggers. The processor's maximum never exceeds the partition count (more consumers than partitions idle).
+ * Autoscaling: KEDA ScaledObjects with Prometheus triggers, or HorizontalPodAutoscalers (autoscaling/v2) on the same
+ * Prometheus series served by prometheus-adapter (examples/prometheus-adapter-rules.yaml). Both read the queries of
+ * common/src/sale-queries.ts: the processor scales on the sale's consumer lag counted once (the operator's
+ * `flashsale_consumer_lag`), never on a sum over processor pods. The processor's maximum never exceeds the partition
+ * count (more consumers than partitions idle).
  */
-import { type FlashSaleSpec, GATEWAY_METRICS, PROCESSOR_METRICS } from '@flashsale/common';
+import { consumerLagQuery, type FlashSaleSpec, gatewayRequestRateQuery, saleMatchers } from '@flashsale/common';
 import { childNames } from '../api/types.ts';
 import { childMeta, type SaleRef } from './meta.ts';
 import type { ReplicaPlan } from './schedule.ts';
@@ -87,8 +89,11 @@ export function buildScaledObjects(
 ) {
   const names = childNames(sale.name);
   const a = spec.autoscaling;
-  const sel = `sale="${sale.name}",namespace="${sale.namespace}"`;
+  const sel = saleMatchers(sale.name, sale.namespace);
   const common = { pollingInterval: 15, cooldownPeriod: 300 };
+  // an empty answer (the series gone: the operator or Prometheus down) is an error, not 0: after 3 of them KEDA
+  // falls back to the floor, or keeps the current replicas when they are more
+  const fallback = (replicas: number) => ({ failureThreshold: 3, replicas, behavior: 'currentReplicasIfHigher' });
   return [
     {
       apiVersion: 'keda.sh/v1alpha1',
@@ -99,15 +104,16 @@ export function buildScaledObjects(
         scaleTargetRef: { name: gatewayTarget },
         minReplicaCount: plan.gateway.min,
         maxReplicaCount: plan.gateway.max,
-        fallback: { failureThreshold: 3, replicas: plan.gateway.min },
+        fallback: fallback(plan.gateway.min),
         triggers: [
           { type: 'cpu', metricType: 'Utilization', metadata: { value: String(a.gateway.targetCPUUtilization) } },
           {
             type: 'prometheus',
             metadata: {
               serverAddress: a.prometheusAddress,
-              query: `sum(rate(${GATEWAY_METRICS.httpRequests}{${sel}}[1m]))`,
+              query: gatewayRequestRateQuery(sel),
               threshold: String(a.gateway.targetRequestsPerSecond),
+              ignoreNullValues: 'false',
             },
           },
         ],
@@ -122,14 +128,15 @@ export function buildScaledObjects(
         scaleTargetRef: { name: names.processor },
         minReplicaCount: plan.processor.min,
         maxReplicaCount: plan.processor.max,
-        fallback: { failureThreshold: 3, replicas: plan.processor.min },
+        fallback: fallback(plan.processor.min),
         triggers: [
           {
             type: 'prometheus',
             metadata: {
               serverAddress: a.prometheusAddress,
-              query: `sum(${PROCESSOR_METRICS.consumerLag}{${sel}})`,
+              query: consumerLagQuery(sel),
               threshold: String(a.processor.targetLagPerReplica),
+              ignoreNullValues: 'false',
             },
           },
         ],

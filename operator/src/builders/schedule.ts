@@ -10,8 +10,17 @@ export interface Schedule {
   stage: Stage;
   startsAt: number;
   endsAt: number;
-  /** ms until the next stage boundary (undefined when over) */
+  /** ms until the next stage boundary (undefined when over, or draining past the grace until the backlog is gone) */
   nextChangeInMs: number | undefined;
+  /** draining past endsAt + scaleDownGrace: what the sale still waits for before it scales to zero */
+  waitingFor?: string;
+}
+
+/** What the processors still have to do: the group's lag, the units held (read only once over), or why unreadable. */
+export interface Backlog {
+  lag?: number;
+  heldUnits?: number;
+  error?: string;
 }
 
 export function saleSchedule(spec: FlashSaleSpec, now: number): Schedule {
@@ -29,6 +38,23 @@ export function saleSchedule(spec: FlashSaleSpec, now: number): Schedule {
     if (now < until) return { stage, startsAt, endsAt, nextChangeInMs: until - now };
   }
   return { stage: 'over', startsAt, endsAt, nextChangeInMs: undefined };
+}
+
+/**
+ * After endsAt + scaleDownGrace the sale scales to zero only when nothing is left for the processors: no consumer lag
+ * and no unit held (their sweeper is what expires holds). Until then, or while the backlog cannot be read, it stays
+ * draining (processors at their minimum and still autoscaled, one gateway answering SALE_ENDED); the reconcile looks
+ * again every status refresh.
+ */
+export function drainGate(s: Schedule, backlog: Backlog): Schedule {
+  if (s.stage !== 'over') return s;
+  const left: string[] = [];
+  if (backlog.error) left.push(backlog.error);
+  if ((backlog.lag ?? 0) > 0) left.push(`consumer lag ${backlog.lag}`);
+  if ((backlog.heldUnits ?? 0) > 0) left.push(`${backlog.heldUnits} unit(s) held`);
+  if (!backlog.error && backlog.heldUnits === undefined) left.push('open holds not read');
+  if (left.length === 0) return s;
+  return { ...s, stage: 'draining', nextChangeInMs: undefined, waitingFor: left.join(', ') };
 }
 
 export interface ReplicaPlan {

@@ -1,7 +1,10 @@
 /**
- * Autoscalers: HPAs (default) or KEDA ScaledObjects when chosen and installed (API discovery); none when autoscaling
- * is off or the sale is over (then the Deployments carry fixed replicas). Bounds come from the replica plan, which
- * pre-scales before startsAt and caps the processor at the partition count.
+ * Autoscalers: KEDA ScaledObjects or HPAs, by `spec.autoscaling.provider` and API discovery: `auto` (the default)
+ * takes KEDA when it runs (keda.sh/v1alpha1 and external.metrics.k8s.io both served: CRDs left behind by an
+ * uninstalled KEDA do not count), `KEDA` whenever the ScaledObject API is served, `HPA` always HPAs. None when
+ * autoscaling is off or the sale is over (then the Deployments carry fixed replicas). Bounds come from the replica
+ * plan, which pre-scales before startsAt, caps the processor at the partition count and, past endsAt + grace, keeps
+ * the processors until the backlog is gone.
  */
 import { childNames, REASONS } from '../api/types.ts';
 import { buildHorizontalPodAutoscalers, buildScaledObjects } from '../builders/buildAutoscalers.ts';
@@ -14,6 +17,7 @@ interface HpaStatusView {
   status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
 }
 const KEDA = 'keda.sh/v1alpha1';
+const EXTERNAL_METRICS = 'external.metrics.k8s.io/v1beta1';
 
 export async function reconcileAutoscaling(ctx: ReconcileContext): Promise<void> {
   const names = childNames(ctx.ref.name);
@@ -28,6 +32,12 @@ export async function reconcileAutoscaling(ctx: ReconcileContext): Promise<void>
     await ensureAbsent(ctx, KEDA, 'ScaledObject', names.processorHpa);
   };
   const { plan, spec } = ctx;
+  const provider = spec.autoscaling.provider;
+  const kedaRuns = kedaInstalled && provider === 'auto' && (await ctx.deps.kube.hasGroupVersion(EXTERNAL_METRICS));
+  const useKeda = provider === 'KEDA' ? kedaInstalled : kedaRuns;
+  const stage = ctx.schedule.waitingFor
+    ? `${ctx.schedule.stage}, past endsAt + grace: waiting for ${ctx.schedule.waitingFor}`
+    : ctx.schedule.stage;
   const bounds = `gateway ${plan.gateway.min}-${plan.gateway.max}, processor ${plan.processor.min}-${plan.processor.max}`;
   if (!plan.autoscaled) {
     await removeHpas();
@@ -43,15 +53,10 @@ export async function reconcileAutoscaling(ctx: ReconcileContext): Promise<void>
     );
     return;
   }
-  if (spec.autoscaling.provider === 'KEDA' && kedaInstalled) {
+  if (useKeda) {
     await removeHpas();
     for (const so of buildScaledObjects(ctx.ref, spec, plan, ctx.gatewayScaleTarget)) await ensureApplied(ctx, so);
-    ctx.condition(
-      'ScalingReady',
-      'True',
-      REASONS.KedaScaledObjects,
-      `KEDA ScaledObjects (${ctx.schedule.stage}): ${bounds}`,
-    );
+    ctx.condition('ScalingReady', 'True', REASONS.KedaScaledObjects, `KEDA ScaledObjects (${stage}): ${bounds}`);
     return;
   }
   await removeScaledObjects();
@@ -69,11 +74,11 @@ export async function reconcileAutoscaling(ctx: ReconcileContext): Promise<void>
       'ScalingReady',
       'False',
       REASONS.MetricsUnavailable,
-      `HPAs cannot read their metrics (install metrics-server and prometheus-adapter with examples/prometheus-adapter-rules.yaml): ${inactive.join('; ')}`,
+      `HPAs (${stage}) cannot read their metrics (install metrics-server and prometheus-adapter with examples/prometheus-adapter-rules.yaml, or KEDA): ${inactive.join('; ')}`,
     );
   } else if (spec.autoscaling.provider === 'KEDA') {
     ctx.condition('ScalingReady', 'True', REASONS.KedaNotInstalled, `KEDA is not installed; using HPAs: ${bounds}`);
   } else {
-    ctx.condition('ScalingReady', 'True', REASONS.HorizontalPodAutoscalers, `HPAs (${ctx.schedule.stage}): ${bounds}`);
+    ctx.condition('ScalingReady', 'True', REASONS.HorizontalPodAutoscalers, `HPAs (${stage}): ${bounds}`);
   }
 }

@@ -5,14 +5,15 @@
  */
 import { PAUSED_ANNOTATION, parseFlashSaleSpec } from '@flashsale/common';
 import { type FlashSaleObject, REASONS } from '../api/types.ts';
-import { replicaPlan, saleSchedule } from '../builders/schedule.ts';
+import { drainGate, replicaPlan, saleSchedule } from '../builders/schedule.ts';
 import { errorMessage } from '../kube/client.ts';
 import { computeStatus } from './computeStatus.ts';
 import { conditionsOf, isTrue, setCondition, sortConditions } from './conditions.ts';
 import { type Deps, ReconcileContext } from './context.ts';
 import { DependencyError, type Result, TerminalError } from './errors.ts';
 import { finalizeSale, manageFinalizer } from './finalizeSale.ts';
-import { readCredentials } from './readCredentials.ts';
+import { observeBacklog } from './observeBacklog.ts';
+import { type Credentials, readCredentials } from './readCredentials.ts';
 import { reconcileAutoscaling } from './reconcileAutoscaling.ts';
 import { reconcileGatewayBlueGreen, removeBlueGreen } from './reconcileBlueGreen.ts';
 import { reconcileConfigMap } from './reconcileConfigMap.ts';
@@ -47,12 +48,18 @@ export async function reconcileFlashSale(deps: Deps, key: string): Promise<Resul
   if (!parsed.ok) return reportInvalid(deps, sale, parsed.problems, now);
   const spec = parsed.spec;
 
-  const schedule = saleSchedule(spec, now.getTime());
+  const clock = saleSchedule(spec, now.getTime());
   let ctx: ReconcileContext;
+  let schedule = clock;
   try {
     sale = await manageFinalizer(deps, sale, spec.deletionPolicy);
+    const creds = await readCredentials(deps, namespace, spec);
+    // the backlog (consumer lag, and held units once over) before the plan: past endsAt + grace, the processors stay
+    // until it is gone; the lag is also the number the autoscaler and the alert read (observeBacklog.ts)
+    const backlog = await observeBacklog(deps, sale.metadata, spec, creds, clock.stage === 'over');
+    schedule = drainGate(clock, backlog);
     ctx = new ReconcileContext(deps, sale, spec, now, schedule, replicaPlan(spec, schedule.stage));
-    await applyChildren(ctx);
+    await applyChildren(ctx, creds);
   } catch (e) {
     // an apply the API server refused (quota, admission, RBAC, an invalid object) or could not answer: the status
     // says so (Ready=False, Degraded=True, reason ReconcileError, the API server's message), then the queue retries
@@ -79,9 +86,8 @@ export async function reconcileFlashSale(deps: Deps, key: string): Promise<Resul
 }
 
 /** The children on the Kubernetes side, then the Redis and Kafka side (whose failures become conditions). */
-async function applyChildren(ctx: ReconcileContext): Promise<void> {
-  const { deps, spec } = ctx;
-  const creds = await readCredentials(deps, ctx.ref.namespace, spec);
+async function applyChildren(ctx: ReconcileContext, creds: Credentials): Promise<void> {
+  const { spec } = ctx;
   ctx.credentials = { redis: creds.redis, kafka: creds.kafka };
   if (creds.missing.length > 0) {
     const msg = `Secret key(s) not found: ${creds.missing.join(', ')}`;

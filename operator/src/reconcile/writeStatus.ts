@@ -28,6 +28,7 @@ function recordMetrics(deps: Deps, sale: FlashSaleObject, s: FlashSaleStatus) {
 }
 
 export async function forgetSaleMetrics(deps: Deps, namespace: string, name: string): Promise<void> {
+  deps.metrics.saleConsumerLag.remove({ namespace, sale: name });
   for (const g of [deps.metrics.salePhase, deps.metrics.saleSold, deps.metrics.saleRemaining]) {
     const m = await g.get();
     for (const v of m.values) {
