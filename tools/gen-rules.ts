@@ -86,24 +86,40 @@ const SALE_CASES: RuleCase[] = [
     ],
   },
   {
-    name: 'DLQ above the threshold for 5 minutes fires; at the threshold stays quiet',
+    name: 'dead letters that need action above the threshold for 5 minutes fire, counted once over two processors',
     alert: 'FlashSaleDLQSizeHigh',
     series: [
-      series(P.dlqSize, { ...DEMO, pod: 'p-1' }, '100x5 150x15'),
-      series(P.dlqSize, { ...OTHER_SALE, pod: 'p-9' }, '5000x20'),
+      // two processors report the same DLQ: one value per reason, summed over the reasons that need someone
+      series(P.dlqSize, { ...DEMO, pod: 'p-1', reason: 'redis_failure' }, '60x5 90x15'),
+      series(P.dlqSize, { ...DEMO, pod: 'p-2', reason: 'redis_failure' }, '60x5 90x15'),
+      series(P.dlqSize, { ...DEMO, pod: 'p-1', reason: 'hold_expired' }, '40x20'),
+      series(P.dlqSize, { ...DEMO, pod: 'p-2', reason: 'hold_expired' }, '40x20'),
+      series(P.dlqSize, { ...DEMO, pod: 'p-1', reason: 'payment_failed' }, '900x20'),
+      series(P.dlqSize, { ...OTHER_SALE, pod: 'p-9', reason: 'redis_failure' }, '5000x20'),
     ],
     evals: [
       [4, []],
       [8, []],
-      [12, [{ labels: DEMO, value: '150' }]],
+      [12, [{ labels: DEMO, value: '130' }]],
     ],
   },
   {
-    name: 'oldest DLQ message older than an hour fires; 50 minutes stays quiet',
+    name: 'a normal sale: thousands of payment declines and timeouts in the DLQ stay quiet (business outcomes)',
+    alert: 'FlashSaleDLQSizeHigh',
+    series: [
+      series(P.dlqSize, { ...DEMO, pod: 'p-1', reason: 'payment_failed' }, '0+100x20'),
+      series(P.dlqSize, { ...DEMO, pod: 'p-1', reason: 'payment_timeout' }, '0+100x20'),
+      series(P.dlqSize, { ...DEMO, pod: 'p-1', reason: 'redis_failure' }, '100x20'),
+    ],
+    evals: [[15, []]],
+  },
+  {
+    name: 'an actionable dead letter older than an hour fires; 50 minutes stays quiet; old payment declines do not count',
     alert: 'FlashSaleDLQMessageTooOld',
     series: [
-      series(P.dlqOldestAge, { ...DEMO, pod: 'p-1' }, '3000x5 7200x15'),
-      series(P.dlqOldestAge, { ...OTHER_NS, pod: 'p-9' }, '99999x20'),
+      series(P.dlqOldestAge, { ...DEMO, pod: 'p-1', reason: 'processing_error' }, '3000x5 7200x15'),
+      series(P.dlqOldestAge, { ...DEMO, pod: 'p-1', reason: 'payment_failed' }, '99999x20'),
+      series(P.dlqOldestAge, { ...OTHER_NS, pod: 'p-9', reason: 'processing_error' }, '99999x20'),
     ],
     evals: [
       [5, []],
@@ -111,11 +127,13 @@ const SALE_CASES: RuleCase[] = [
     ],
   },
   {
-    name: 'half the orders failing fires',
+    name: 'half the orders failing with system errors fires (refusals are not counted)',
     alert: 'FlashSaleHighFailureRate',
     series: [
       series(G.ordersReceived, { ...DEMO, pod: 'gw-1' }, '0+60x20'),
-      series(G.ordersFailed, { ...DEMO, pod: 'gw-1', reason: 'KAFKA_UNAVAILABLE' }, '0+20x20'),
+      series(G.ordersFailed, { ...DEMO, pod: 'gw-1', reason: 'BROKER_UNAVAILABLE' }, '0+20x20'),
+      series(G.ordersFailed, { ...DEMO, pod: 'gw-1', reason: 'DEPENDENCY_UNAVAILABLE' }, '0+8x20'),
+      series(G.ordersFailed, { ...DEMO, pod: 'gw-1', reason: 'INTERNAL' }, '0+2x20'),
       series(G.ordersFailed, { ...DEMO, pod: 'gw-1', reason: 'SOLD_OUT' }, '0+10x20'),
     ],
     evals: [
@@ -124,12 +142,24 @@ const SALE_CASES: RuleCase[] = [
     ],
   },
   {
+    name: 'a sell-out: 90 % of the orders refused (SOLD_OUT, LIMIT_EXCEEDED, RATE_LIMITED, SALE_ENDED) stays quiet',
+    alert: 'FlashSaleHighFailureRate',
+    series: [
+      series(G.ordersReceived, { ...DEMO, pod: 'gw-1' }, '0+100x20'),
+      series(G.ordersFailed, { ...DEMO, pod: 'gw-1', reason: 'SOLD_OUT' }, '0+60x20'),
+      series(G.ordersFailed, { ...DEMO, pod: 'gw-1', reason: 'LIMIT_EXCEEDED' }, '0+10x20'),
+      series(G.ordersFailed, { ...DEMO, pod: 'gw-1', reason: 'RATE_LIMITED' }, '0+10x20'),
+      series(G.ordersFailed, { ...DEMO, pod: 'gw-1', reason: 'SALE_ENDED' }, '0+10x20'),
+    ],
+    evals: [[12, []]],
+  },
+  {
     name: '5 % of the orders failing stays quiet; other sales failing do not count',
     alert: 'FlashSaleHighFailureRate',
     series: [
       series(G.ordersReceived, { ...DEMO, pod: 'gw-1' }, '0+60x20'),
-      series(G.ordersFailed, { ...DEMO, pod: 'gw-1', reason: 'KAFKA_UNAVAILABLE' }, '0+3x20'),
-      series(G.ordersFailed, { ...OTHER_SALE, pod: 'gw-9', reason: 'KAFKA_UNAVAILABLE' }, '0+60x20'),
+      series(G.ordersFailed, { ...DEMO, pod: 'gw-1', reason: 'BROKER_UNAVAILABLE' }, '0+3x20'),
+      series(G.ordersFailed, { ...OTHER_SALE, pod: 'gw-9', reason: 'BROKER_UNAVAILABLE' }, '0+60x20'),
     ],
     evals: [[12, []]],
   },
@@ -185,13 +215,14 @@ const SALE_CASES: RuleCase[] = [
     ],
   },
   {
-    name: 'consumer lag is counted once per partition (two processors report the same partitions) and fires over 1000',
+    name: 'consumer lag (the operator reads it from the brokers) above 1000 for 5 minutes fires',
     alert: 'FlashSaleConsumerLagHigh',
     series: [
-      series(P.consumerLag, { ...DEMO, pod: 'p-1', partition: '0' }, '800x20'),
-      series(P.consumerLag, { ...DEMO, pod: 'p-2', partition: '0' }, '800x20'),
-      series(P.consumerLag, { ...DEMO, pod: 'p-1', partition: '1' }, '800x20'),
-      series(P.consumerLag, { ...DEMO, pod: 'p-2', partition: '1' }, '800x20'),
+      series(O.saleConsumerLag, { ...DEMO, pod: 'op-1' }, '0 1600x20'),
+      // a leader hand-over: the new leader reports the same number for a while, counted once
+      series(O.saleConsumerLag, { ...DEMO, pod: 'op-2' }, '_x8 1600x12'),
+      // what every processor pod reports per partition never counts (it would count the lag once per pod)
+      series(P.consumerLag, { ...DEMO, pod: 'p-1', partition: '0' }, '5000x20'),
     ],
     evals: [
       [3, []],
@@ -199,14 +230,11 @@ const SALE_CASES: RuleCase[] = [
     ],
   },
   {
-    name: 'consumer lag of 900 over two partitions reported twice stays quiet',
+    name: 'consumer lag of 900 stays quiet; other namespaces do not count',
     alert: 'FlashSaleConsumerLagHigh',
     series: [
-      series(P.consumerLag, { ...DEMO, pod: 'p-1', partition: '0' }, '600x20'),
-      series(P.consumerLag, { ...DEMO, pod: 'p-2', partition: '0' }, '600x20'),
-      series(P.consumerLag, { ...DEMO, pod: 'p-1', partition: '1' }, '300x20'),
-      series(P.consumerLag, { ...DEMO, pod: 'p-2', partition: '1' }, '300x20'),
-      series(P.consumerLag, { ...OTHER_NS, pod: 'p-9', partition: '0' }, '99999x20'),
+      series(O.saleConsumerLag, { ...DEMO, pod: 'op-1' }, '900x20'),
+      series(O.saleConsumerLag, { ...OTHER_NS, pod: 'op-1' }, '99999x20'),
     ],
     evals: [[12, []]],
   },

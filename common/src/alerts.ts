@@ -6,13 +6,21 @@
  *
  * Series of a sale are told apart by two labels: `namespace` (added by every Prometheus Operator scrape) and
  * `SALE_METRIC_LABEL` (`sale`), which the sale's ServiceMonitor relabeling (or a static scrape config) sets on its
- * targets.
+ * targets. The consumer lag is the operator's `flashsale_consumer_lag{namespace,sale}` (sale-queries.ts), the same
+ * number the processor's autoscaler reads.
  */
+import { BUSINESS_OUTCOME_DLQ_REASONS } from './dlq.ts';
+import { API_ERRORS, type ApiErrorCode } from './errors.ts';
 import { type AlertThresholds, alertThresholdsSchema } from './flashsale-spec.ts';
 import { CIRCUIT_STATE_VALUE, GATEWAY_METRICS as G, OPERATOR_METRICS as O, PROCESSOR_METRICS as P } from './metrics.ts';
+import { consumerLagQuery, SALE_METRIC_LABEL, saleMatchers } from './sale-queries.ts';
 
-/** The target label that names the sale on every gateway and processor series. */
-export const SALE_METRIC_LABEL = 'sale';
+/**
+ * The refusals that are system failures (5xx: the broker or a dependency unavailable, a bug). SOLD_OUT,
+ * LIMIT_EXCEEDED, RATE_LIMITED, SALE_ENDED and the other 4xx are the sale working as designed: counting them made
+ * FlashSaleHighFailureRate page after every sell-out.
+ */
+export const SYSTEM_FAILURE_REASONS = (Object.keys(API_ERRORS) as ApiErrorCode[]).filter((c) => API_ERRORS[c] >= 500);
 /** Where `runbook_url` points unless the caller gives an absolute base (e.g. the repository's web URL). */
 export const DEFAULT_RUNBOOK_URL = 'docs/runbook.md';
 
@@ -108,9 +116,10 @@ function runbook(base: string, name: AlertName): string {
 export function saleAlertGroups(opts: SaleAlertOptions): RuleGroup[] {
   const t: SaleAlertThresholds = { ...DEFAULT_SALE_ALERT_THRESHOLDS, ...dropUndefined(opts.thresholds ?? {}) };
   const base = opts.runbookUrl ?? DEFAULT_RUNBOOK_URL;
-  const matchers = [`${SALE_METRIC_LABEL}=${q(opts.sale)}`];
-  if (opts.namespace) matchers.push(`namespace=${q(opts.namespace)}`);
-  const sel = matchers.join(',');
+  const sel = saleMatchers(opts.sale, opts.namespace);
+  // the dead letters someone must act on: every reason but the business outcomes (payment declined or unanswered)
+  const actionable = `${sel},reason!~${q(BUSINESS_OUTCOME_DLQ_REASONS.join('|'))}`;
+  const systemFailed = `${sel},reason=~${q(SYSTEM_FAILURE_REASONS.join('|'))}`;
   const by = `namespace, ${SALE_METRIC_LABEL}`;
   const who = opts.namespace ? `${opts.namespace}/${opts.sale}` : opts.sale;
   const rl = `sum by (${by}) (rate(${G.rateLimited}{${sel}}[5m]))`;
@@ -131,34 +140,35 @@ export function saleAlertGroups(opts: SaleAlertOptions): RuleGroup[] {
     },
     {
       alert: 'FlashSaleDLQSizeHigh',
-      expr: `max by (${by}) (${P.dlqSize}{${sel}}) > ${num(t.dlqSize)}`,
+      // one value per reason (every processor reports the same DLQ), summed over the reasons that need someone
+      expr: `sum by (${by}) (max by (${by}, reason) (${P.dlqSize}{${actionable}})) > ${num(t.dlqSize)}`,
       for: '5m',
       labels: { severity: 'warning' },
       annotations: {
-        summary: `Dead-letter queue of sale ${who} holds more than ${num(t.dlqSize)} orders`,
-        description: `{{ $value }} orders are waiting in the DLQ (threshold ${num(t.dlqSize)}): orders are not being processed. Find the failure reason in the DLQ headers, fix it, then redrive.`,
+        summary: `Dead-letter queue of sale ${who} holds more than ${num(t.dlqSize)} orders that need action`,
+        description: `{{ $value }} dead letters wait for someone (threshold ${num(t.dlqSize)}; payment declines and timeouts are not counted): orders are not being processed. Find the failure reason in the DLQ headers, fix it, then redrive.`,
         runbook_url: runbook(base, 'FlashSaleDLQSizeHigh'),
       },
     },
     {
       alert: 'FlashSaleDLQMessageTooOld',
-      expr: `max by (${by}) (${P.dlqOldestAge}{${sel}}) > ${num(t.dlqAgeSeconds)}`,
+      expr: `max by (${by}) (${P.dlqOldestAge}{${actionable}}) > ${num(t.dlqAgeSeconds)}`,
       for: '5m',
       labels: { severity: 'warning' },
       annotations: {
         summary: `Oldest DLQ message of sale ${who} is older than ${num(t.dlqAgeSeconds)} s`,
-        description: `The oldest order in the DLQ has waited {{ $value | humanizeDuration }} (threshold ${num(t.dlqAgeSeconds)} s). Redrive or discard the oldest messages first.`,
+        description: `The oldest dead letter that needs action has waited {{ $value | humanizeDuration }} (threshold ${num(t.dlqAgeSeconds)} s; payment declines and timeouts are not counted). Redrive or discard the oldest messages first.`,
         runbook_url: runbook(base, 'FlashSaleDLQMessageTooOld'),
       },
     },
     {
       alert: 'FlashSaleHighFailureRate',
-      expr: `sum by (${by}) (rate(${G.ordersFailed}{${sel}}[5m])) / sum by (${by}) (rate(${G.ordersReceived}{${sel}}[5m])) > ${num(t.failureRate)}`,
+      expr: `sum by (${by}) (rate(${G.ordersFailed}{${systemFailed}}[5m])) / sum by (${by}) (rate(${G.ordersReceived}{${sel}}[5m])) > ${num(t.failureRate)}`,
       for: '5m',
       labels: { severity: 'critical' },
       annotations: {
         summary: `More than ${pct(t.failureRate)} of the orders of sale ${who} fail`,
-        description: `{{ $value | humanizePercentage }} of the orders received by the gateway failed over the last 5 minutes (threshold ${pct(t.failureRate)}). Check service health and the gateway logs (reason label of ${G.ordersFailed}).`,
+        description: `{{ $value | humanizePercentage }} of the orders received by the gateway failed with a system error (${SYSTEM_FAILURE_REASONS.join(', ')}) over the last 5 minutes (threshold ${pct(t.failureRate)}); refusals such as SOLD_OUT or RATE_LIMITED are not failures. Check service health and the gateway logs (reason label of ${G.ordersFailed}).`,
         runbook_url: runbook(base, 'FlashSaleHighFailureRate'),
       },
     },
@@ -197,12 +207,12 @@ export function saleAlertGroups(opts: SaleAlertOptions): RuleGroup[] {
     },
     {
       alert: 'FlashSaleConsumerLagHigh',
-      expr: `sum by (${by}) (max by (${by}, partition) (${P.consumerLag}{${sel}})) > ${num(t.consumerLag)}`,
+      expr: `${consumerLagQuery(sel, by)} > ${num(t.consumerLag)}`,
       for: '5m',
       labels: { severity: 'warning' },
       annotations: {
         summary: `Processor of sale ${who} lags more than ${num(t.consumerLag)} orders behind`,
-        description: `{{ $value }} orders of the orders topic are not yet processed (threshold ${num(t.consumerLag)}). Check that the processor runs and scales (up to the partition count).`,
+        description: `{{ $value }} orders of the orders topic are not yet processed (threshold ${num(t.consumerLag)}; the processor group's lag as the operator reads it from the brokers). Check that the processor runs and scales (up to the partition count).`,
         runbook_url: runbook(base, 'FlashSaleConsumerLagHigh'),
       },
     },

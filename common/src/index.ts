@@ -16,6 +16,7 @@ export * from './order.ts';
 export * from './redis.ts';
 export * from './sale-cleanup.ts';
 export * from './sale-env.ts';
+export * from './sale-queries.ts';
 export * from './scan.ts';
 export * from './scripts.ts';
 export * from './seed-items.ts';
