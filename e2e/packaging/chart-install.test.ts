@@ -135,8 +135,8 @@ describe('quick start on the local control plane', () => {
         items: { metadata: { name: string }; status: { readyReplicas?: number } }[];
       };
       expect(sets.items.map((x) => [x.metadata.name, x.status.readyReplicas])).toEqual([
-        [`${qsRelease}-flash-sale-operator-redis`, 1],
         [`${qsRelease}-flash-sale-operator-kafka`, 1],
+        [`${qsRelease}-flash-sale-operator-redis`, 1],
       ]);
       const svcs = await k(['-n', qsNs, 'get', 'services', 'redis-service', 'kafka-service', '-o', 'name']);
       expect(svcs.trim().split('\n')).toEqual(['service/redis-service', 'service/kafka-service']);

@@ -176,8 +176,8 @@ describe('helm template', () => {
     expect(['redis-service:6379', 'kafka-service:9092']).toEqual([redisDefault, kafkaDefault]);
     const sets = find(objs, 'StatefulSet');
     expect(sets.map((s) => s.metadata.name).sort()).toEqual([
-      'rel-flash-sale-operator-redis',
       'rel-flash-sale-operator-kafka',
+      'rel-flash-sale-operator-redis',
     ]);
     const redis = sets.find((s) => s.metadata.name.endsWith('-redis'))!;
     expect(redis.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('2Gi');
