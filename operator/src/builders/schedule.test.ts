@@ -56,7 +56,7 @@ describe('autoscalers read the lag counted once', () => {
       { name: 'bf', namespace: 'shop', uid: 'u' },
       s,
       replicaPlan(s, 'live'),
-    ) as { spec: { triggers: { metadata: Record<string, string> }[]; fallback: Record<string, unknown> } }[];
+    ) as unknown as { spec: { triggers: { metadata: Record<string, string> }[]; fallback: Record<string, unknown> } }[];
     const q = processor!.spec.triggers[0]!.metadata;
     expect(q.query).toBe(consumerLagQuery(saleMatchers('bf', 'shop')));
     expect(q.query).toBe('max by (namespace, sale) (flashsale_consumer_lag{sale="bf",namespace="shop"})');
