@@ -202,11 +202,12 @@ const SALE_CASES: RuleCase[] = [
     ],
   },
   {
-    name: 'an item under 10 units fires for that item only; exactly 10 stays quiet',
+    name: 'an item under 10 units fires for that item only; exactly 10 and sold out (0) stay quiet',
     alert: 'FlashSaleInventoryLow',
     series: [
       series(P.inventoryLevel, { ...DEMO, pod: 'p-1', item_id: 'sku-a' }, '50 50 5x10'),
       series(P.inventoryLevel, { ...DEMO, pod: 'p-1', item_id: 'sku-b' }, '10x12'),
+      series(P.inventoryLevel, { ...DEMO, pod: 'p-1', item_id: 'sku-d' }, '50 0x11'),
       series(P.inventoryLevel, { ...OTHER_SALE, pod: 'p-9', item_id: 'sku-c' }, '0x12'),
     ],
     evals: [

@@ -196,12 +196,13 @@ export function saleAlertGroups(opts: SaleAlertOptions): RuleGroup[] {
     },
     {
       alert: 'FlashSaleInventoryLow',
-      expr: `min by (${by}, item_id) (${P.inventoryLevel}{${sel}}) < ${num(t.inventoryLow)}`,
+      // a sold-out item (0 left) is the sale's phase SoldOut, not an alert: only 1..threshold-1 units left fire
+      expr: `min by (${by}, item_id) (${P.inventoryLevel}{${sel}}) < ${num(t.inventoryLow)} > 0`,
       for: '1m',
       labels: { severity: 'info' },
       annotations: {
         summary: `Item {{ $labels.item_id }} of sale ${who} has fewer than ${num(t.inventoryLow)} units left`,
-        description: `{{ $value }} units of item {{ $labels.item_id }} remain (threshold ${num(t.inventoryLow)}). Restock (raise the quantity in the FlashSale) or prepare for sold out.`,
+        description: `{{ $value }} units of item {{ $labels.item_id }} remain (threshold ${num(t.inventoryLow)}; a sold-out item does not fire). Restock (raise the quantity in the FlashSale) or prepare for sold out.`,
         runbook_url: runbook(base, 'FlashSaleInventoryLow'),
       },
     },
