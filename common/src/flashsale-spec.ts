@@ -252,6 +252,14 @@ export const autoscalingSpecSchema = z
       })
       .default({ lead: '10m' }),
     scaleDownGrace: duration('15m', 'autoscaling.scaleDownGrace'),
+    scaleDown: z
+      .object({
+        stabilizationWindow: duration('5m', 'autoscaling.scaleDown.stabilizationWindow').meta({
+          description: 'how long the autoscalers wait, after the load fell, before they remove pods',
+        }),
+        podsPerMinute: int(1, 1000).default(1).meta({ description: 'pods removed per minute at most' }),
+      })
+      .default({ stabilizationWindow: '5m', podsPerMinute: 1 }),
   })
   .default({
     enabled: true,
@@ -261,6 +269,7 @@ export const autoscalingSpecSchema = z
     processor: { minReplicas: 1, maxReplicas: 4, targetLagPerReplica: 500 },
     preScale: { lead: '10m' },
     scaleDownGrace: '15m',
+    scaleDown: { stabilizationWindow: '5m', podsPerMinute: 1 },
   });
 
 export const alertThresholdsSchema = z

@@ -5,7 +5,13 @@
  * `flashsale_consumer_lag`), never on a sum over processor pods. The processor's maximum never exceeds the partition
  * count (more consumers than partitions idle).
  */
-import { consumerLagQuery, type FlashSaleSpec, gatewayRequestRateQuery, saleMatchers } from '@flashsale/common';
+import {
+  consumerLagQuery,
+  type FlashSaleSpec,
+  gatewayRequestRateQuery,
+  parseDurationMs,
+  saleMatchers,
+} from '@flashsale/common';
 import { childNames } from '../api/types.ts';
 import { childMeta, type SaleRef } from './meta.ts';
 import type { ReplicaPlan } from './schedule.ts';
@@ -16,6 +22,18 @@ export const HPA_METRICS = {
   processorConsumerLag: 'flashsale_processor_consumer_lag',
 } as const;
 
+/** Up at once (doubling every 15 s), down slowly: `autoscaling.scaleDown` (HPAs and KEDA's HPAs alike). */
+function behaviorOf(spec: FlashSaleSpec) {
+  const down = spec.autoscaling.scaleDown;
+  return {
+    scaleUp: { stabilizationWindowSeconds: 0, policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] },
+    scaleDown: {
+      stabilizationWindowSeconds: Math.round(parseDurationMs(down.stabilizationWindow) / 1000),
+      policies: [{ type: 'Pods', value: down.podsPerMinute, periodSeconds: 60 }],
+    },
+  };
+}
+
 export function buildHorizontalPodAutoscalers(
   sale: SaleRef,
   spec: FlashSaleSpec,
@@ -24,10 +42,6 @@ export function buildHorizontalPodAutoscalers(
 ) {
   const names = childNames(sale.name);
   const a = spec.autoscaling;
-  const behavior = {
-    scaleUp: { stabilizationWindowSeconds: 0, policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] },
-    scaleDown: { stabilizationWindowSeconds: 300, policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }] },
-  };
   const gateway = {
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
@@ -52,7 +66,7 @@ export function buildHorizontalPodAutoscalers(
           },
         },
       ],
-      behavior,
+      behavior: behaviorOf(spec),
     },
   };
   const processor = {
@@ -75,7 +89,7 @@ export function buildHorizontalPodAutoscalers(
           },
         },
       ],
-      behavior,
+      behavior: behaviorOf(spec),
     },
   };
   return [gateway, processor];
@@ -90,7 +104,11 @@ export function buildScaledObjects(
   const names = childNames(sale.name);
   const a = spec.autoscaling;
   const sel = saleMatchers(sale.name, sale.namespace);
-  const common = { pollingInterval: 15, cooldownPeriod: 300 };
+  const common = {
+    pollingInterval: 15,
+    cooldownPeriod: 300,
+    advanced: { horizontalPodAutoscalerConfig: { behavior: behaviorOf(spec) } },
+  };
   // an empty answer (the series gone: the operator or Prometheus down) is an error, not 0: after 3 of them KEDA
   // falls back to the floor, or keeps the current replicas when they are more
   const fallback = (replicas: number) => ({ failureThreshold: 3, replicas, behavior: 'currentReplicasIfHigher' });

@@ -4,9 +4,11 @@
  */
 import { consumerLagQuery, type FlashSaleSpec, flashSaleSpecSchema, saleMatchers } from '@flashsale/common';
 import { describe, expect, it } from 'vitest';
-import { buildScaledObjects } from './buildAutoscalers.ts';
+import { buildHorizontalPodAutoscalers, buildScaledObjects } from './buildAutoscalers.ts';
 import { drainGate, replicaPlan, saleSchedule } from './schedule.ts';
 
+// biome-ignore lint/suspicious/noExplicitAny: asserting on built JSON
+type Json = any;
 const spec = (over: Record<string, unknown> = {}): FlashSaleSpec =>
   flashSaleSpecSchema.parse({
     startsAt: '2026-11-28T08:00:00Z',
@@ -62,5 +64,25 @@ describe('autoscalers read the lag counted once', () => {
     expect(q.query).toBe('max by (namespace, sale) (flashsale_consumer_lag{sale="bf",namespace="shop"})');
     expect(q.ignoreNullValues).toBe('false');
     expect(processor!.spec.fallback).toMatchObject({ failureThreshold: 3, behavior: 'currentReplicasIfHigher' });
+  });
+
+  it('scale-down pace from autoscaling.scaleDown, the same for HPAs and KEDA (default: 5 minutes, 1 pod a minute)', () => {
+    const ref = { name: 'bf', namespace: 'shop', uid: 'u' };
+    const down = (s: FlashSaleSpec) => {
+      const plan = replicaPlan(s, 'live');
+      const [, hpa] = buildHorizontalPodAutoscalers(ref, s, plan) as unknown as { spec: { behavior: Json } }[];
+      const [, so] = buildScaledObjects(ref, s, plan) as unknown as { spec: { advanced: Json } }[];
+      expect(so!.spec.advanced.horizontalPodAutoscalerConfig.behavior).toEqual(hpa!.spec.behavior);
+      return hpa!.spec.behavior.scaleDown;
+    };
+    expect(down(spec())).toEqual({
+      stabilizationWindowSeconds: 300,
+      policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }],
+    });
+    const quick = spec({ autoscaling: { scaleDown: { stabilizationWindow: '20s', podsPerMinute: 4 } } });
+    expect(down(quick)).toEqual({
+      stabilizationWindowSeconds: 20,
+      policies: [{ type: 'Pods', value: 4, periodSeconds: 60 }],
+    });
   });
 });
