@@ -157,18 +157,72 @@ const ROWS: [row: string, panels: PanelSpec[]][] = [
       {
         title: 'DLQ size',
         source: 'processor',
-        targets: [[`max(${P.dlqSize}{${SEL}})`, 'messages']],
+        description:
+          'Dead letters not yet redriven. payment_failed and payment_timeout are business outcomes: the DLQ alerts leave them out.',
+        targets: [[`max by (reason) (${P.dlqSize}{${SEL}})`, '{{reason}}']],
       },
       {
         title: 'DLQ oldest message age',
         source: 'processor',
         unit: 's',
-        targets: [[`max(${P.dlqOldestAge}{${SEL}})`, 'age']],
+        targets: [[`max by (reason) (${P.dlqOldestAge}{${SEL}})`, '{{reason}}']],
       },
       {
         title: 'Consumer lag by partition',
         source: 'processor',
         targets: [[`max by (partition) (${P.consumerLag}{${SEL}})`, 'partition {{partition}}']],
+      },
+      {
+        title: 'Holds expired',
+        source: 'processor',
+        unit: 'ops',
+        description: 'Holds the sweeper returned to stock (payment slower than processor.holdTtl, or never answered).',
+        targets: [[`sum(rate(${P.holdsExpired}{${SEL}}[$__rate_interval]))`, 'holds expired']],
+      },
+      {
+        title: 'Rate-limited requests by policy',
+        source: 'gateway',
+        unit: 'reqps',
+        description:
+          '429 answers per token bucket (user, ip, read); FlashSaleRateLimitRejectionsRising watches the rise.',
+        targets: [[`sum by (policy) (rate(${G.rateLimited}{${SEL}}[$__rate_interval])) or vector(0)`, '{{policy}}']],
+      },
+    ],
+  ],
+  [
+    'Scaling and the operator',
+    [
+      {
+        title: 'Replicas: the autoscaler decision and ready pods',
+        source: 'operator',
+        description:
+          "desired: each Deployment's spec.replicas (what KEDA's or the HPA's last decision set); ready: pods ready. From the operator at each reconcile.",
+        targets: [
+          [
+            `max by (component, state) (${O.saleReplicas}{namespace=~"$namespace", sale=~"$sale"})`,
+            '{{component}} {{state}}',
+          ],
+        ],
+      },
+      {
+        title: 'Consumer lag the processor autoscaler reads',
+        source: 'operator',
+        description:
+          "flashsale_consumer_lag: the processor group's lag, read by the operator from the brokers, counted once (the KEDA trigger, the HPA external metric and FlashSaleConsumerLagHigh use it).",
+        targets: [[`max(${O.saleConsumerLag}{namespace=~"$namespace", sale=~"$sale"})`, 'lag']],
+      },
+      {
+        title: 'Operator leader (1: holds the Lease)',
+        source: 'operator',
+        description:
+          'One replica must hold the Lease (FlashSaleOperatorNoLeader otherwise); a change of pod is a fail-over.',
+        targets: [[`max by (namespace, pod, instance) (${O.leaderStatus}{name!=""})`, '{{pod}}{{instance}}']],
+        mappings: [
+          {
+            type: 'value',
+            options: { '0': { text: 'standby', color: 'blue' }, '1': { text: 'leader', color: 'green' } },
+          },
+        ],
       },
     ],
   ],

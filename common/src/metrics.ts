@@ -47,6 +47,8 @@ export const OPERATOR_METRICS = {
   saleRemaining: 'flashsale_remaining_units',
   /** the processor group's lag on a sale's orders topic, summed over partitions, labels `namespace` and `sale` */
   saleConsumerLag: 'flashsale_consumer_lag',
+  /** a sale's Deployments: `state` desired (the autoscaler's decision) or ready, per `component`, labels as above */
+  saleReplicas: 'flashsale_replicas',
 } as const;
 
 export const CIRCUIT_STATE_VALUE = { closed: 0, open: 1, halfOpen: 2 } as const;

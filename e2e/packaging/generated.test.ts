@@ -6,11 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  operatorAlertGroups,
-  RUNBOOK_ANCHORS,
-  saleAlertGroups,
-} from '../../common/src/alerts.ts';
+import { operatorAlertGroups, RUNBOOK_ANCHORS, saleAlertGroups } from '../../common/src/alerts.ts';
 import { GATEWAY_METRICS, OPERATOR_METRICS, PROCESSOR_METRICS } from '../../common/src/metrics.ts';
 import { buildDashboard, dashboardQueries } from '../../monitoring/dashboard.ts';
 import { generatedFiles, staleFiles } from '../../tools/gen-rules.ts';
@@ -97,6 +93,12 @@ describe('generated packaging files', () => {
       'Consumer lag by partition',
       'Remaining per item',
       'Sold and remaining per item (operator)',
+      // issue 16: what an operator watches during a sale
+      'Replicas: the autoscaler decision and ready pods',
+      'Consumer lag the processor autoscaler reads',
+      'Rate-limited requests by policy',
+      'Holds expired',
+      'Operator leader (1: holds the Lease)',
     ]) {
       expect(titles).toContain(t);
     }

@@ -77,6 +77,13 @@ export class OperatorMetrics {
     labelNames: ['namespace', 'sale'] as const,
     registers: [this.registry],
   });
+  /** replicas of a sale's Deployments: desired (what the autoscaler decided, or the plan) and ready; `sale` label too */
+  readonly saleReplicas = new Gauge({
+    name: M.saleReplicas,
+    help: "Replicas of a sale's gateway and processor Deployments: state desired (the autoscaler's decision) or ready",
+    labelNames: ['namespace', 'sale', 'component', 'state'] as const,
+    registers: [this.registry],
+  });
 
   queueMetrics() {
     return {

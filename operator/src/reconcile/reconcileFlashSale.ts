@@ -25,7 +25,7 @@ import { reconcileProcessorDeployment } from './reconcileProcessorDeployment.ts'
 import { reconcileServices } from './reconcileServices.ts';
 import { reconcileTopics } from './reconcileTopics.ts';
 import { seedInventory } from './seedInventory.ts';
-import { forgetSaleMetrics, writeStatus } from './writeStatus.ts';
+import { forgetSaleMetrics, recordReplicas, writeStatus } from './writeStatus.ts';
 
 /** How soon to look again while Deployments are becoming available (their informer also wakes us). */
 const WAIT_FOR_WORKLOADS_MS = 5_000;
@@ -75,6 +75,7 @@ export async function reconcileFlashSale(deps: Deps, key: string): Promise<Resul
     ctx.event('Normal', 'PhaseChanged', `Phase ${sale.status?.phase ?? '(none)'} -> ${status.phase}`);
   }
   await writeStatus(deps, sale, status);
+  recordReplicas(deps, sale, ctx.observed);
 
   if (ctx.observed.dependencyErrors.length > 0) throw new DependencyError(ctx.observed.dependencyErrors.join('; '));
   if (!ready) ctx.requeueAfter(WAIT_FOR_WORKLOADS_MS);

@@ -5,7 +5,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { SALE_PHASES } from '@flashsale/common';
 import type { FlashSaleObject, FlashSaleStatus } from '../api/types.ts';
-import type { Deps } from './context.ts';
+import type { Deps, Observed } from './context.ts';
 
 export async function writeStatus(deps: Deps, sale: FlashSaleObject, next: FlashSaleStatus): Promise<boolean> {
   const prev = (sale.status ?? {}) as Record<string, unknown>;
@@ -27,8 +27,24 @@ function recordMetrics(deps: Deps, sale: FlashSaleObject, s: FlashSaleStatus) {
   }
 }
 
+/** The replicas the reconcile observed: desired (spec.replicas, set by the autoscaler when one owns it) and ready. */
+export function recordReplicas(deps: Deps, sale: FlashSaleObject, observed: Observed): void {
+  const { namespace, name } = sale.metadata;
+  for (const [component, d] of [
+    ['gateway', observed.gateway],
+    ['processor', observed.processor],
+  ] as const) {
+    if (!d) continue;
+    deps.metrics.saleReplicas.set({ namespace, sale: name, component, state: 'desired' }, d.desired);
+    deps.metrics.saleReplicas.set({ namespace, sale: name, component, state: 'ready' }, d.ready);
+  }
+}
+
 export async function forgetSaleMetrics(deps: Deps, namespace: string, name: string): Promise<void> {
   deps.metrics.saleConsumerLag.remove({ namespace, sale: name });
+  for (const component of ['gateway', 'processor'])
+    for (const state of ['desired', 'ready'])
+      deps.metrics.saleReplicas.remove({ namespace, sale: name, component, state });
   for (const g of [deps.metrics.salePhase, deps.metrics.saleSold, deps.metrics.saleRemaining]) {
     const m = await g.get();
     for (const v of m.values) {
