@@ -8,11 +8,13 @@ import { processorGroupId, type RedisClient, topics } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ThrowawayKafka } from '../../gateway/test/support/throwaway-kafka.ts';
 import { assertBooks, auditRun, openOrders, redisOf, StatusWatch } from '../support/audit.ts';
-import { type Answer, BurstLog, postOrder } from '../support/load.ts';
-import { type Proc, sleep, startGateway, startProcessor } from '../support/procs.ts';
+import type { Answer } from '../support/load.ts';
+import { steadyStream } from '../support/load.ts';
+import { type Proc, startGateway, startProcessor } from '../support/procs.ts';
 import { recordFault } from '../support/report.ts';
 import { kafkaAdmin, prepareSale, saleProcEnv, uniqueSale } from '../support/sale.ts';
 import { requireService } from '../support/services.ts';
+import { eventually } from '../support/wait.ts';
 
 const sale = uniqueSale('fkafka');
 const items = { tv: 150, radio: 150 };
@@ -35,6 +37,10 @@ afterAll(async () => {
   watch?.close();
   redis?.disconnect();
 });
+
+/** How often the gateway's log says its breaker opened. */
+const breakerOpens = (gw: Proc) =>
+  gw.output.split('\n').filter((l) => l.includes('"circuit_breaker_state"') && l.includes('"state":"open"')).length;
 
 async function breakerState(gw: Proc): Promise<string> {
   try {
@@ -62,49 +68,47 @@ describe('Kafka broker outage', () => {
     procs.push(gw, p);
 
     // a steady stream of orders from 4 clients until told to stop
-    const log = new BurstLog();
-    let stop = false;
-    let n = 0;
-    const client = async () => {
-      while (!stop) {
-        const i = n++;
-        await postOrder(gw.url, { user_id: `u-${i}`, item_id: i % 2 ? 'tv' : 'radio', quantity: 1 }, log);
-        await sleep(25);
-      }
-    };
-    const clients = Promise.all([client(), client(), client(), client()]);
+    const stream = steadyStream(gw.url, { items: ['radio', 'tv'], clients: 4, paceMs: 25 });
+    const { log } = stream;
     try {
-      await sleep(2000);
+      await eventually('a steady stream of accepted orders', () => log.accepted.size >= 40, 30_000, 50);
       const inFlight = await openOrders(redis, sale, log.accepted);
       const downAt = Date.now();
       await kafka.stop();
 
       // the breaker opens: within the threshold of failed sends, then 503s come at once
-      const openedAt = await (async () => {
-        const until = Date.now() + 30_000;
-        while (Date.now() < until) {
-          if ((await breakerState(gw)) === 'open') return Date.now();
-          await sleep(100);
-        }
-        throw new Error(`breaker never opened:\n${gw.tail()}`);
-      })();
-      await sleep(4000); // stays down a while: clients keep retrying into the open breaker
+      const openedAt = await eventually(
+        'the breaker to open',
+        async () => (await breakerState(gw)) === 'open' && Date.now(),
+        30_000,
+        100,
+      );
+      // stays down a while: clients keep retrying into the open breaker until it half-opened, its trial send failed
+      // on the dead broker and it opened again
+      await eventually(
+        'the breaker to re-open after a failed half-open trial',
+        () => breakerOpens(gw) >= 2,
+        30_000,
+        100,
+      );
       const backAt = Date.now();
       await kafka.start(60_000);
       const brokerUpMs = Date.now() - backAt;
       // service comes back by itself: the first 202 after the broker answers again
-      const firstOk = await (async () => {
-        const until = Date.now() + 40_000;
-        while (Date.now() < until) {
-          const a = log.answers.find((x) => x.status === 202 && x.at > backAt);
-          if (a) return a;
-          await sleep(100);
-        }
-        throw new Error(`no 202 after the broker came back:\n${gw.tail()}`);
-      })();
-      await sleep(1500);
-      stop = true;
-      await clients;
+      const firstOk = await eventually(
+        'a 202 after the broker came back',
+        () => log.answers.find((x) => x.status === 202 && x.at > backAt),
+        40_000,
+        100,
+      );
+      // orders keep flowing after the recovery
+      await eventually(
+        'more orders accepted after the recovery',
+        () => log.answers.filter((x) => x.status === 202 && x.at > firstOk.at).length >= 40,
+        30_000,
+        50,
+      );
+      await stream.stop();
 
       const during = log.answers.filter((a) => a.at > downAt && a.at < firstOk.at && a.status !== 202);
       const refusedFast = during.filter((a: Answer) => a.status === 503 && a.at > openedAt);
@@ -119,7 +123,8 @@ describe('Kafka broker outage', () => {
       await recordFault(
         {
           scenario: 'kafka-broker-outage',
-          fault: 'Kafka broker SIGKILLed mid-burst, restarted after ~4 s (same data)',
+          fault:
+            'Kafka broker SIGKILLed mid-burst, restarted (same data) once the open breaker re-opened after a failed half-open trial',
           faults: 1,
           inFlight,
           recoveryMs: firstOk.at - (backAt + brokerUpMs),
@@ -164,8 +169,7 @@ describe('Kafka broker outage', () => {
       await p.waitHealthy('/health', 30_000);
       expect(gw.alive).toBe(true);
     } finally {
-      stop = true;
-      await clients;
+      await stream.stop();
     }
   }, 115_000);
 });

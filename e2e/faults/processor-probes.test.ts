@@ -11,10 +11,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildProcessorDeployment } from '../../operator/src/builders/buildDeployments.ts';
 import { makeOrders, produce, waitAllFinal } from '../../processor/test/support.ts';
 import { redisOf } from '../support/audit.ts';
-import { type Proc, sleep, startProcessor } from '../support/procs.ts';
+import { type Proc, startProcessor } from '../support/procs.ts';
 import { prepareSale, saleProcEnv, uniqueSale } from '../support/sale.ts';
 import { requireService } from '../support/services.ts';
 import { ThrowawayRedis } from '../support/throwaway-redis.ts';
+import { sleep } from '../support/wait.ts';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterAll(async () => {

@@ -8,12 +8,13 @@
 import type { RedisClient } from '@flashsale/common';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assertBooks, auditRun, openOrders, redisOf, StatusWatch } from '../support/audit.ts';
-import { BurstLog, postOrder } from '../support/load.ts';
-import { type Proc, sleep, startGateway, startProcessor } from '../support/procs.ts';
+import { steadyStream } from '../support/load.ts';
+import { type Proc, startGateway, startProcessor } from '../support/procs.ts';
 import { recordFault } from '../support/report.ts';
 import { prepareSale, saleProcEnv, uniqueSale } from '../support/sale.ts';
 import { requireService } from '../support/services.ts';
 import { ThrowawayRedis } from '../support/throwaway-redis.ts';
+import { eventually } from '../support/wait.ts';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
@@ -49,37 +50,34 @@ async function scenario(kind: 'restart' | 'crash') {
   cleanup.push(() => Promise.all(procs.map((p) => p.kill())).then(() => undefined));
   const [gw, p] = procs as [Proc, Proc];
 
-  const log = new BurstLog();
-  let stop = false;
-  let n = 0;
-  const client = async () => {
-    while (!stop) {
-      const i = n++;
-      await postOrder(gw.url, { user_id: `u-${i}`, item_id: i % 2 ? 'shoe' : 'sock', quantity: 1 }, log, 5000);
-      await sleep(30);
-    }
-  };
-  const clients = Promise.all([client(), client(), client()]);
+  const stream = steadyStream(gw.url, { items: ['sock', 'shoe'], clients: 3, paceMs: 30, timeoutMs: 5000 });
+  const { log } = stream;
   let inFlight = 0;
   let backAt = 0;
   let downMs = 0;
   try {
-    await sleep(2000);
+    await eventually('a steady stream of accepted orders', () => log.accepted.size >= 30, 30_000, 50);
     inFlight = await openOrders(redis, sale, log.accepted);
     const downAt = Date.now();
     if (kind === 'crash') await server.kill();
     else await server.stop();
-    await sleep(1500);
+    // away until the clients feel it
+    await eventually(
+      'a request refused while Redis is away',
+      () => log.answers.some((a) => a.status !== 202 && a.at > downAt),
+      15_000,
+      50,
+    );
     await server.start();
     backAt = Date.now();
     downMs = backAt - downAt;
-    // accepted again by itself
-    const until = Date.now() + 30_000;
-    while (!log.answers.some((a) => a.status === 202 && a.at > backAt) && Date.now() < until) await sleep(100);
-    await sleep(1500);
+    // accepted again by itself, and orders keep flowing
+    const accepted = () => log.answers.filter((a) => a.status === 202 && a.at > backAt).length;
+    await eventually('orders accepted again after Redis came back', () => accepted() >= 30, 30_000, 50).catch(
+      () => undefined,
+    );
   } finally {
-    stop = true;
-    await clients;
+    await stream.stop();
   }
   const firstOk = log.answers.find((a) => a.status === 202 && a.at > backAt);
   const audit = await auditRun({ redis, sale, accepted: log.accepted, watch, waitFinalMs: 45_000 });

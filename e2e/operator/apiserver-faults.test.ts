@@ -20,11 +20,12 @@ import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../operator/src/config.ts';
 import { type OperatorHandle, startOperator } from '../../operator/src/operator.ts';
-import { condition, exampleSale, type Json, type Manifest, services, waitFor } from '../../operator/test/support.ts';
+import { condition, exampleSale, type Json, type Manifest, services } from '../../operator/test/support.ts';
 import { PrivateApiServer } from '../../tools/harness/src/private-apiserver.ts';
 import { assertBooks, auditRun } from '../support/audit.ts';
-import { freePort, Proc, ROOT, sleep } from '../support/procs.ts';
+import { Proc, ROOT } from '../support/procs.ts';
 import { recordFault } from '../support/report.ts';
+import { eventually, expectStable, freePort } from '../support/wait.ts';
 import { CuttableProxy } from './cuttable-proxy.ts';
 
 const OPERATOR_MAIN = join(ROOT, 'operator/src/main.ts');
@@ -130,7 +131,7 @@ describe('the operator and a real API server that fails', () => {
     const m = exampleSale(name, ns);
     await apply(srv, m);
     // SIGKILL as soon as the operator is working on the sale (its first child object exists)
-    await waitFor(
+    await eventually(
       'the first child object',
       async () => (await getObject(srv, `/api/v1/namespaces/${ns}/configmaps/${name}-config`)) !== null,
       20_000,
@@ -151,8 +152,8 @@ describe('the operator and a real API server that fails', () => {
     // alive, but not ready: its caches have never been filled (client-node's `connect` is no proof of that)
     const bReady = await fetch(`${b.url}/readyz`, { signal: AbortSignal.timeout(2000) });
     expect(bReady.status, await bReady.text()).toBe(503);
-    await sleep(Math.max(0, 4000 - (Date.now() - killedAt)));
-    expect(a.alive, a.tail()).toBe(true);
+    // the leader rides out 4 s of outage without exiting
+    await expectStable(() => expect(a.alive, a.tail()).toBe(true), Math.max(0, 4000 - (Date.now() - killedAt)));
 
     const startMs = await srv.startApiserver();
     const backAt = Date.now();
@@ -160,7 +161,7 @@ describe('the operator and a real API server that fails', () => {
     m.spec.items[0].quantity = 800;
     m.spec.gateway.image = 'example.org/flash-sale-engine:3.0.0';
     await apply(srv, m); // right after the restart, before the operator has necessarily reconnected
-    const fs = await waitFor('convergence to the new spec', () => converged(srv, ns, name, 800, ':3.0.0'), 60_000);
+    const fs = await eventually('convergence to the new spec', () => converged(srv, ns, name, 800, ':3.0.0'), 60_000);
     const recoveryMs = Date.now() - backAt;
 
     expect(fs.status.items[0].quantity).toBe(800);
@@ -247,8 +248,8 @@ describe('the operator and a real API server that fails', () => {
     const name = `t-${short()}`;
     const m = exampleSale(name, ns);
     await apply(srv, m);
-    await waitFor('the first reconcile', () => converged(srv, ns, name, m.spec.items[0].quantity), 30_000);
-    await waitFor(
+    await eventually('the first reconcile', () => converged(srv, ns, name, m.spec.items[0].quantity), 30_000);
+    await eventually(
       'the informer to see the status write',
       async () =>
         cached(name, ns)?.metadata?.resourceVersion === (await getSale(srv, ns, name))?.metadata.resourceVersion,
@@ -278,7 +279,7 @@ describe('the operator and a real API server that fails', () => {
 
     await proxy.open(); // partition healed
     const healedAt = Date.now();
-    await waitFor(
+    await eventually(
       'the informer to deliver the missed edit',
       async () => cached(name, ns)?.metadata?.generation === edited.metadata.generation,
       45_000,
@@ -288,7 +289,7 @@ describe('the operator and a real API server that fails', () => {
     const listsAfter = await requests(srv, 'LIST');
     expect(listsAfter).toBeGreaterThan(listsBefore); // the informer relisted (it resets its resourceVersion on 410 only)
     expect(Number(rvOf())).toBeGreaterThanOrEqual(compactedAt - 2);
-    await waitFor('convergence to the edit', () => converged(srv, ns, name, 900), 30_000);
+    await eventually('convergence to the edit', () => converged(srv, ns, name, 900), 30_000);
     const recoveryMs = Date.now() - healedAt;
     expect(informer.synced).toBe(true);
     expect(op.controller.deployments.synced).toBe(true);

@@ -20,8 +20,9 @@ import { parseFlashSaleSpec } from '../../common/src/flashsale-spec.ts';
 import { OPERATOR_METRICS } from '../../common/src/metrics.ts';
 import { dashboardQueries } from '../../monitoring/dashboard.ts';
 import { kwokNamespace } from '../../tools/harness/src/index.ts';
-import { eventually, requireService } from '../support/services.ts';
-import { CHART, fillVariables, freePort, promQuery, ROOT, run, runOk, startPrometheus } from './support.ts';
+import { requireService } from '../support/services.ts';
+import { eventually, freePort } from '../support/wait.ts';
+import { CHART, fillVariables, promQuery, ROOT, run, runOk, startPrometheus } from './support.ts';
 
 const kube = requireService('kube');
 const { promtool } = requireService('prometheus');

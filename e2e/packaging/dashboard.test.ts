@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardQueries } from '../../monitoring/dashboard.ts';
-import { eventually, requireService } from '../support/services.ts';
-import { fillVariables, freePort, promQuery, ROOT, runOk, startPrometheus } from './support.ts';
+import { requireService } from '../support/services.ts';
+import { eventually, freePort } from '../support/wait.ts';
+import { fillVariables, promQuery, ROOT, runOk, startPrometheus } from './support.ts';
 
 const redis = requireService('redis');
 const kafka = requireService('kafka');

@@ -1,9 +1,9 @@
 /** Helpers of the packaging tests: run helm/kubectl/promtool, render the chart, parse manifests. */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { freePort } from '../support/wait.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const CHART = join(ROOT, 'charts', 'flash-sale-operator');
@@ -100,19 +100,6 @@ export function templateArgs(
   extra: string[] = [],
 ): string[] {
   return ['template', release, CHART, '--namespace', namespace, ...(set.file ? ['-f', set.file] : []), ...extra];
-}
-
-/** A free loopback port (bound and released). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }
 
 export interface ScrapeTarget {

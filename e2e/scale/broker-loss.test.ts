@@ -12,10 +12,12 @@ import { ensureTopics, type RedisClient, seedItem, topics, withAdminRetry } from
 import kafkajs, { type PartitionMetadata } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBooks, auditRun, redisOf, StatusWatch } from '../support/audit.ts';
-import { type Answer, BurstLog, postOrder } from '../support/load.ts';
-import { type Proc, sleep, startGateway, startProcessor } from '../support/procs.ts';
+import type { Answer } from '../support/load.ts';
+import { steadyStream } from '../support/load.ts';
+import { type Proc, startGateway, startProcessor } from '../support/procs.ts';
 import { kafkaAdmin, saleProcEnv, uniqueSale } from '../support/sale.ts';
 import { requireService } from '../support/services.ts';
+import { eventually, sleep } from '../support/wait.ts';
 import { KafkaCluster } from './support/kafka-cluster.ts';
 
 // kafkajs is CommonJS; some of its exports are invisible to ESM named imports
@@ -182,39 +184,44 @@ describe('a broker lost mid-burst on a three-broker Kafka', () => {
     expect(liveItems.size).toBeGreaterThan(0);
     expect(liveItems.size).toBeLessThan(items.length);
 
-    const log = new BurstLog();
-    let stop = false;
-    let n = 0;
-    const client = async () => {
-      while (!stop) {
-        const i = n++;
-        await postOrder(gw.url, { user_id: `u-${i}`, item_id: items[i % items.length]!, quantity: 1 }, log, 15_000);
-        await sleep(20);
-      }
-    };
-    const clients = Promise.all(Array.from({ length: 6 }, client));
+    const stream = steadyStream(gw.url, { items, clients: 6, paceMs: 20, timeoutMs: 15_000 });
+    const { log } = stream;
     let killAt = 0;
     let restartAt = 0;
     let upAt = 0;
+    // after the fence (2 s) and at most one send timeout (4 s) plus the breaker's open period: live leaders accept
+    const settledAfterKill = 2000 + 4000 + 2000;
     try {
-      await sleep(2500);
+      await eventually('a steady stream of accepted orders', () => log.accepted.size >= 50, 30_000, 50);
       killAt = Date.now();
       await kafka.kill(victim);
-      await sleep(12_000);
+      // down until every item whose leader lives was accepted again after the fence (asserted below, with figures)
+      await eventually(
+        'a 202 after the fence for every item led by a live broker',
+        () =>
+          [...liveItems].every((item) =>
+            log.answers.some((a) => a.itemId === item && a.status === 202 && a.at >= killAt + settledAfterKill),
+          ),
+        40_000,
+        100,
+      ).catch(() => undefined);
       restartAt = Date.now();
       await kafka.restart(victim);
       upAt = Date.now();
-      await sleep(2500);
+      await eventually(
+        'orders accepted after the restart',
+        () => log.answers.filter((a) => a.status === 202 && a.at > upAt).length >= 50,
+        30_000,
+        50,
+      );
     } finally {
-      stop = true;
-      await clients;
+      await stream.stop();
     }
 
     const audit = await auditRun({ redis, sale, accepted: log.accepted, watch, waitFinalMs: 60_000 });
     const down = log.answers.filter((a) => a.at >= killAt && a.at < upAt);
     const liveDown = down.filter((a) => liveItems.has(a.itemId));
-    // after the fence (2 s) and at most one send timeout (4 s) plus the breaker's open period: live leaders accept
-    const settledFrom = killAt + 2000 + 4000 + 2000;
+    const settledFrom = killAt + settledAfterKill;
     const liveSettled = liveDown.filter((a) => a.at >= settledFrom && a.at < restartAt);
     // a sold-out item (409) is an answer, not a refusal; everything else must be a 202 or a 503
     const refused = log.answers.filter((a) => a.status !== 202 && a.status !== 409);

@@ -12,9 +12,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisOf } from '../support/audit.ts';
 import { BurstLog, postOrder } from '../support/load.ts';
-import { type Proc, sleep, startGateway } from '../support/procs.ts';
+import { type Proc, startGateway } from '../support/procs.ts';
 import { prepareSale, saleProcEnv, uniqueSale } from '../support/sale.ts';
 import { requireService } from '../support/services.ts';
+import { eventually } from '../support/wait.ts';
 
 const sale = uniqueSale('fuzzh');
 let gw: Proc;
@@ -254,7 +255,12 @@ describe('gateway process under hostile input', () => {
       i++;
     }, 500);
     try {
-      await sleep(1000);
+      await eventually(
+        'every slow socket connected and dripping',
+        () => sockets.every((s) => s.bytesWritten > 0),
+        10_000,
+        50,
+      );
       const log = new BurstLog();
       for (let k = 0; k < 20; k++) await postOrder(gw.url, { user_id: `u-slow-${k}`, item_id: 'a', quantity: 1 }, log);
       expect(log.byStatus()).toEqual({ 202: 20 });

@@ -10,58 +10,44 @@
  * - no CA content or password appears in Deployments, ConfigMaps, pods, status, events, or the operator's log and
  *   metrics.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LABELS } from '../../operator/src/api/types.ts';
 import {
   applyManifest,
   condition,
-  createNamespace,
-  deleteNamespace,
   exampleSale,
   getJson,
-  installCrd,
   type Json,
   kubectl,
   type Manifest,
-  waitFor,
   waitReady,
 } from '../../operator/test/support.ts';
-import type { Proc } from '../support/procs.ts';
 import { requireService } from '../support/services.ts';
-import { caFragments, createLiteralSecret, secureStores, startOperatorProc } from './support.ts';
+import { eventually } from '../support/wait.ts';
+import { caFragments, secureStores, useSecureOperator } from './support.ts';
 
-let ns = '';
-let op: Proc | undefined;
-
-beforeAll(async () => {
-  const r = requireService('redisTls');
-  const k = requireService('kafkaSecure');
-  await installCrd();
-  ns = await createNamespace('tlsca');
-  await createLiteralSecret(ns, 'redis-creds', { username: r.username, password: r.password });
-  await createLiteralSecret(ns, 'kafka-creds', { username: k.username, password: k.password });
-  await kubectl([
-    '-n',
-    ns,
-    'create',
-    'secret',
-    'generic',
-    'sale-cas',
-    `--from-file=redis.pem=${r.ca}`,
-    `--from-file=kafka.pem=${k.ca}`,
-  ]);
-  op = await startOperatorProc(ns);
-}, 60_000);
-
-afterAll(async () => {
-  await op?.stop(10_000);
-  if (ns) await deleteNamespace(ns);
+// the operator runs WITHOUT NODE_EXTRA_CA_CERTS; the sales' CA bundles are in the Secret sale-cas
+const sec = useSecureOperator('tlsca', {
+  setup: async (namespace) => {
+    const r = requireService('redisTls');
+    const k = requireService('kafkaSecure');
+    await kubectl([
+      '-n',
+      namespace,
+      'create',
+      'secret',
+      'generic',
+      'sale-cas',
+      `--from-file=redis.pem=${r.ca}`,
+      `--from-file=kafka.pem=${k.ca}`,
+    ]);
+  },
 });
 
 type Trust = { redis: Json; kafka: Json };
 
 function secureSale(name: string, tls: Trust): Manifest {
-  return exampleSale(name, ns, (m) => {
+  return exampleSale(name, sec.ns, (m) => {
     Object.assign(m.spec, secureStores('redis-creds', 'kafka-creds', tls));
     m.spec.deletionPolicy = 'Retain';
   });
@@ -84,14 +70,14 @@ describe('the operator with CA bundles from Secrets', () => {
     );
     await applyManifest(secureSale(noCa, { redis: {}, kafka: {} }));
 
-    const ready = await waitReady(ns, withCa, 60_000);
+    const ready = await waitReady(sec.ns, withCa, 60_000);
     expect(condition(ready, 'InventorySeeded')?.status).toBe('True');
     expect(condition(ready, 'TopicsReady')?.status).toBe('True');
-    await waitReady(ns, insecure, 60_000);
-    const refused = await waitFor(
+    await waitReady(sec.ns, insecure, 60_000);
+    const refused = await eventually(
       'the sale without a CA not Ready, with a reason',
       async () => {
-        const fs = await getJson('flashsale', ns, noCa);
+        const fs = await getJson('flashsale', sec.ns, noCa);
         const c = condition(fs, 'Ready');
         return c?.status === 'False' && /certificate/i.test(c.message ?? '') ? fs : null;
       },
@@ -101,7 +87,7 @@ describe('the operator with CA bundles from Secrets', () => {
 
     // the Deployments: a Secret volume per CA, mounted read-only, and the path in the env (never the content)
     for (const component of ['gateway', 'processor']) {
-      const d = await getJson('deployment', ns, `${withCa}-${component}`);
+      const d = await getJson('deployment', sec.ns, `${withCa}-${component}`);
       const pod = d.spec.template.spec;
       const c = pod.containers[0];
       for (const [target, key] of [
@@ -123,9 +109,9 @@ describe('the operator with CA bundles from Secrets', () => {
       }
       expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
       // the pods the ReplicaSet created carry the same read-only mounts
-      const pods = await waitFor(`${component} pods of ${withCa}`, async () => {
+      const pods = await eventually(`${component} pods of ${withCa}`, async () => {
         const selector = `${LABELS.sale}=${withCa},${LABELS.component}=${component}`;
-        const list = JSON.parse(await kubectl(['-n', ns, 'get', 'pods', '-l', selector, '-o', 'json'])).items;
+        const list = JSON.parse(await kubectl(['-n', sec.ns, 'get', 'pods', '-l', selector, '-o', 'json'])).items;
         return list.length > 0 ? list : null;
       });
       for (const p of pods) {
@@ -137,22 +123,13 @@ describe('the operator with CA bundles from Secrets', () => {
       }
     }
     // skip-verify travels as a flag in the ConfigMap; no CA volume without a caSecretRef
-    const cm = await getJson('configmap', ns, `${insecure}-config`);
+    const cm = await getJson('configmap', sec.ns, `${insecure}-config`);
     expect(cm.data).toMatchObject({ REDIS_TLS_INSECURE_SKIP_VERIFY: 'true', KAFKA_TLS_INSECURE_SKIP_VERIFY: 'true' });
-    const insecureGw = await getJson('deployment', ns, `${insecure}-gateway`);
+    const insecureGw = await getJson('deployment', sec.ns, `${insecure}-gateway`);
     expect(insecureGw.spec.template.spec.volumes.map((v: Json) => v.name)).toEqual(['tmp']);
 
-    const metrics = await fetch(`${op!.url}/metrics`)
-      .then((r) => r.text())
-      .catch(() => '');
-    const everything = [
-      op!.output,
-      metrics,
-      await kubectl(['-n', ns, 'get', 'flashsales', '-o', 'json']),
-      await kubectl(['-n', ns, 'get', 'events', '-o', 'json']),
-      await kubectl(['-n', ns, 'get', 'deployments,replicasets,pods,configmaps,services', '-o', 'json']),
-    ].join('\n');
-    expect(op!.output).toMatch(/"level"/); // the log was captured
+    const everything = await sec.exposed();
+    expect(sec.op.output).toMatch(/"level"/); // the log was captured
     expect(everything).toContain('sale-cas');
     for (const secretValue of [
       requireService('redisTls').password,

@@ -10,81 +10,25 @@
  * - a missing or non-PEM CA file stops start-up with exit code 2 naming the variable;
  * - no CA content, password or username-password pair appears in their output, /health or /metrics.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRedis, parseAddrList, type RedisClient } from '@flashsale/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertBooks, auditRun, StatusWatch } from '../support/audit.ts';
-import { burst } from '../support/load.ts';
+import { describe, expect, it } from 'vitest';
 import { type Proc, startGateway, startProcessor } from '../support/procs.ts';
-import { prepareSale, saleProcEnv, uniqueSale } from '../support/sale.ts';
+import { uniqueSale } from '../support/sale.ts';
 import { requireService } from '../support/services.ts';
-import { caFragments, exposedText } from './support.ts';
+import { caFragments, secureProcEnv, useSecureSale } from './support.ts';
 
-const procs: Proc[] = [];
-let redis: RedisClient;
-let watch: StatusWatch;
-const sale = uniqueSale('sectlsca');
-let dir = '';
-
-function redisConfig() {
-  const r = requireService('redisTls');
-  return {
-    mode: 'single' as const,
-    nodes: parseAddrList(r.addr),
-    username: r.username,
-    password: r.password,
-    tls: { enabled: true, ca: readFileSync(r.ca, 'utf8'), insecureSkipVerify: false },
-  };
-}
+const sec = useSecureSale(uniqueSale('sectlsca'), { items: { lamp: 20, desk: 1000 } });
+const { sale, procs } = sec;
+const dir = mkdtempSync(join(tmpdir(), 'fse-tls-ca-'));
 
 /** The environment of a pod of a sale on redisTls + kafkaSecure; `tls` sets the TLS variables on top. */
-function env(tls: Record<string, string>): Record<string, string> {
-  const r = requireService('redisTls');
-  const k = requireService('kafkaSecure');
-  return {
-    ...saleProcEnv(sale, r.addr, k.brokers),
-    REDIS_TLS: 'true',
-    REDIS_USERNAME: r.username,
-    REDIS_PASSWORD: r.password,
-    KAFKA_TLS: 'true',
-    KAFKA_SASL_MECHANISM: k.mechanism,
-    KAFKA_USERNAME: k.username,
-    KAFKA_PASSWORD: k.password,
-    LOG_LEVEL: 'debug',
-    ...tls,
-  };
-}
+const env = (tls: Record<string, string>): Record<string, string> => ({ ...secureProcEnv(sale), ...tls });
 
 const withCas = () => ({
   REDIS_TLS_CA_FILE: requireService('redisTls').ca,
   KAFKA_TLS_CA_FILE: requireService('kafkaSecure').ca,
-});
-
-beforeAll(async () => {
-  const k = requireService('kafkaSecure');
-  dir = mkdtempSync(join(tmpdir(), 'fse-tls-ca-'));
-  redis = createRedis(redisConfig());
-  redis.on('error', () => undefined);
-  await prepareSale({
-    redis,
-    brokers: k.brokers,
-    sale,
-    items: { lamp: 20, desk: 1000 },
-    partitions: 2,
-    kafka: {
-      ssl: { ca: [readFileSync(k.ca, 'utf8')] },
-      sasl: { mechanism: 'scram-sha-512', username: k.username, password: k.password },
-    },
-  });
-  watch = await new StatusWatch(redisConfig(), sale).start();
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all(procs.map((p) => p.kill()));
-  watch?.close();
-  redis?.disconnect();
 });
 
 function expectNoSecret(text: string) {
@@ -104,20 +48,11 @@ async function startupFailure(start: () => Promise<Proc>): Promise<{ code: numbe
 
 describe('TLS trust from the CA files the operator mounts', () => {
   it('with the CA files: gateway and processor sell exactly the stock; no secret or CA content exposed', async () => {
-    const [gw, p] = await Promise.all([
-      startGateway(env(withCas())),
-      startProcessor({ ...env(withCas()), PAYMENT_FAILURE_RATE: '0', HOLD_TTL: '30s' }),
-    ]);
-    procs.push(gw, p);
-    const log = await burst(gw.url, { items: ['lamp'], total: 30, concurrency: 4 });
-    const audit = await auditRun({ redis, sale, accepted: log.accepted, watch, waitFinalMs: 40_000 });
-    assertBooks(audit);
+    const { gw, p, audit, exposed } = await sec.sell(env(withCas()), { item: 'lamp', total: 30, concurrency: 4 });
     expect(audit.confirmed).toBe(20);
-    const text =
-      (await exposedText(gw, ['/health', '/metrics', '/ready'])) + (await exposedText(p, ['/health', '/metrics']));
-    expect(text).toContain('order_processed'); // the logs were captured
-    expect(text).not.toContain('tls_verification_disabled');
-    expectNoSecret(text);
+    expect(exposed).toContain('order_processed'); // the logs were captured
+    expect(exposed).not.toContain('tls_verification_disabled');
+    expectNoSecret(exposed);
     await Promise.all([gw.stop(), p.stop()]);
   }, 90_000);
 
@@ -156,15 +91,8 @@ describe('TLS trust from the CA files the operator mounts', () => {
 
   it('insecureSkipVerify: both connect without a CA, process orders and warn at start-up', async () => {
     const insecure = { REDIS_TLS_INSECURE_SKIP_VERIFY: 'true', KAFKA_TLS_INSECURE_SKIP_VERIFY: 'true' };
-    const [gw, p] = await Promise.all([
-      startGateway(env(insecure)),
-      startProcessor({ ...env(insecure), PAYMENT_FAILURE_RATE: '0', HOLD_TTL: '30s' }),
-    ]);
-    procs.push(gw, p);
-    const log = await burst(gw.url, { items: ['desk'], total: 10, concurrency: 2 });
+    const { gw, p, log, exposed } = await sec.sell(env(insecure), { item: 'desk', total: 10, concurrency: 2 });
     expect(log.accepted.size).toBe(10);
-    const audit = await auditRun({ redis, sale, accepted: log.accepted, watch, waitFinalMs: 40_000 });
-    assertBooks(audit);
     for (const proc of [gw, p]) {
       for (const target of ['redis', 'kafka']) {
         const line = proc.output
@@ -174,7 +102,7 @@ describe('TLS trust from the CA files the operator mounts', () => {
         expect(String(JSON.parse(line ?? '{}').level)).toMatch(/warn/i);
       }
     }
-    expectNoSecret((await exposedText(gw, ['/health', '/metrics'])) + (await exposedText(p, ['/health', '/metrics'])));
+    expectNoSecret(exposed);
     await Promise.all([gw.stop(), p.stop()]);
   }, 90_000);
 

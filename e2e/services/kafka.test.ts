@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, requireService } from '../support/services.ts';
+import { requireService } from '../support/services.ts';
+import { eventually } from '../support/wait.ts';
 
 describe('kafka (single KRaft broker)', () => {
   const { brokers } = requireService('kafka');

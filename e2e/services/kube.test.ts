@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kwokNamespace } from '../../tools/harness/src/index.ts';
-import { eventually, requireService } from '../support/services.ts';
+import { requireService } from '../support/services.ts';
+import { eventually } from '../support/wait.ts';
 
 describe('kubernetes control plane (API server + controllers + kwok)', () => {
   const { kubeconfig } = requireService('kube');

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, requireService } from '../support/services.ts';
+import { requireService } from '../support/services.ts';
+import { eventually } from '../support/wait.ts';
 
 const run = promisify(execFile);
 

@@ -3,6 +3,7 @@
  * 202 (the ones that must never be lost), and how the others were refused.
  */
 import { randomUUID } from 'node:crypto';
+import { sleep } from './wait.ts';
 
 export interface Answer {
   status: number;
@@ -95,9 +96,38 @@ export async function burst(
       const a = await postOrder(baseUrl, { user_id: `${prefix}-${n}`, item_id: item, quantity: 1 }, log);
       answered++;
       await opts.onAnswer?.(answered, a);
-      if (opts.paceMs) await new Promise((r) => setTimeout(r, opts.paceMs));
+      if (opts.paceMs) await sleep(opts.paceMs);
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency ?? 8 }, worker));
   return log;
+}
+
+/**
+ * A steady stream of orders (quantity 1, distinct users, items round robin) from `clients` sequential clients, each
+ * waiting `paceMs` between its requests, until `stop()`: the traffic a fault lands in. Answers go to `log`.
+ */
+export function steadyStream(
+  baseUrl: string,
+  opts: { items: string[]; clients: number; paceMs: number; timeoutMs?: number },
+): { log: BurstLog; stop: () => Promise<void> } {
+  const log = new BurstLog();
+  let stopped = false;
+  let n = 0;
+  const client = async () => {
+    while (!stopped) {
+      const i = n++;
+      const item = opts.items[i % opts.items.length]!;
+      await postOrder(baseUrl, { user_id: `u-${i}`, item_id: item, quantity: 1 }, log, opts.timeoutMs);
+      await sleep(opts.paceMs);
+    }
+  };
+  const clients = Promise.all(Array.from({ length: opts.clients }, client));
+  return {
+    log,
+    stop: async () => {
+      stopped = true;
+      await clients;
+    },
+  };
 }

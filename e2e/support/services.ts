@@ -13,20 +13,5 @@ export function requireService<K extends keyof ServiceEndpoints>(name: K): NonNu
   return endpoint;
 }
 
-/** Polls until check() is truthy; throws naming what it waited for. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+// the one polling helper lives in wait.ts; re-exported for the files that take it with requireService
+export { eventually } from './wait.ts';

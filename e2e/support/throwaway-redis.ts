@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { redisCommand } from '../../tools/harness/src/services/service.ts';
-import { freePort, sleep } from './procs.ts';
+import { freePort, sleep } from './wait.ts';
 
 export class ThrowawayRedis {
   readonly dir = mkdtempSync(join(tmpdir(), 'fse-redis-'));
