@@ -4,6 +4,7 @@
  * a rollback by abort after a promotion (during the scale-down delay).
  */
 import { describe, expect, inject, it } from 'vitest';
+import { eventually } from '../../e2e/support/wait.ts';
 import {
   bg,
   blueGreenSale,
@@ -22,7 +23,6 @@ import {
   kubectl,
   startTestOperator,
   uniq,
-  waitFor,
   waitReady,
 } from './support.ts';
 
@@ -59,13 +59,13 @@ describe('switching the strategy of a live sale', () => {
     await applyManifest(m);
     await waitReady(bg.ns, name);
     // the HPA settles the floor (2) first; then "the HPA scales up" (by hand: no metrics here) to 3
-    await waitFor(
+    await eventually(
       'gateway at the HPA minimum',
       async () => (await getJson('deployment', bg.ns, `${name}-gateway`))?.status?.readyReplicas === 2,
       60_000,
     );
     await kubectl(['-n', bg.ns, 'scale', 'deployment', `${name}-gateway`, '--replicas=3']);
-    await waitFor(
+    await eventually(
       'gateway at 3 ready',
       async () => (await getJson('deployment', bg.ns, `${name}-gateway`))?.status?.readyReplicas === 3,
       60_000,
@@ -74,13 +74,13 @@ describe('switching the strategy of a live sale', () => {
 
     m.spec.upgradeStrategy = { type: 'BlueGreen', scaleDownDelaySeconds: 2, progressDeadlineSeconds: 12 };
     await applyManifest(m);
-    await waitFor('old Deployment gone, Service on blue', async () => {
+    await eventually('old Deployment gone, Service on blue', async () => {
       const old = await getJson('deployment', bg.ns, `${name}-gateway`);
       return !old && (await selectorColour(name)) === 'blue';
     });
     const blue = await getJson('deployment', bg.ns, `${name}-gateway-blue`);
     expect(blue.spec.replicas).toBe(3);
-    await waitFor(
+    await eventually(
       'HPA on blue',
       async () =>
         (await getJson('horizontalpodautoscaler', bg.ns, `${name}-gateway`))?.spec.scaleTargetRef.name ===
@@ -89,14 +89,14 @@ describe('switching the strategy of a live sale', () => {
 
     m.spec.upgradeStrategy = { type: 'Rolling' };
     await applyManifest(m);
-    await waitFor('colour Deployments gone, Service on every gateway pod', async () => {
+    await eventually('colour Deployments gone, Service on every gateway pod', async () => {
       const b = await getJson('deployment', bg.ns, `${name}-gateway-blue`);
       const svc = await getJson('service', bg.ns, `${name}-gateway`);
       return !b && svc && !svc.spec.selector['flashsale.dev/colour'];
     });
     const back = await getJson('deployment', bg.ns, `${name}-gateway`);
     expect(back.spec.replicas).toBe(3);
-    await waitFor('status.rollout gone', async () => !(await getJson('flashsale', bg.ns, name))?.status?.rollout);
+    await eventually('status.rollout gone', async () => !(await getJson('flashsale', bg.ns, name))?.status?.rollout);
     const samples = await sampler.stop();
     expect(Math.min(...samples), `ready pods selected at each sample: ${samples.join(',')}`).toBeGreaterThan(0);
   });
@@ -159,7 +159,7 @@ describe('rollback after a promotion', () => {
     const back = await waitRollout(name, (r) => r.phase === 'Aborted' && r.activeColour === 'blue', 'rolled back');
     expect(back.message).toContain('rolled back');
     expect(await selectorColour(name)).toBe('blue');
-    await waitFor(
+    await eventually(
       'green at 0',
       async () => (await getJson('deployment', bg.ns, `${name}-gateway-green`))?.spec?.replicas === 0,
     );

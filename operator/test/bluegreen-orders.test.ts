@@ -8,54 +8,41 @@
  * Expected: no order fails (every answer a 202), both colours served orders, and the old one was drained.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type Proc, startGateway } from '../../e2e/support/procs.ts';
-import type { OperatorHandle } from '../src/operator.ts';
+import { eventually, sleep } from '../../e2e/support/wait.ts';
 import {
   applyManifest,
-  createNamespace,
-  deleteNamespace,
   exampleSale,
   getJson,
-  installCrd,
   type Json,
   kubectl,
-  startTestOperator,
   uniq,
-  waitFor,
+  useTestOperator,
   waitReady,
 } from './support.ts';
 
-let ns: string;
-let op: OperatorHandle;
+const env = useTestOperator('op-bgo');
 const procs = new Map<string, Proc>();
-
-beforeAll(async () => {
-  await installCrd();
-  ns = await createNamespace('op-bgo');
-  op = await startTestOperator({ namespace: ns });
-});
 
 afterAll(async () => {
   await Promise.all([...procs.values()].map((p) => p.stop(10_000)));
-  await op?.stop();
-  if (ns) await deleteNamespace(ns);
 });
 
 /** The environment a colour's pods get: envFrom the ConfigMap, then the container's plain env. */
 async function podEnv(sale: string, deployment: Json): Promise<Record<string, string>> {
-  const cm = await getJson('configmap', ns, `${sale}-config`);
-  const env: Record<string, string> = { ...(cm?.data ?? {}) };
+  const cm = await getJson('configmap', env.ns, `${sale}-config`);
+  const vars: Record<string, string> = { ...(cm?.data ?? {}) };
   for (const e of deployment.spec.template.spec.containers[0].env ?? [])
-    if (e.value !== undefined) env[e.name] = e.value;
-  delete env.PORT;
-  return { ...env, RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'warn' };
+    if (e.value !== undefined) vars[e.name] = e.value;
+  delete vars.PORT;
+  return { ...vars, RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'warn' };
 }
 
 describe('orders through the Service selection during a blue-green switch', () => {
   it('no failed order; the old colour drains after the scale-down delay', async () => {
     const name = uniq('bgo');
-    const m = exampleSale(name, ns, (x) => {
+    const m = exampleSale(name, env.ns, (x) => {
       x.spec.autoscaling.enabled = false;
       x.spec.items[0].quantity = 100_000; // never sold out during the test
       x.spec.gateway.replicas = 1;
@@ -68,7 +55,7 @@ describe('orders through the Service selection during a blue-green switch', () =
       };
     });
     await applyManifest(m);
-    await waitReady(ns, name);
+    await waitReady(env.ns, name);
     const itemId = m.spec.items[0].id as string;
 
     // "kubelet": one process per colour with replicas > 0; SIGTERM when it goes to 0
@@ -77,7 +64,7 @@ describe('orders through the Service selection during a blue-green switch', () =
     const shim = (async () => {
       while (!shimStop) {
         for (const colour of ['blue', 'green']) {
-          const d = await getJson('deployment', ns, `${name}-gateway-${colour}`);
+          const d = await getJson('deployment', env.ns, `${name}-gateway-${colour}`);
           const want = (d?.spec?.replicas ?? 0) > 0;
           const p = procs.get(colour);
           if (want && !p) {
@@ -89,20 +76,24 @@ describe('orders through the Service selection during a blue-green switch', () =
             drained.push(colour);
           }
         }
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200);
       }
     })();
-    await waitFor('blue process ready', async () => procs.has('blue'), 60_000);
-    await waitFor('blue /ready', async () => (await fetch(`${procs.get('blue')?.url}/ready`)).status === 200, 30_000);
+    await eventually('blue process ready', async () => procs.has('blue'), 60_000);
+    await eventually(
+      'blue /ready',
+      async () => (await fetch(`${procs.get('blue')?.url}/ready`)).status === 200,
+      30_000,
+    );
 
     // the Service's selection, refreshed every 100 ms (what kube-proxy would route to)
     let selected = 'blue';
     let clientsStop = false;
     const refresher = (async () => {
       while (!clientsStop) {
-        const svc = await getJson('service', ns, `${name}-gateway`);
+        const svc = await getJson('service', env.ns, `${name}-gateway`);
         selected = svc?.spec?.selector?.['flashsale.dev/colour'] ?? selected;
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     })();
     const answers: { colour: string; status: number; error?: string }[] = [];
@@ -127,20 +118,21 @@ describe('orders through the Service selection during a blue-green switch', () =
             answers.push({ colour, status: 0, error: (e as Error).message });
           }
         }
-        await new Promise((r) => setTimeout(r, 40));
+        await sleep(40);
       }
     };
     const clients = Promise.all([client(1), client(2)]);
-    await new Promise((r) => setTimeout(r, 1_500));
+    const served = (colour: string) => answers.filter((a) => a.colour === colour && a.status === 202).length;
+    await eventually('orders served by blue before the upgrade', () => served('blue') >= 10, 30_000, 50);
 
     // upgrade: green is created, its process started by the shim; promote once it answers /ready
     m.spec.gateway.image = 'example.org/flash-sale-engine:2.0.0';
     await applyManifest(m);
-    await waitFor('rollout paused before promotion', async () => {
-      const fs = await getJson('flashsale', ns, name);
+    await eventually('rollout paused before promotion', async () => {
+      const fs = await getJson('flashsale', env.ns, name);
       return fs?.status?.rollout?.phase === 'Paused';
     });
-    await waitFor(
+    await eventually(
       'green process ready',
       async () => {
         const url = procs.get('green')?.url;
@@ -148,9 +140,10 @@ describe('orders through the Service selection during a blue-green switch', () =
       },
       60_000,
     );
-    await kubectl(['-n', ns, 'annotate', 'flashsale', name, `flashsale.dev/promote=${new Date().toISOString()}`]);
-    await waitFor('blue drained', async () => drained.includes('blue'), 40_000);
-    await new Promise((r) => setTimeout(r, 1_000));
+    await kubectl(['-n', env.ns, 'annotate', 'flashsale', name, `flashsale.dev/promote=${new Date().toISOString()}`]);
+    await eventually('blue drained', async () => drained.includes('blue'), 40_000);
+    const greenAtDrain = served('green');
+    await eventually('orders served by green after the drain', () => served('green') >= greenAtDrain + 10, 30_000, 50);
     clientsStop = true;
     await clients;
     await refresher;

@@ -2,21 +2,18 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { afterAll, beforeAll } from 'vitest';
+import { beforeAll } from 'vitest';
+import { eventually, sleep } from '../../e2e/support/wait.ts';
 import type { OperatorHandle } from '../src/operator.ts';
 import {
-  createNamespace,
-  deleteNamespace,
+  eventsOf,
   exampleSale,
   getJson,
-  installCrd,
   type Json,
-  kubectl,
   type Manifest,
   ROOT,
   services,
-  startTestOperator,
-  waitFor,
+  useTestOperator,
 } from './support.ts';
 
 /** The kubectl plugin (`kubectl flashsale ...`), as a user runs it. */
@@ -30,19 +27,15 @@ export async function plugin(...args: string[]): Promise<string> {
 /** The test file's namespace, operator and core client (one per test file: vitest isolates files). */
 export const bg = {} as { ns: string; op: OperatorHandle; core: CoreV1Api };
 
-/** A namespace and an in-process operator confined to it, for the test file that calls this. */
+/** useTestOperator (a namespace and an in-process operator confined to it) plus a core client, in `bg`. */
 export function useBlueGreenNamespace(prefix: string): void {
-  beforeAll(async () => {
-    await installCrd();
-    bg.ns = await createNamespace(prefix);
-    bg.op = await startTestOperator({ namespace: bg.ns });
+  const env = useTestOperator(prefix);
+  beforeAll(() => {
+    bg.ns = env.ns;
+    bg.op = env.op;
     const kc = new KubeConfig();
     kc.loadFromFile(services().kube.kubeconfig);
     bg.core = kc.makeApiClient(CoreV1Api);
-  });
-  afterAll(async () => {
-    await bg.op?.stop();
-    if (bg.ns) await deleteNamespace(bg.ns);
   });
 }
 
@@ -56,7 +49,7 @@ export function blueGreenSale(name: string, mutate?: (m: Manifest) => void): Man
 export const rollout = async (name: string) => (await getJson('flashsale', bg.ns, name))?.status?.rollout ?? {};
 
 export function waitRollout(name: string, pred: (r: Json) => boolean, what: string, timeoutMs = 45_000) {
-  return waitFor(
+  return eventually(
     `${name}: ${what}`,
     async () => {
       const r = await rollout(name);
@@ -89,7 +82,7 @@ export function sampleSelection(name: string) {
   const done = (async () => {
     while (!stop) {
       samples.push(await readySelected(name));
-      await new Promise((r) => setTimeout(r, 150));
+      await sleep(150);
     }
   })();
   return {
@@ -106,17 +99,5 @@ export const selectorColour = async (name: string) =>
   (await getJson('service', bg.ns, `${name}-gateway`))?.spec?.selector?.['flashsale.dev/colour'];
 
 export async function warnings(name: string): Promise<string[]> {
-  const out = await kubectl([
-    '-n',
-    bg.ns,
-    'get',
-    'events',
-    '--field-selector',
-    `involvedObject.name=${name}`,
-    '-o',
-    'json',
-  ]);
-  return JSON.parse(out)
-    .items.filter((e: { type: string }) => e.type === 'Warning')
-    .map((e: { reason: string }) => e.reason);
+  return (await eventsOf(bg.ns, name)).filter((e) => e.type === 'Warning').map((e) => e.reason);
 }

@@ -6,6 +6,7 @@
  * kubectl plugin.
  */
 import { describe, expect, it } from 'vitest';
+import { eventually, expectStable } from '../../e2e/support/wait.ts';
 import {
   bg,
   blueGreenSale,
@@ -17,17 +18,7 @@ import {
   waitRollout,
   warnings,
 } from './bluegreen-support.ts';
-import {
-  applyManifest,
-  condition,
-  getJson,
-  type Json,
-  kubectl,
-  type Manifest,
-  uniq,
-  waitFor,
-  waitReady,
-} from './support.ts';
+import { applyManifest, condition, getJson, type Json, kubectl, type Manifest, uniq, waitReady } from './support.ts';
 
 useBlueGreenNamespace('op-bg');
 
@@ -47,7 +38,7 @@ describe('blue-green gateway upgrades', () => {
     const hpa = await getJson('horizontalpodautoscaler', bg.ns, `${name}-gateway`);
     expect(hpa.spec.scaleTargetRef.name).toBe(`${name}-gateway-blue`);
     // the HPA (min 2) sized blue; the operator does not own its replicas
-    const blue = await waitFor('blue at the HPA minimum', async () => {
+    const blue = await eventually('blue at the HPA minimum', async () => {
       const d = await getJson('deployment', bg.ns, `${name}-gateway-blue`);
       return d?.spec?.replicas === 2 && d.status?.readyReplicas === 2 ? d : null;
     });
@@ -60,7 +51,7 @@ describe('blue-green gateway upgrades', () => {
   it('an image change previews green at the HPA count, promotes, switches and scales blue down; the Service always selects ready pods', async () => {
     // the HPA scaled up in the storm (as if by metrics): 3 pods on blue
     await kubectl(['-n', bg.ns, 'scale', 'deployment', `${name}-gateway-blue`, '--replicas=3']);
-    await waitFor('blue at 3 ready', async () => {
+    await eventually('blue at 3 ready', async () => {
       const d = await getJson('deployment', bg.ns, `${name}-gateway-blue`);
       return d?.status?.readyReplicas === 3;
     });
@@ -69,7 +60,7 @@ describe('blue-green gateway upgrades', () => {
     await applyManifest(manifest);
 
     // the preview side is created at the active side's size (never one pod in the middle of the storm)
-    const green = await waitFor<Json>('green created', () => getJson('deployment', bg.ns, `${name}-gateway-green`));
+    const green = await eventually<Json>('green created', () => getJson('deployment', bg.ns, `${name}-gateway-green`));
     expect(green.spec.replicas).toBe(3);
     expect(green.spec.template.spec.containers[0].image).toBe('example.org/flash-sale-engine:2.0.0');
 
@@ -80,7 +71,7 @@ describe('blue-green gateway upgrades', () => {
     expect(hpa.spec.scaleTargetRef.name).toBe(`${name}-gateway-green`);
 
     // blue goes to 0 after the 2 s scale-down delay, and is kept
-    await waitFor(
+    await eventually(
       'blue scaled to 0',
       async () => (await getJson('deployment', bg.ns, `${name}-gateway-blue`))?.spec?.replicas === 0,
       20_000,
@@ -91,10 +82,14 @@ describe('blue-green gateway upgrades', () => {
     expect(Math.min(...samples), `ready pods selected at each sample: ${samples.join(',')}`).toBeGreaterThan(0);
 
     // the HPA keeps the count across the switch: green stays at 3, and replicas are no longer the operator's
-    await new Promise((r) => setTimeout(r, 3_000));
-    const g = await getJson('deployment', bg.ns, `${name}-gateway-green`);
-    expect(g.spec.replicas).toBe(3);
-    expect(g.status.readyReplicas).toBe(3);
+    const green3 = async () => {
+      const g = await getJson('deployment', bg.ns, `${name}-gateway-green`);
+      expect(g.spec.replicas).toBe(3);
+      expect(g.status.readyReplicas).toBe(3);
+      return g;
+    };
+    await expectStable(green3, 3_000);
+    const g = await green3();
     const opFields = JSON.stringify(
       g.metadata.managedFields.filter((f: { manager: string }) => f.manager === 'flashsale-operator'),
     );
@@ -119,19 +114,18 @@ describe('blue-green gateway upgrades', () => {
     expect(aborted.activeColour).toBe('green');
     expect(aborted.message).toContain('not available within 12s');
     expect(await selectorColour(name)).toBe('green');
-    await waitFor(
+    await eventually(
       'preview blue at 0',
       async () => (await getJson('deployment', bg.ns, `${name}-gateway-blue`))?.spec?.replicas === 0,
     );
-    const fs = await waitFor('Degraded=True RolloutAborted', async () => {
+    const fs = await eventually('Degraded=True RolloutAborted', async () => {
       const f = await getJson('flashsale', bg.ns, name);
       return condition(f, 'Degraded')?.reason === 'RolloutAborted' ? f : null;
     });
     expect(condition(fs, 'Degraded')?.status).toBe('True');
     expect(await warnings(name)).toContain('RolloutAborted');
     // still aborted a few reconciles later (not retried until the spec changes)
-    await new Promise((r) => setTimeout(r, 1_500));
-    expect((await rollout(name)).phase).toBe('Aborted');
+    await expectStable(async () => expect((await rollout(name)).phase).toBe('Aborted'), 1_500);
     const samples = await sampler.stop();
     expect(Math.min(...samples)).toBeGreaterThan(0);
 
@@ -140,7 +134,7 @@ describe('blue-green gateway upgrades', () => {
     manifest.spec.gateway.resources = runningResources;
     await applyManifest(manifest);
     await waitRollout(name, (r) => r.phase === 'Promoted' && r.activeColour === 'green', 'back to Promoted');
-    await waitFor('Degraded=False', async () => {
+    await eventually('Degraded=False', async () => {
       const f = await getJson('flashsale', bg.ns, name);
       return condition(f, 'Degraded')?.status === 'False';
     });
@@ -152,9 +146,10 @@ describe('blue-green gateway upgrades', () => {
     await applyManifest(manifest);
     const paused = await waitRollout(name, (r) => r.phase === 'Paused', 'paused');
     expect(paused.message).toContain('autoPromote is false');
-    await new Promise((r) => setTimeout(r, 1_000));
-    expect(await selectorColour(name)).toBe('green');
-    expect((await rollout(name)).phase).toBe('Paused');
+    await expectStable(async () => {
+      expect(await selectorColour(name)).toBe('green');
+      expect((await rollout(name)).phase).toBe('Paused');
+    }, 1_000);
 
     expect(await plugin('promote', name)).toContain('flashsale.dev/promote=');
     await waitRollout(name, (r) => r.phase === 'Promoted' && r.activeColour === 'blue', 'promoted to blue');
@@ -172,7 +167,7 @@ describe('blue-green gateway upgrades', () => {
     const aborted = await waitRollout(name, (r) => r.phase === 'Aborted', 'aborted by hand');
     expect(aborted.message).toContain('abort requested');
     expect(await selectorColour(name)).toBe('blue');
-    await waitFor(
+    await eventually(
       'green at 0',
       async () => (await getJson('deployment', bg.ns, `${name}-gateway-green`))?.spec?.replicas === 0,
     );

@@ -4,7 +4,8 @@
  */
 import { auditItem, createRedis, itemKeys, parseAddrList, type RedisClient } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { applyManifest, exampleSale, getJson, kubectl, uniq, useTestOperator, waitFor, waitReady } from './support.ts';
+import { eventually } from '../../e2e/support/wait.ts';
+import { applyManifest, exampleSale, getJson, kubectl, uniq, useTestOperator, waitReady } from './support.ts';
 
 const cluster = inject('services').redisCluster;
 if (!cluster) throw new Error('Redis Cluster (services.redisCluster) is missing: the harness did not start it');
@@ -33,7 +34,11 @@ describe('Redis Cluster', () => {
       expect(await auditItem(r, name, it.id)).toMatchObject({ initial: it.quantity, remaining: it.quantity, drift: 0 });
     }
     await kubectl(['-n', env.ns, 'delete', 'flashsale', name, '--wait=false']);
-    await waitFor('the FlashSale to be gone', async () => (await getJson('flashsale', env.ns, name)) === null, 30_000);
+    await eventually(
+      'the FlashSale to be gone',
+      async () => (await getJson('flashsale', env.ns, name)) === null,
+      30_000,
+    );
     for (const it of m.spec.items as { id: string }[]) expect(await r.exists(itemKeys(name, it.id).meta)).toBe(0);
   });
 });

@@ -18,42 +18,31 @@ import {
 import kafkajs, { type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../e2e/support/wait.ts';
-import type { OperatorHandle } from '../src/operator.ts';
 import {
   applyManifest,
   condition,
-  createNamespace,
-  deleteNamespace,
   exampleSale,
   getJson,
-  installCrd,
   type Json,
   kafkaAdmin,
   redisClient,
   services,
-  startTestOperator,
-  tryKubectl,
   uniq,
+  useTestOperator,
 } from './support.ts';
 
-const env = { ns: '', op: undefined as unknown as OperatorHandle };
+// useTestOperator deletes the sales while the operator runs (their finalizer needs it), then stops it
+const env = useTestOperator('op-drain');
 const r = redisClient();
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 let admin: Admin;
 
 beforeAll(async () => {
-  await installCrd();
-  env.ns = await createNamespace('op-drain');
-  env.op = await startTestOperator({ namespace: env.ns });
   admin = await kafkaAdmin();
 });
 afterAll(async () => {
-  // the sale's finalizer needs the operator: delete the sales first
-  if (env.ns) await tryKubectl(['-n', env.ns, 'delete', 'flashsales', '--all', '--wait=true', '--timeout=60s']);
-  await env.op?.stop();
   await admin?.disconnect();
   r.disconnect();
-  if (env.ns) await deleteNamespace(env.ns);
 });
 
 async function exportedLag(sale: string): Promise<number | undefined> {

@@ -8,46 +8,39 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { auditItem } from '@flashsale/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { CuttableProxy } from '../../e2e/operator/cuttable-proxy.ts';
+import { eventually } from '../../e2e/support/wait.ts';
 import type { OperatorHandle } from '../src/operator.ts';
 import {
   applyManifest,
-  createNamespace,
-  deleteNamespace,
   exampleSale,
   getJson,
-  installCrd,
   ROOT,
   redisClient,
   services,
   startTestOperator,
   tryKubectl,
   uniq,
-  waitFor,
+  useTestOperator,
   waitReady,
 } from './support.ts';
 
-let ns: string;
+// the namespace only: each test starts its own replicas (in-process handles and a child process)
+const env = useTestOperator('op-ha', { operator: false });
 const r = redisClient();
 const handles: OperatorHandle[] = [];
 const children: ChildProcess[] = [];
-
-beforeAll(async () => {
-  await installCrd();
-  ns = await createNamespace('op-ha');
-});
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await Promise.all(handles.map((h) => h.stop()));
   r.disconnect();
-  if (ns) await deleteNamespace(ns);
 });
 
-async function start(identity: string, lease: string, env: Record<string, string> = {}) {
-  const h = await startTestOperator({ namespace: ns, identity, leaseName: lease, env });
+async function start(identity: string, lease: string, extraEnv: Record<string, string> = {}) {
+  const h = await startTestOperator({ namespace: env.ns, identity, leaseName: lease, env: extraEnv });
   handles.push(h);
   return h;
 }
@@ -64,22 +57,22 @@ describe('leader election', () => {
       if (a.controller.inFlight.size > 0 && b.controller.inFlight.size > 0) overlap++;
     }, 20);
     try {
-      const leader = await waitFor('one leader', async () => (a.isLeader() ? a : b.isLeader() ? b : null), 15_000);
+      const leader = await eventually('one leader', async () => (a.isLeader() ? a : b.isLeader() ? b : null), 15_000);
       const standby = leader === a ? b : a;
       const name = uniq('ha');
-      const m = exampleSale(name, ns);
+      const m = exampleSale(name, env.ns);
       await applyManifest(m);
-      await waitReady(ns, name);
+      await waitReady(env.ns, name);
       expect(await leader.metrics.count()).toBeGreaterThan(0);
       expect(await standby.metrics.count()).toBe(0);
-      const leaseObj = JSON.parse((await tryKubectl(['-n', ns, 'get', 'lease', lease, '-o', 'json'])).out);
+      const leaseObj = JSON.parse((await tryKubectl(['-n', env.ns, 'get', 'lease', lease, '-o', 'json'])).out);
       expect(leaseObj.spec.holderIdentity).toBe(leader.identity);
 
       await leader.stop(); // releases the lease
-      await waitFor('the standby to lead', async () => standby.isLeader(), 15_000);
+      await eventually('the standby to lead', async () => standby.isLeader(), 15_000);
       m.spec.items[0].quantity = 650;
       await applyManifest(m);
-      await waitFor(
+      await eventually(
         'the new leader to apply the restock',
         async () => (await auditItem(r, name, 'console-x')).initial === 650,
       );
@@ -100,9 +93,9 @@ describe('leader election', () => {
         ...process.env,
         KUBECONFIG: kube.kubeconfig,
         LOG_LEVEL: 'silent',
-        WATCH_NAMESPACE: ns,
+        WATCH_NAMESPACE: env.ns,
         METRICS_PORT: '-1',
-        LEASE_NAMESPACE: ns,
+        LEASE_NAMESPACE: env.ns,
         LEASE_NAME: lease,
         LEASE_DURATION: '4s',
         RENEW_DEADLINE: '3s',
@@ -112,28 +105,28 @@ describe('leader election', () => {
       stdio: 'ignore',
     });
     children.push(child);
-    await waitFor(
+    await eventually(
       'the child to hold the lease',
       async () => {
-        const l = await tryKubectl(['-n', ns, 'get', 'lease', lease, '-o', 'jsonpath={.spec.holderIdentity}']);
+        const l = await tryKubectl(['-n', env.ns, 'get', 'lease', lease, '-o', 'jsonpath={.spec.holderIdentity}']);
         return l.ok && l.out === 'child';
       },
       20_000,
     );
     const standby = await start('standby', lease);
     const name = uniq('kill');
-    const m = exampleSale(name, ns);
+    const m = exampleSale(name, env.ns);
     await applyManifest(m);
     // kill as soon as the child has started working on the sale (its first child object exists)
-    await waitFor(
+    await eventually(
       'the child to start reconciling',
-      async () => (await getJson('configmap', ns, `${name}-config`)) !== null,
+      async () => (await getJson('configmap', env.ns, `${name}-config`)) !== null,
       20_000,
       20,
     );
     child.kill('SIGKILL');
-    await waitFor('the standby to lead', async () => standby.isLeader(), 15_000);
-    const fs = await waitReady(ns, name);
+    await eventually('the standby to lead', async () => standby.isLeader(), 15_000);
+    const fs = await waitReady(env.ns, name);
     expect(fs.status.phase).toBe('Live');
     for (const it of m.spec.items as { id: string; quantity: number }[]) {
       expect(await auditItem(r, name, it.id)).toMatchObject({ initial: it.quantity, remaining: it.quantity, drift: 0 });
@@ -153,27 +146,32 @@ describe('API server outage', () => {
     const path = join(tmpdir(), `${uniq('kubeconfig')}.yaml`);
     writeFileSync(path, stringify(kc));
     const op = await start('outage', uniq('lease'), { KUBECONFIG: path });
-    await waitFor('leadership', async () => op.isLeader(), 15_000);
+    await eventually('leadership', async () => op.isLeader(), 15_000);
     const name = uniq('out');
-    const m = exampleSale(name, ns);
+    const m = exampleSale(name, env.ns);
     await applyManifest(m);
-    await waitFor(
+    await eventually(
       'the first objects',
-      async () => (await getJson('configmap', ns, `${name}-config`)) !== null,
+      async () => (await getJson('configmap', env.ns, `${name}-config`)) !== null,
       20_000,
       20,
     );
     await proxy.cut(); // mid-reconcile
     m.spec.items[0].quantity = 800;
     m.spec.gateway.image = 'example.org/flash-sale-engine:3.0.0';
+    const errors = await op.metrics.count('error');
     await applyManifest(m); // lands while the operator cannot see the API server
-    await new Promise((res) => setTimeout(res, 3000));
+    await eventually(
+      'the operator to fail on the outage',
+      async () => (await op.metrics.count('error')) > errors,
+      20_000,
+    );
     await proxy.open(proxy.port);
-    await waitFor(
+    await eventually(
       'convergence after the outage',
       async () => {
-        const fs = await waitReady(ns, name, 30_000);
-        const gw = await getJson('deployment', ns, `${name}-gateway`);
+        const fs = await waitReady(env.ns, name, 30_000);
+        const gw = await getJson('deployment', env.ns, `${name}-gateway`);
         return fs.status.items[0].quantity === 800 && gw.spec.template.spec.containers[0].image.endsWith(':3.0.0');
       },
       45_000,

@@ -8,8 +8,9 @@ import { createLogger } from '@flashsale/common';
 import { AppsV1Api, KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CuttableProxy } from '../../e2e/operator/cuttable-proxy.ts';
+import { eventually } from '../../e2e/support/wait.ts';
 import { ManagedInformer } from '../src/kube/informer.ts';
-import { services, uniq, waitFor } from './support.ts';
+import { services, uniq } from './support.ts';
 
 const log = createLogger('operator', 'silent');
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -55,14 +56,14 @@ describe('ManagedInformer', () => {
     expect(inf.synced).toBe(false);
     const since = inf.failingSince;
     expect(since).toBeTypeOf('number');
-    await waitFor('two retries after the first error', async () => inf.restarts >= 3, 10_000, 50);
+    await eventually('two retries after the first error', async () => inf.restarts >= 3, 10_000, 50);
     expect(inf.synced).toBe(false); // /readyz must not say ok
     expect(inf.failingSince).toBe(since); // a retry that fails again does not reset the stuck clock (/healthz)
 
     // the server becomes reachable: the next restart lists, and the informer is healthy and synced
     await proxy.open(proxy.port);
     cleanup.push(() => proxy.cut());
-    await waitFor('synced after the server is back', async () => inf.synced, 20_000, 50);
+    await eventually('synced after the server is back', async () => inf.synced, 20_000, 50);
     expect(inf.failingSince).toBeUndefined();
   });
 

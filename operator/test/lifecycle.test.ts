@@ -6,55 +6,46 @@
 import { auditItem, confirm, itemKeys, reserve, topics } from '@flashsale/common';
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OperatorHandle } from '../src/operator.ts';
+import { eventually, expectStable } from '../../e2e/support/wait.ts';
 import {
   applyManifest,
   condition,
-  createNamespace,
-  deleteNamespace,
+  eventsOf,
   exampleSale,
   getJson,
-  installCrd,
   type Json,
   kafkaAdmin,
   kubectl,
   type Manifest,
   redisClient,
-  startTestOperator,
   topicPartitions,
   uniq,
-  waitFor,
+  useTestOperator,
   waitReady,
 } from './support.ts';
 
-let ns: string;
-let op: OperatorHandle;
+const env = useTestOperator('op-life');
 let admin: Admin;
 const r = redisClient();
 const name = uniq('life');
 let manifest: Manifest;
 
 beforeAll(async () => {
-  await installCrd();
-  ns = await createNamespace('op-life');
-  op = await startTestOperator({ namespace: ns });
   admin = await kafkaAdmin();
 });
 
 afterAll(async () => {
-  await op?.stop();
   await admin?.disconnect();
   r.disconnect();
-  if (ns) await deleteNamespace(ns);
 });
 
 describe('a FlashSale applied with kubectl', () => {
   it('becomes Ready with every owned object, seeded inventory and topics', async () => {
-    manifest = exampleSale(name, ns, (m) => {
+    manifest = exampleSale(name, env.ns, (m) => {
       m.spec.deletionPolicy = 'Delete';
     });
     await applyManifest(manifest);
-    const fs = await waitReady(ns, name);
+    const fs = await waitReady(env.ns, name);
     expect(fs.status.phase).toBe('Live');
     const uid = fs.metadata.uid;
 
@@ -72,7 +63,7 @@ describe('a FlashSale applied with kubectl', () => {
       ['servicemonitor', name],
     ];
     for (const [kind, n] of owned) {
-      const o = await getJson(kind, ns, n);
+      const o = await getJson(kind, env.ns, n);
       expect(o, `${kind}/${n}`).not.toBeNull();
       expect(o.metadata.ownerReferences, `${kind}/${n}`).toEqual([
         expect.objectContaining({ kind: 'FlashSale', name, uid, controller: true, blockOwnerDeletion: true }),
@@ -81,7 +72,7 @@ describe('a FlashSale applied with kubectl', () => {
       expect(managers, `${kind}/${n}`).toContain('flashsale-operator');
     }
 
-    const gw = await getJson('deployment', ns, `${name}-gateway`);
+    const gw = await getJson('deployment', env.ns, `${name}-gateway`);
     const c = gw.spec.template.spec.containers[0];
     expect(c.readinessProbe.httpGet.path).toBe('/ready');
     expect(c.livenessProbe.httpGet.path).toBe('/livez');
@@ -94,9 +85,9 @@ describe('a FlashSale applied with kubectl', () => {
     expect(replicaOwners).toEqual([]);
     const cond = gw.status.conditions.find((x: Json) => x.type === 'Available');
     expect(cond.status).toBe('True');
-    const hpa = await getJson('horizontalpodautoscaler', ns, `${name}-processor`);
+    const hpa = await getJson('horizontalpodautoscaler', env.ns, `${name}-processor`);
     expect(hpa.spec.maxReplicas).toBeLessThanOrEqual(2); // capped at the 2 partitions
-    const cm = await getJson('configmap', ns, `${name}-config`);
+    const cm = await getJson('configmap', env.ns, `${name}-config`);
     expect(cm.data).toMatchObject({ SALE_NAME: name, REDIS_ADDR: manifest.spec.redis.addr });
 
     for (const it of manifest.spec.items as { id: string; quantity: number }[]) {
@@ -108,36 +99,25 @@ describe('a FlashSale applied with kubectl', () => {
     expect(fs.status.items).toContainEqual(
       expect.objectContaining({ id: 'console-x', quantity: 500, remaining: 500, sold: 0 }),
     );
-    expect(fs.status.gatewayEndpoint).toBe(`http://${name}-gateway.${ns}.svc:80`);
+    expect(fs.status.gatewayEndpoint).toBe(`http://${name}-gateway.${env.ns}.svc:80`);
     for (const t of ['InventorySeeded', 'TopicsReady', 'WorkloadsAvailable', 'MonitoringReady']) {
       expect(condition(fs, t)?.status, t).toBe('True');
     }
     // the test cluster has no metrics-server or prometheus-adapter: once the HPA controller has tried, the sale says so
     expect(['HorizontalPodAutoscalers', 'MetricsUnavailable']).toContain(condition(fs, 'ScalingReady')?.reason);
-    const events = await kubectl([
-      '-n',
-      ns,
-      'get',
-      'events',
-      '--field-selector',
-      `involvedObject.name=${name}`,
-      '-o',
-      'json',
-    ]);
-    const reasons = JSON.parse(events).items.map((e: { reason: string }) => e.reason);
+    const reasons = (await eventsOf(env.ns, name)).map((e) => e.reason);
     expect(reasons).toEqual(expect.arrayContaining(['Created', 'InventorySeeded', 'TopicCreated']));
   });
 
   it('writes the status only when it changed (a quiet sale is not rewritten by the status refreshes)', async () => {
-    // STATUS_REFRESH is 2 s in tests: a 6 s window with the same resourceVersion spans several reconciles. Scale-ups
-    // by the HPA legitimately change the status (ready replicas), so look for one quiet window among a few.
+    // STATUS_REFRESH is 2 s in tests: three more reconciles with the same resourceVersion. Scale-ups by the HPA
+    // legitimately change the status (ready replicas), so look for one quiet stretch among a few.
     let quiet = false;
     for (let i = 0; i < 4 && !quiet; i++) {
-      const before = (await getJson('flashsale', ns, name)).metadata.resourceVersion;
-      const reconciles = await op.metrics.count();
-      await new Promise((res) => setTimeout(res, 6000));
-      const after = (await getJson('flashsale', ns, name)).metadata.resourceVersion;
-      quiet = before === after && (await op.metrics.count()) > reconciles;
+      const before = (await getJson('flashsale', env.ns, name)).metadata.resourceVersion;
+      const reconciles = await env.op.metrics.count();
+      await eventually('three more reconciles', async () => (await env.op.metrics.count()) >= reconciles + 3, 20_000);
+      quiet = before === (await getJson('flashsale', env.ns, name)).metadata.resourceVersion;
     }
     expect(quiet).toBe(true);
   });
@@ -160,10 +140,10 @@ describe('a FlashSale applied with kubectl', () => {
     manifest.spec.topics.partitions = 3;
     manifest.spec.gateway.image = 'example.org/flash-sale-engine:2.0.0';
     await applyManifest(manifest);
-    const fs = await waitFor(
+    const fs = await eventually(
       'the edits to converge',
       async () => {
-        const f = await waitReady(ns, name);
+        const f = await waitReady(env.ns, name);
         const item = f.status.items.find((i: { id: string }) => i.id === 'console-x');
         return item?.quantity === 600 && item.sold === 3 && f.status.topics?.partitions === 3 ? f : null;
       },
@@ -174,46 +154,53 @@ describe('a FlashSale applied with kubectl', () => {
     const phones = await auditItem(r, name, 'headphones-pro');
     expect(phones).toMatchObject({ initial: 1500, remaining: 1500, drift: 0 });
     expect(await topicPartitions(admin, topics(name).orders)).toBe(3);
-    const hpa = await getJson('horizontalpodautoscaler', ns, `${name}-processor`);
+    const hpa = await getJson('horizontalpodautoscaler', env.ns, `${name}-processor`);
     expect(hpa.spec.maxReplicas).toBe(3);
-    const gw = await getJson('deployment', ns, `${name}-gateway`);
+    const gw = await getJson('deployment', env.ns, `${name}-gateway`);
     expect(gw.spec.template.spec.containers[0].image).toBe('example.org/flash-sale-engine:2.0.0');
     expect(fs.status.totalSold).toBe(3);
     // re-applying the same manifest changes nothing
     await applyManifest(manifest);
-    await waitReady(ns, name);
+    await waitReady(env.ns, name);
     expect(await auditItem(r, name, 'console-x')).toMatchObject({ initial: 600, confirmed: 3, remaining: 596 });
   });
 
   it('pauses on the annotation and resumes without it', async () => {
-    await kubectl(['-n', ns, 'annotate', 'flashsale', name, 'flashsale.dev/paused=true']);
-    await waitFor(
+    await kubectl(['-n', env.ns, 'annotate', 'flashsale', name, 'flashsale.dev/paused=true']);
+    await eventually(
       'Paused=True',
-      async () => condition(await getJson('flashsale', ns, name), 'Paused')?.status === 'True',
+      async () => condition(await getJson('flashsale', env.ns, name), 'Paused')?.status === 'True',
     );
     manifest.spec.items[0].quantity = 700;
     await applyManifest({
       ...manifest,
       metadata: { ...manifest.metadata, annotations: { 'flashsale.dev/paused': 'true' } },
     });
-    await new Promise((res) => setTimeout(res, 1500));
-    expect((await auditItem(r, name, 'console-x')).initial).toBe(600);
-    await kubectl(['-n', ns, 'annotate', 'flashsale', name, 'flashsale.dev/paused-']);
-    await waitFor('the restock after unpausing', async () => (await auditItem(r, name, 'console-x')).initial === 700);
-    const fs = await waitReady(ns, name);
+    // paused: the new quantity is not seeded, however long one waits
+    await expectStable(async () => expect((await auditItem(r, name, 'console-x')).initial).toBe(600), 1500);
+    await kubectl(['-n', env.ns, 'annotate', 'flashsale', name, 'flashsale.dev/paused-']);
+    await eventually(
+      'the restock after unpausing',
+      async () => (await auditItem(r, name, 'console-x')).initial === 700,
+    );
+    const fs = await waitReady(env.ns, name);
     expect(condition(fs, 'Paused')?.status).toBe('False');
   });
 
   it('with deletionPolicy Delete removes the Redis keys and topics, then the FlashSale and its children', async () => {
-    await kubectl(['-n', ns, 'delete', 'flashsale', name, '--wait=false']);
-    await waitFor('the FlashSale to be gone', async () => (await getJson('flashsale', ns, name)) === null, 30_000);
+    await kubectl(['-n', env.ns, 'delete', 'flashsale', name, '--wait=false']);
+    await eventually(
+      'the FlashSale to be gone',
+      async () => (await getJson('flashsale', env.ns, name)) === null,
+      30_000,
+    );
     expect(await r.exists(itemKeys(name, 'console-x').stock)).toBe(0);
     expect(await r.exists(itemKeys(name, 'console-x').meta)).toBe(0);
     expect(await topicPartitions(admin, topics(name).orders)).toBeUndefined();
     // the garbage collector removes the children through the owner references
-    await waitFor(
+    await eventually(
       'children garbage-collected',
-      async () => (await getJson('deployment', ns, `${name}-gateway`)) === null,
+      async () => (await getJson('deployment', env.ns, `${name}-gateway`)) === null,
       30_000,
     );
   });

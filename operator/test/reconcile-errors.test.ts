@@ -5,16 +5,17 @@
  * Ready=False with the error) and a Warning Event; once the quota is gone the retried reconcile makes it Ready.
  */
 import { describe, expect, it } from 'vitest';
+import { eventually } from '../../e2e/support/wait.ts';
 import {
   applyManifest,
   condition,
   deleteFlashSale,
+  eventsOf,
   exampleSale,
   getJson,
   kubectl,
   uniq,
   useTestOperator,
-  waitFor,
   waitReady,
 } from './support.ts';
 
@@ -33,14 +34,14 @@ describe('Kubernetes-side reconcile errors', () => {
       }),
     );
     // the quota controller has computed its usage: admission now refuses with "exceeded quota"
-    await waitFor('the quota status', async () => {
+    await eventually('the quota status', async () => {
       const q = JSON.parse(await kubectl(['-n', env.ns, 'get', 'resourcequota', quota, '-o', 'json']));
       return q.status?.hard?.['count/deployments.apps'] === '0';
     });
 
     const name = uniq('kerr');
     await applyManifest(exampleSale(name, env.ns));
-    const fs = await waitFor(
+    const fs = await eventually(
       'Ready=False with reason ReconcileError',
       async () => {
         const s = await getJson('flashsale', env.ns, name);
@@ -54,19 +55,8 @@ describe('Kubernetes-side reconcile errors', () => {
     expect(ready?.message).toContain('exceeded quota');
     expect(condition(fs, 'Degraded')).toMatchObject({ status: 'True', reason: 'ReconcileError' });
     expect(condition(fs, 'Degraded')?.message).toBe(ready?.message);
-    const events = JSON.parse(
-      await kubectl([
-        '-n',
-        env.ns,
-        'get',
-        'events',
-        '--field-selector',
-        `involvedObject.name=${name},reason=ReconcileError,type=Warning`,
-        '-o',
-        'json',
-      ]),
-    );
-    expect(events.items.length).toBeGreaterThan(0);
+    const events = await eventsOf(env.ns, name);
+    expect(events.filter((e) => e.type === 'Warning' && e.reason === 'ReconcileError').length).toBeGreaterThan(0);
 
     await kubectl(['-n', env.ns, 'delete', 'resourcequota', quota]);
     const after = await waitReady(env.ns, name, 60_000);

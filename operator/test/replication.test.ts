@@ -7,6 +7,7 @@
 import { topics } from '@flashsale/common';
 import kafkajs, { type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { eventually } from '../../e2e/support/wait.ts';
 import {
   applyManifest,
   deleteFlashSale,
@@ -14,7 +15,6 @@ import {
   kafkaAdmin,
   uniq,
   useTestOperator,
-  waitFor,
   waitReady,
 } from './support.ts';
 
@@ -67,7 +67,7 @@ describe('topic replication from the cluster', () => {
     }
     m.spec.topics.retention = '24h';
     await applyManifest(m);
-    await waitFor('the retention change on the topic', async () => {
+    await eventually('the retention change on the topic', async () => {
       const d = await admin3.describeConfigs({
         includeSynonyms: false,
         resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: t.orders, configNames: ['retention.ms'] }],

@@ -12,6 +12,7 @@ import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import kafkajs, { type Admin } from 'kafkajs';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { eventually } from '../../e2e/support/wait.ts';
 import { kwokNamespace } from '../../tools/harness/src/index.ts';
 import { loadConfig } from '../src/config.ts';
 import { type OperatorHandle, startOperator } from '../src/operator.ts';
@@ -115,39 +116,29 @@ export async function getJson<T = Json>(kind: string, namespace: string, name: s
   }
 }
 
+/** The events of the object `name` in `ns` (kubectl, as a user reads them). */
+export async function eventsOf(ns: string, name: string): Promise<{ type: string; reason: string; message: string }[]> {
+  const out = await kubectl([
+    '-n',
+    ns,
+    'get',
+    'events',
+    '--field-selector',
+    `involvedObject.name=${name}`,
+    '-o',
+    'json',
+  ]);
+  return JSON.parse(out).items;
+}
+
 export const condition = (fs: Json, type: string) =>
   (fs?.status?.conditions ?? []).find((c: { type: string }) => c.type === type) as
     | { status: string; reason: string; message: string }
     | undefined;
 
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | null | false>,
-  timeoutMs = 30_000,
-  everyMs = 250,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as T;
-      last = v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}; last: ${String((last as Error)?.message ?? JSON.stringify(last))}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 /** Wait for Ready=True on the current generation. */
 export function waitReady(ns: string, name: string, timeoutMs = 40_000) {
-  return waitFor(
+  return eventually<Json>(
     `FlashSale ${ns}/${name} Ready=True`,
     async () => {
       const fs = await getJson('flashsale', ns, name);
@@ -216,7 +207,7 @@ export async function topicPartitions(admin: Admin, topic: string): Promise<numb
 /** kubectl delete a FlashSale and wait until it is gone (its finalizer done). */
 export async function deleteFlashSale(ns: string, name: string, timeoutMs = 30_000): Promise<void> {
   await kubectl(['-n', ns, 'delete', 'flashsale', name, '--wait=false']);
-  await waitFor(
+  await eventually(
     `FlashSale ${ns}/${name} to be gone`,
     async () => (await getJson('flashsale', ns, name)) === null,
     timeoutMs,
@@ -227,25 +218,72 @@ export async function deleteNamespace(ns: string): Promise<void> {
   await tryKubectl(['delete', 'namespace', ns, '--wait=false']);
 }
 
+const saleNames = async (ns: string) =>
+  (await tryKubectl(['-n', ns, 'get', 'flashsales', '-o', 'name'])).out
+    .split('\n')
+    .filter((l) => l.startsWith('flashsale'));
+
+/** Delete the FlashSales left in `ns` while their operator runs, so their finalizers clean Redis and Kafka up. */
+async function deleteSales(ns: string, timeoutMs: number): Promise<void> {
+  await tryKubectl(['-n', ns, 'delete', 'flashsales', '--all', '--wait=false']);
+  await eventually('the sales to be finalized', async () => (await saleNames(ns)).length === 0, timeoutMs).catch(
+    () => undefined, // one whose cleanup cannot finish (an unreachable Redis) is released below
+  );
+}
+
+/** Remove the finalizers of the FlashSales left in `ns`, so deleting the namespace never wedges on one. */
+async function releaseFinalizers(ns: string): Promise<void> {
+  for (const n of await saleNames(ns)) {
+    await tryKubectl(['-n', ns, 'patch', n, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+  }
+}
+
+export interface UseTestOperatorOptions {
+  /** runs after the namespace exists and before the operator starts (e.g. installing another CRD it discovers) */
+  before?: () => Promise<void>;
+  /** false: no operator is started; the file starts its own (several replicas, a child process) */
+  operator?: boolean;
+  /** extra operator environment */
+  env?: Record<string, string>;
+}
+
+export interface TestOperatorEnv {
+  /** the test file's namespace (set once beforeAll ran) */
+  readonly ns: string;
+  /** the in-process operator confined to it */
+  readonly op: OperatorHandle;
+}
+
 /**
- * A test file's operator: registers hooks that install the CRD, create a namespace named after `prefix` and start
- * an in-process operator confined to it, and that stop it and delete the namespace after the file.
+ * A test file's namespace and operator: registers hooks that install the CRD, create a namespace named after `prefix`
+ * (kwok pods, see createNamespace) and start an in-process operator confined to it; after the file, delete the sales
+ * (the operator finalizes them), stop it, release any finalizer left behind and delete the namespace. Every operator
+ * test file starts this way.
  */
-export function useTestOperator(prefix: string): { readonly ns: string } {
+export function useTestOperator(prefix: string, o: UseTestOperatorOptions = {}): TestOperatorEnv {
   let ns = '';
   let op: OperatorHandle | undefined;
   beforeAll(async () => {
     await installCrd();
     ns = await createNamespace(prefix);
-    op = await startTestOperator({ namespace: ns });
+    await o.before?.();
+    if (o.operator !== false) op = await startTestOperator({ namespace: ns, ...(o.env ? { env: o.env } : {}) });
   });
   afterAll(async () => {
+    if (ns && op) await deleteSales(ns, 20_000);
     await op?.stop();
-    if (ns) await deleteNamespace(ns);
+    if (ns) {
+      await releaseFinalizers(ns);
+      await deleteNamespace(ns);
+    }
   });
   return {
     get ns() {
       return ns;
+    },
+    get op() {
+      if (!op) throw new Error(`useTestOperator('${prefix}'): no operator (started with operator: false, or not yet)`);
+      return op;
     },
   };
 }
