@@ -24,6 +24,7 @@ import {
 } from '@flashsale/common';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reserveInput } from '../../processor/test/support.ts';
 import { uniqueSale } from '../support/sale.ts';
 import { requireService } from '../support/services.ts';
 
@@ -40,15 +41,6 @@ beforeAll(async () => {
 });
 afterAll(() => {
   for (const c of [r, ...clients]) c?.disconnect();
-});
-
-const order = (item: string, n: number | string, user: string, quantity = 1) => ({
-  orderId: `${item}.o${n}`,
-  itemId: item,
-  userId: user,
-  quantity,
-  correlationId: `c${n}`,
-  requestId: `r${n}`,
 });
 
 describe.each([1, 4, 16])('K = %i buckets on Redis Cluster', (k) => {
@@ -70,7 +62,7 @@ describe.each([1, 4, 16])('K = %i buckets on Redis Cluster', (k) => {
     }
     expect((await bucketLevels(r, sale, item, k)).reduce((a, b) => a + b, 0)).toBe(N);
 
-    const wave1 = Array.from({ length: 900 }, (_, i) => order(item, i, `u${i}`));
+    const wave1 = Array.from({ length: 900 }, (_, i) => reserveInput(item, i, `u${i}`));
     const res1 = await Promise.all(
       wave1.map((o, i) => reserveBucketed(clients[i % clients.length]!, sale, o, 60_000, k)),
     );
@@ -99,7 +91,7 @@ describe.each([1, 4, 16])('K = %i buckets on Redis Cluster', (k) => {
     expect(a1).toMatchObject({ confirmed: N - failed.length, held: 0, remaining: failed.length, drift: 0 });
 
     // a second wave buys exactly the returned units, wherever they sit: nothing stranded
-    const wave2 = Array.from({ length: 400 }, (_, i) => order(item, `w2-${i}`, `v${i}`));
+    const wave2 = Array.from({ length: 400 }, (_, i) => reserveInput(item, `w2-${i}`, `v${i}`));
     const res2 = await Promise.all(
       wave2.map((o, i) => reserveBucketed(clients[i % clients.length]!, sale, o, 60_000, k)),
     );
@@ -111,7 +103,7 @@ describe.each([1, 4, 16])('K = %i buckets on Redis Cluster', (k) => {
   it('holds the per-user limit across buckets under concurrency', async () => {
     const item = `lim${k}`;
     await seedBuckets(r, sale, item, 100, k, 2);
-    const mine = Array.from({ length: 24 }, (_, i) => order(item, `g${i}`, 'greedy'));
+    const mine = Array.from({ length: 24 }, (_, i) => reserveInput(item, `g${i}`, 'greedy'));
     const res = await Promise.all(mine.map((o, i) => reserveBucketed(clients[i % 6]!, sale, o, 60_000, k)));
     expect(res.filter((x) => x.status === 'RESERVED')).toHaveLength(2);
     expect(res.filter((x) => x.status === 'LIMIT_EXCEEDED')).toHaveLength(22);
@@ -125,7 +117,7 @@ describe('a reserve interrupted between its steps (K = 4)', () => {
     const item = 'crash4';
     const k = 4;
     await seedBuckets(r, sale, item, 8, k);
-    const o = order(item, 'x', 'u-crash');
+    const o = reserveInput(item, 'x', 'u-crash');
     const home = itemKeys(sale, item);
     // steps 1 and 2 of a first attempt, then the "crash": no commit
     await callScript(
@@ -152,7 +144,7 @@ describe('two deliveries of one order racing (K = 4)', () => {
     const k = 4;
     await seedBuckets(r, sale, item, 4, k); // one unit per bucket
     // an order O and an order X that share O's start bucket s; X takes s's unit first
-    const candidates = Array.from({ length: 400 }, (_, i) => order(item, `d${i}`, `ud${i}`));
+    const candidates = Array.from({ length: 400 }, (_, i) => reserveInput(item, `d${i}`, `ud${i}`));
     const o = candidates[0]!;
     const s = startBucket(o.orderId, k);
     const x = candidates.find((c) => c !== o && startBucket(c.orderId, k) === s)!;

@@ -14,21 +14,12 @@ import {
   seedItem,
 } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REDIS_BACKENDS, type RedisBackend, uniqueSale } from './support.ts';
+import { REDIS_BACKENDS, type RedisBackend, reserveInput, uniqueSale } from './support.ts';
 
 let sale = '';
 const clients: RedisClient[] = [];
 let r: RedisClient;
 let backend: RedisBackend;
-
-const order = (item: string, n: number | string, user: string, quantity = 1) => ({
-  orderId: `${item}.o${n}`,
-  itemId: item,
-  userId: user,
-  quantity,
-  correlationId: `c${n}`,
-  requestId: `r${n}`,
-});
 
 // Every inventory script on the single Redis and on the Redis Cluster (the same tests, a connection factory each).
 describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
@@ -49,7 +40,7 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
       expect(await seedItem(r, sale, item, 10)).toMatchObject({ outcome: 'seeded', initial: 10, remaining: 10 });
       expect(await seedItem(r, sale, item, 10)).toMatchObject({ outcome: 'unchanged', remaining: 10 });
       // 6 units leave stock: 3 confirmed, 3 held
-      for (let i = 0; i < 6; i++) await reserve(r, sale, order(item, i, `u${i}`), 60_000);
+      for (let i = 0; i < 6; i++) await reserve(r, sale, reserveInput(item, i, `u${i}`), 60_000);
       for (let i = 0; i < 3; i++) await confirm(r, sale, item, `${item}.o${i}`);
       expect(await seedItem(r, sale, item, 15)).toMatchObject({ outcome: 'restocked', initial: 15, remaining: 9 });
       // reduce to 2: only the 9 remaining can go, and not below 0
@@ -78,7 +69,7 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
       const item = 'hot1';
       const N = 137;
       await seedItem(r, sale, item, N);
-      const orders = Array.from({ length: 1200 }, (_, i) => order(item, i, `u${i}`));
+      const orders = Array.from({ length: 1200 }, (_, i) => reserveInput(item, i, `u${i}`));
       const results = await Promise.all(orders.map((o, i) => reserve(clients[i % clients.length]!, sale, o, 60_000)));
       const reserved = results.filter((x) => x.status === 'RESERVED').length;
       expect(reserved).toBe(N);
@@ -91,7 +82,7 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
       const item = 'hot2';
       const N = 101;
       await seedItem(r, sale, item, N);
-      const orders = Array.from({ length: 600 }, (_, i) => order(item, i, `u${i}`, 1 + (i % 4)));
+      const orders = Array.from({ length: 600 }, (_, i) => reserveInput(item, i, `u${i}`, 1 + (i % 4)));
       const results = await Promise.all(orders.map((o, i) => reserve(clients[i % clients.length]!, sale, o, 60_000)));
       let units = 0;
       results.forEach((x, i) => {
@@ -115,7 +106,7 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
     it('duplicate delivery is harmless: the same order from many clients at once acts once', async () => {
       const item = 'dup1';
       await seedItem(r, sale, item, 5);
-      const o = order(item, 'x', 'u1', 2);
+      const o = reserveInput(item, 'x', 'u1', 2);
       const results = await Promise.all(
         Array.from({ length: 50 }, (_, i) => reserve(clients[i % 8]!, sale, o, 60_000)),
       );
@@ -132,12 +123,12 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
     it('acts on an order the gateway queued (status QUEUED), not on any other stored status', async () => {
       const item = 'q1';
       await seedItem(r, sale, item, 5);
-      const o = order(item, 'q', 'u1');
+      const o = reserveInput(item, 'q', 'u1');
       await r.hset(itemKeys(sale, item).order(o.orderId), 'status', 'QUEUED', 'created_at', '1');
       expect(await reserve(r, sale, o, 60_000)).toMatchObject({ status: 'RESERVED', replayed: false });
       const rec = await readOrder(r, sale, item, o.orderId);
       expect(rec).toMatchObject({ status: 'RESERVED', created_at: '1', user_id: 'u1', quantity: '1' });
-      const o2 = order(item, 'rej', 'u2');
+      const o2 = reserveInput(item, 'rej', 'u2');
       await r.hset(itemKeys(sale, item).order(o2.orderId), 'status', 'REJECTED');
       expect(await reserve(r, sale, o2, 60_000)).toMatchObject({ status: 'REJECTED', replayed: true });
       expect(await r.get(itemKeys(sale, item).stock)).toBe('4');
@@ -146,15 +137,17 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
     it('holds the per-user limit under concurrency and frees it on release', async () => {
       const item = 'lim1';
       await seedItem(r, sale, item, 100, 2);
-      const mine = Array.from({ length: 20 }, (_, i) => order(item, `l${i}`, 'greedy'));
+      const mine = Array.from({ length: 20 }, (_, i) => reserveInput(item, `l${i}`, 'greedy'));
       const results = await Promise.all(mine.map((o, i) => reserve(clients[i % 8]!, sale, o, 60_000)));
       expect(results.filter((x) => x.status === 'RESERVED')).toHaveLength(2);
       expect(results.filter((x) => x.status === 'LIMIT_EXCEEDED')).toHaveLength(18);
-      const big = await reserve(r, sale, order(item, 'big', 'other', 3), 60_000);
+      const big = await reserve(r, sale, reserveInput(item, 'big', 'other', 3), 60_000);
       expect(big).toMatchObject({ status: 'LIMIT_EXCEEDED', reason: 'per_user_limit' });
       const held = mine.filter((_, i) => results[i]!.status === 'RESERVED');
       await release(r, sale, item, held[0]!.orderId, 'PAYMENT_FAILED', 'payment_failed');
-      expect(await reserve(r, sale, order(item, 'after', 'greedy'), 60_000)).toMatchObject({ status: 'RESERVED' });
+      expect(await reserve(r, sale, reserveInput(item, 'after', 'greedy'), 60_000)).toMatchObject({
+        status: 'RESERVED',
+      });
       expect(await r.get(itemKeys(sale, item).user('greedy'))).toBe('2');
     });
 
@@ -164,12 +157,12 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
       const nodes =
         backend.name === 'cluster' ? (r as import('ioredis').Cluster).nodes('master') : [r as import('ioredis').Redis];
       await Promise.all(nodes.map((n) => n.script('FLUSH')));
-      expect(await reserve(r, sale, order(item, 1, 'u1'), 60_000)).toMatchObject({ status: 'RESERVED' });
+      expect(await reserve(r, sale, reserveInput(item, 1, 'u1'), 60_000)).toMatchObject({ status: 'RESERVED' });
       expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 1, held: 1, drift: 0 });
     });
 
     it('rejects an order for an item that was never seeded', async () => {
-      const res = await reserve(r, sale, order('ghost', 1, 'u1'), 60_000);
+      const res = await reserve(r, sale, reserveInput('ghost', 1, 'u1'), 60_000);
       expect(res).toMatchObject({ status: 'REJECTED', reason: 'unknown_item' });
     });
   });
@@ -180,7 +173,7 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
       const N = 200;
       await seedItem(r, sale, item, N);
       const t0 = Date.now();
-      const orders = Array.from({ length: N }, (_, i) => order(item, i, `u${i}`));
+      const orders = Array.from({ length: N }, (_, i) => reserveInput(item, i, `u${i}`));
       for (const o of orders) await reserve(r, sale, o, 1, t0); // every hold is due at t0 + 1
       const now = t0 + 10;
       const ops: Promise<unknown>[] = [];
@@ -213,7 +206,7 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
       const item = 'exp1';
       await seedItem(r, sale, item, 30);
       const t0 = Date.now();
-      for (let i = 0; i < 25; i++) await reserve(r, sale, order(item, i, `u${i}`), 1000, t0);
+      for (let i = 0; i < 25; i++) await reserve(r, sale, reserveInput(item, i, `u${i}`), 1000, t0);
       expect(await expireHolds(r, sale, item, 10, t0 + 500)).toEqual({ orders: 0, units: 0, dueLeft: 0 });
       expect(await expireHolds(r, sale, item, 10, t0 + 2000)).toEqual({ orders: 10, units: 10, dueLeft: 15 });
       expect(await expireHolds(r, sale, item, 10, t0 + 2000)).toEqual({ orders: 10, units: 10, dueLeft: 5 });
@@ -226,7 +219,7 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
       const item = 'late1';
       await seedItem(r, sale, item, 1);
       const t0 = Date.now();
-      await reserve(r, sale, order(item, 1, 'u1'), 100, t0);
+      await reserve(r, sale, reserveInput(item, 1, 'u1'), 100, t0);
       expect(await confirm(r, sale, item, `${item}.o1`, t0 + 101)).toMatchObject({
         status: 'EXPIRED',
         outcome: 'expired',
@@ -244,7 +237,7 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
       await (sub as import('ioredis').Redis).subscribe(ch.stock, ch.status);
       sub.on('message', (channel: string, m: string) => got.push({ channel, msg: JSON.parse(m) }));
       await seedItem(r, sale, item, 1);
-      await reserve(r, sale, order(item, 1, 'u1'), 60_000);
+      await reserve(r, sale, reserveInput(item, 1, 'u1'), 60_000);
       await release(r, sale, item, `${item}.o1`, 'PAYMENT_FAILED', 'payment_failed');
       await new Promise((res) => setTimeout(res, 200));
       sub.disconnect();

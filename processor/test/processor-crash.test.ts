@@ -9,12 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../e2e/support/wait.ts';
 import {
   checkConservation,
-  dlqOrderId,
+  expectFailedPaymentsDeadLettered,
   makeOrders,
   newRedis,
   processorEnv,
   produce,
-  readDlq,
   spawnProcessor as spawn,
   statuses,
   uniqueSale,
@@ -80,12 +79,7 @@ describe('processor crash and restart', () => {
     expect(audits.reduce((n, a) => n + a.released, 0)).toBe(count('PAYMENT_FAILED'));
     expect(count('CONFIRMED') + count('SOLD_OUT') + count('PAYMENT_FAILED')).toBe(orders.length);
 
-    const failed = [...final.entries()].filter(([, s]) => s === 'PAYMENT_FAILED').map(([id]) => id);
-    const dlq = await eventually('dead letters', async () => {
-      const d = await readDlq(sale);
-      return new Set(d.map(dlqOrderId)).size >= failed.length ? d : undefined;
-    });
-    expect(new Set(dlq.map(dlqOrderId))).toEqual(new Set(failed));
+    await expectFailedPaymentsDeadLettered(sale, final);
 
     // SIGTERM: stop fetching, finish, commit, exit 0 well within 30 s
     second.child.kill('SIGTERM');

@@ -1,7 +1,7 @@
 /** Test helpers over the real services handed over by the harness (never mocks). */
 import { randomUUID } from 'node:crypto';
 import { createRedis, parseAddrList, type RedisClient } from '@flashsale/common';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { eventually } from '../../e2e/support/wait.ts';
 import type { Clock } from '../src/clock.ts';
 
@@ -69,6 +69,16 @@ export class TestClock implements Clock {
     this.offsetMs += ms;
   }
 }
+
+/** The reserve scripts' input for order `n` of `item` by `user` (order id `<item>.o<n>`). */
+export const reserveInput = (item: string, n: number | string, user: string, quantity = 1) => ({
+  orderId: `${item}.o${n}`,
+  itemId: item,
+  userId: user,
+  quantity,
+  correlationId: `c${n}`,
+  requestId: `r${n}`,
+});
 
 export function uniqueSale(prefix = 't'): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
@@ -199,6 +209,16 @@ export async function readDlq(sale: string): Promise<DlqEntry[]> {
   await Promise.race([done, new Promise((_, rej) => setTimeout(() => rej(new Error('DLQ read timed out')), 30_000))]);
   await consumer.disconnect();
   return out;
+}
+
+/** Waits until every PAYMENT_FAILED order of `final` has a dead letter, and checks that no other order has one. */
+export async function expectFailedPaymentsDeadLettered(sale: string, final: Map<string, string>): Promise<void> {
+  const failed = [...final.entries()].filter(([, s]) => s === 'PAYMENT_FAILED').map(([id]) => id);
+  const dlq = await eventually('dead letters', async () => {
+    const d = await readDlq(sale);
+    return new Set(d.map(dlqOrderId)).size >= failed.length ? d : undefined;
+  });
+  expect(new Set(dlq.map(dlqOrderId))).toEqual(new Set(failed));
 }
 
 export function dlqOrderId(e: DlqEntry): string | undefined {
