@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { ensureKube } from '../install.ts';
+import { KWOK_NODE_NAME, KWOK_TAINT } from '../kwok.ts';
 import { nodeIp, SERVICE_CIDR } from '../node-net.ts';
 import { binPaths, envFlag, HOST, logFile, ports, serviceDir } from '../paths.ts';
 import type { Daemon } from '../proc.ts';
@@ -178,21 +179,26 @@ export function tokenOf(kubeconfig: string): string | undefined {
   }
 }
 
+/** Tainted: only namespaces that ask for kwok (kwok.ts) get pods on it. */
 const FAKE_NODE = `apiVersion: v1
 kind: Node
 metadata:
-  name: kwok-node-0
+  name: ${KWOK_NODE_NAME}
   annotations:
     kwok.x-k8s.io/node: fake
     node.alpha.kubernetes.io/ttl: "0"
   labels:
     kubernetes.io/arch: amd64
-    kubernetes.io/hostname: kwok-node-0
+    kubernetes.io/hostname: ${KWOK_NODE_NAME}
     kubernetes.io/os: linux
     kubernetes.io/role: agent
     node-role.kubernetes.io/agent: ""
     type: kwok
-spec: {}
+spec:
+  taints:
+    - key: ${KWOK_TAINT.key}
+      value: ${KWOK_TAINT.value}
+      effect: ${KWOK_TAINT.effect}
 status:
   allocatable:
     cpu: "64"
@@ -305,7 +311,7 @@ export const kube: NativeService<'kube'> = {
       await waitFor(
         'the kwok node to be Ready',
         async () => {
-          const r = await apiGet(server, '/api/v1/nodes/kwok-node-0', token);
+          const r = await apiGet(server, `/api/v1/nodes/${KWOK_NODE_NAME}`, token);
           if (r.status !== 200) return false;
           const node = JSON.parse(r.body) as { status?: { conditions?: { type: string; status: string }[] } };
           return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
