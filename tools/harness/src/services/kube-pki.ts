@@ -21,7 +21,15 @@ export interface CertFiles {
 export async function signCert(
   pki: string,
   name: string,
-  o: { subject: string; usage: 'serverAuth' | 'clientAuth'; sans?: string[]; logPath?: string; outDir?: string },
+  o: {
+    subject: string;
+    usage: 'serverAuth' | 'clientAuth';
+    sans?: string[];
+    logPath?: string;
+    outDir?: string;
+    /** another CA than pki/ca.crt + ca.key */
+    ca?: CertFiles;
+  },
 ): Promise<CertFiles> {
   const dir = o.outDir ?? pki;
   const f = (ext: string) => join(dir, `${name}.${ext}`);
@@ -41,9 +49,9 @@ export async function signCert(
     '-in',
     f('csr'),
     '-CA',
-    join(pki, 'ca.crt'),
+    o.ca?.cert ?? join(pki, 'ca.crt'),
     '-CAkey',
-    join(pki, 'ca.key'),
+    o.ca?.key ?? join(pki, 'ca.key'),
     // a random serial instead of -CAcreateserial: no shared serial file for concurrent signers
     '-set_serial',
     `0x${randomBytes(16).toString('hex')}`,
@@ -62,8 +70,14 @@ export function apiserverCertPaths(pki: string) {
   return {
     serving: { cert: join(pki, 'apiserver-serving.crt'), key: join(pki, 'apiserver-serving.key') },
     kubeletClient: { cert: join(pki, 'apiserver-kubelet-client.crt'), key: join(pki, 'apiserver-kubelet-client.key') },
+    /** the aggregation layer: a CA of its own, and the client certificate the API server proxies with */
+    frontProxyCa: { cert: join(pki, 'front-proxy-ca.crt'), key: join(pki, 'front-proxy-ca.key') },
+    frontProxyClient: { cert: join(pki, 'front-proxy-client.crt'), key: join(pki, 'front-proxy-client.key') },
   };
 }
+
+/** The CN the API server's front-proxy client certificate carries (--requestheader-allowed-names). */
+export const FRONT_PROXY_CLIENT_CN = 'front-proxy-client';
 
 /**
  * The API server's serving certificate (SANs: loopback, the node IP, the `kubernetes` Service's IP and names) and its
@@ -96,6 +110,37 @@ export async function ensureApiserverCerts(pki: string, logPath?: string): Promi
     await signCert(pki, 'apiserver-kubelet-client', {
       subject: '/O=system:masters/CN=kube-apiserver-kubelet-client',
       usage: 'clientAuth',
+      ...log,
+    });
+  }
+  // the aggregation layer (metrics-server, KEDA): extension API servers trust requests that carry this client
+  // certificate, signed by a CA of its own (not the client CA: no other client certificate may assert identities)
+  if (!existsSync(p.frontProxyCa.cert)) {
+    await run(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        p.frontProxyCa.key,
+        '-out',
+        p.frontProxyCa.cert,
+        '-days',
+        '3650',
+        '-subj',
+        '/CN=fse-front-proxy-ca',
+      ],
+      { cwd: pki, ...log },
+    );
+  }
+  if (!existsSync(p.frontProxyClient.cert)) {
+    await signCert(pki, 'front-proxy-client', {
+      subject: `/CN=${FRONT_PROXY_CLIENT_CN}`,
+      usage: 'clientAuth',
+      ca: p.frontProxyCa,
       ...log,
     });
   }

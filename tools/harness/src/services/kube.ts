@@ -12,7 +12,7 @@ import { nodeIp, SERVICE_CIDR } from '../node-net.ts';
 import { binPaths, envFlag, HOST, logFile, ports, serviceDir } from '../paths.ts';
 import type { Daemon } from '../proc.ts';
 import { assertPortsFree, run, spawnDaemon, waitFor } from '../proc.ts';
-import { apiserverCertPaths, ensureApiserverCerts } from './kube-pki.ts';
+import { apiserverCertPaths, ensureApiserverCerts, FRONT_PROXY_CLIENT_CN } from './kube-pki.ts';
 import type { NativeService } from './service.ts';
 
 export function kubeconfigPath(): string {
@@ -123,6 +123,16 @@ export function apiserverArgs(o: { etcdUrl: string; port: number; pki: string; e
     `--kubelet-client-key=${certs.kubeletClient.key}`,
     `--kubelet-certificate-authority=${join(o.pki, 'ca.crt')}`,
     '--kubelet-preferred-address-types=InternalIP',
+    // the aggregation layer (metrics-server, KEDA's metrics API server): the front proxy's CA and client certificate;
+    // requests go straight to the backing pods' endpoints (this machine reaches the pod network)
+    `--requestheader-client-ca-file=${certs.frontProxyCa.cert}`,
+    `--requestheader-allowed-names=${FRONT_PROXY_CLIENT_CN}`,
+    '--requestheader-username-headers=X-Remote-User',
+    '--requestheader-group-headers=X-Remote-Group',
+    '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+    `--proxy-client-cert-file=${certs.frontProxyClient.cert}`,
+    `--proxy-client-key-file=${certs.frontProxyClient.key}`,
+    '--enable-aggregator-routing=true',
     `--service-cluster-ip-range=${SERVICE_CIDR}`,
     `--service-account-issuer=${server}`,
     `--service-account-key-file=${join(o.pki, 'sa.pub')}`,
