@@ -12,8 +12,17 @@ interface Report {
   numFailedTests: number;
   numPendingTests: number;
   numTodoTests: number;
-  testResults: { name: string; status: string; message?: string; assertionResults: unknown[] }[];
+  testResults: {
+    name: string;
+    status: string;
+    message?: string;
+    assertionResults: { fullName?: string; title: string; status: string; failureMessages?: string[] }[];
+  }[];
 }
+
+// The tail of a CI log is often all one sees: name every failed or skipped test there, right above the summary.
+const named: string[] = [];
+const firstLine = (text: string | undefined): string => (text ?? '').split('\n').find((l) => l.trim() !== '') ?? '';
 
 for (const arg of runs) {
   const at = arg.lastIndexOf(':');
@@ -27,6 +36,13 @@ for (const arg of runs) {
     failedHere += json.numFailedTests + json.numPendingTests + json.numTodoTests;
     // A file that fails to load (or whose hooks fail) has no failed tests of its own; count it.
     for (const file of json.testResults) {
+      for (const test of file.assertionResults) {
+        if (test.status !== 'passed') {
+          named.push(
+            `${test.status}: ${file.name} > ${test.fullName ?? test.title}: ${firstLine(test.failureMessages?.[0])}`,
+          );
+        }
+      }
       if (file.status === 'failed' && file.assertionResults.length === 0) {
         failedHere += 1;
         console.error(`suite failed without tests: ${file.name}: ${file.message ?? ''}`);
@@ -47,5 +63,6 @@ if (runs.length === 0) {
   console.error('no vitest report given: counted as one failure');
   failed += 1;
 }
+for (const line of named) console.log(line.slice(0, 400));
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);
