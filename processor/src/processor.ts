@@ -6,12 +6,13 @@ import { createBucketCounts } from './buckets.ts';
 import type { Clock } from './clock.ts';
 import type { ProcessorConfig } from './config.ts';
 import { OrdersConsumer } from './consumer.ts';
-import { createHandler, Semaphore } from './handler.ts';
+import { createHandler } from './handler.ts';
 import { auditOnce, every, offsetsOnce, sweepOnce } from './housekeeping.ts';
 import { startHttp } from './http.ts';
 import { createMetrics } from './metrics.ts';
 import { type PaymentProvider, SimulatedPaymentProvider } from './payment.ts';
 import { DlqProducer } from './producer.ts';
+import { Semaphore } from './semaphore.ts';
 import { stuckSweepOnce } from './stuck-orders.ts';
 
 export interface ProcessorHandle {

@@ -1,27 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isTransientRedisError, Semaphore } from './handler.ts';
-
-describe('Semaphore', () => {
-  it('never runs more than n at once and serves waiters in order', async () => {
-    const s = new Semaphore(3);
-    let running = 0;
-    let max = 0;
-    const order: number[] = [];
-    await Promise.all(
-      Array.from({ length: 5000 }, (_, i) =>
-        s.run(async () => {
-          running++;
-          max = Math.max(max, running);
-          order.push(i);
-          await Promise.resolve();
-          running--;
-        }),
-      ),
-    );
-    expect(max).toBe(3);
-    expect(order).toEqual(Array.from({ length: 5000 }, (_, i) => i));
-  });
-});
+import { isTransientRedisError, RetryRound } from './retry-policy.ts';
 
 describe('isTransientRedisError', () => {
   it('treats script errors as permanent and connection trouble as transient', () => {
@@ -30,5 +8,17 @@ describe('isTransientRedisError', () => {
     expect(isTransientRedisError(reply('LOADING Redis is loading the dataset in memory'))).toBe(true);
     expect(isTransientRedisError(reply('CLUSTERDOWN The cluster is down'))).toBe(true);
     expect(isTransientRedisError(new Error('Connection is closed.'))).toBe(true);
+  });
+});
+
+describe('RetryRound', () => {
+  const cfg = { attempts: 3, baseMs: 1, maxMs: 4 };
+  it('defers transient failures while rounds are left, never permanent ones', () => {
+    const first = new RetryRound<string>(cfg, 1);
+    expect(first.defer('a', new Error('Connection is closed.'))).toBe(true);
+    expect(first.defer('b', Object.assign(new Error('ERR bad'), { name: 'ReplyError' }))).toBe(false);
+    expect(first.again).toEqual(['a']);
+    const last = new RetryRound<string>(cfg, 3);
+    expect(last.defer('a', new Error('Connection is closed.'))).toBe(false);
   });
 });
