@@ -142,6 +142,12 @@ export function registerCommands(program: Command): void {
       d.concurrency,
     )
     .option(
+      '--workers <n>',
+      'threads driving the crowd, each with a share of the users and connections',
+      int('--workers', 1),
+      d.workers,
+    )
+    .option(
       '--retry-share <share>',
       'users who repeat a request with the same key',
       share('--retry-share'),
@@ -187,6 +193,7 @@ export function registerCommands(program: Command): void {
           arrival: o.arrival,
           rampSeconds: o.ramp,
           concurrency: o.concurrency,
+          workers: o.workers,
           retryShare: o.retryShare,
           botShare: o.botShare,
           botWeight: o.botWeight,

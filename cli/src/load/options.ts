@@ -11,8 +11,10 @@ export const loadOptionsSchema = z
     /** how users arrive: all within `rampSeconds` (burst), evenly over it (ramp), or as a Poisson stream */
     arrival: z.enum(ARRIVALS),
     rampSeconds: z.number().min(0).max(3600),
-    /** upper bound on requests in flight (= HTTP connections) */
+    /** upper bound on requests in flight (= HTTP connections for orders; SSE followers have their own) */
     concurrency: z.number().int().min(1).max(10_000),
+    /** threads driving the crowd (each a share of the users and of the connections) */
+    workers: z.number().int().min(1).max(64),
     /** share of users who repeat a request with the same idempotency key */
     retryShare: z.number().min(0).max(1),
     /** share of users that are bots sending all their attempts at once, ignoring Retry-After */
@@ -44,6 +46,7 @@ export const LOAD_DEFAULTS: Omit<LoadOptions, 'url'> = {
   arrival: 'burst',
   rampSeconds: 1,
   concurrency: 128,
+  workers: 1,
   retryShare: 0.1,
   botShare: 0.02,
   botWeight: 20,

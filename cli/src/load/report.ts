@@ -35,6 +35,8 @@ export interface LoadReport {
   /** ms the offered load takes to deliver as many orders as there are units */
   offeredMsForStock: number;
   sse: LoadRecord['sse'];
+  /** the generator's own cost: threads and CPU of its process per request (not the gateway's) */
+  generator: LoadRecord['generator'];
   verification: Verification;
   oversold: number;
   lost: number;
@@ -80,6 +82,7 @@ export function buildReport(
     soldOutAfterMs: soldOutAt === undefined ? null : Math.max(0, soldOutAt - rec.firstSentAt),
     offeredMsForStock: rec.offeredRate > 0 ? (v.units.initial / unitsPerOrder / rec.offeredRate) * 1000 : 0,
     sse: rec.sse,
+    generator: rec.generator,
     verification: v,
     oversold,
     lost,
@@ -122,6 +125,10 @@ export function renderReport(r: LoadReport): string {
       `${secs(r.soldOutAfterMs)} from the first order (offered load delivers the stock in ${secs(r.offeredMsForStock)})`,
     ],
     ['SSE followers', `${fmt(r.sse.reachedFinal)}/${fmt(r.sse.followed)} saw a final status`],
+    [
+      'load generator',
+      `${r.generator.workers} thread(s), ${fmt(r.generator.cpuMsPerRequest * 1000)} µs CPU per request (${fmt(r.generator.cpuMs)} ms in all)`,
+    ],
     ['', ''],
     ['final statuses', kv(v.finalStatuses)],
     [

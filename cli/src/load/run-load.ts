@@ -1,14 +1,15 @@
 /**
- * Drives the crowd against a gateway over HTTP and records every answer. Bounded: stops at
- * `maxSeconds` whatever happens, and only talks to the URL it is given.
+ * Plans the crowd and drives it at a gateway over HTTP, in this thread or split over worker threads (`--workers`:
+ * a generator on the gateway's cores gets one scheduler share per thread), and merges what each driver recorded.
  */
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { FINAL_STATUSES, type OrderStatus } from '@flashsale/common';
-import { Pool } from 'undici';
-import { type Arrival, type Attempt, planCrowd } from './crowd.ts';
+import { FINAL_STATUSES } from '@flashsale/common';
+import type { Arrival } from './crowd.ts';
+import { planCrowd } from './crowd.ts';
+import { driveCrowd, type ShardProgress, type ShardRecord } from './drive-crowd.ts';
 import type { LoadOptions } from './options.ts';
 import { increment, Samples } from './stats.ts';
+import { type ShardInput, WorkerShard } from './worker-shard.ts';
 
 export interface LoadProgress {
   sent: number;
@@ -37,6 +38,8 @@ export interface LoadRecord {
   offeredRate: number;
   achievedRate: number;
   sse: { followed: number; reachedFinal: number; finalStatuses: Record<string, number> };
+  /** what the generator itself cost: threads driving the crowd, CPU of this process during the burst */
+  generator: { workers: number; cpuMs: number; cpuMsPerRequest: number };
   /** order ids answered 202, keyed to the item */
   acceptedOrders: Map<string, string>;
 }
@@ -44,6 +47,20 @@ export interface LoadRecord {
 interface Deps {
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
+}
+
+/** Arrival i goes to shard i mod n (each shard stays sorted by time); connections split as evenly as they go. */
+export function splitCrowd(
+  crowd: Arrival[],
+  connections: number,
+  n: number,
+): { crowd: Arrival[]; connections: number }[] {
+  const shards = Array.from({ length: n }, (_, i) => ({
+    crowd: [] as Arrival[],
+    connections: Math.floor(connections / n) + (i < connections % n ? 1 : 0),
+  }));
+  for (const [i, a] of crowd.entries()) shards[i % n]?.crowd.push(a);
+  return shards;
 }
 
 export async function runLoad(
@@ -55,174 +72,120 @@ export async function runLoad(
   const runId = randomUUID().slice(0, 8);
   const crowd = planCrowd(o, items, runId, weights);
   const planned = crowd.reduce((n, a) => n + a.attempts.length, 0);
-  const origin = new URL(o.url).origin;
-  const pool = new Pool(origin, { connections: o.concurrency, pipelining: 1, keepAliveTimeout: 10_000 });
+  const workers = Math.max(1, Math.min(o.workers, o.concurrency, crowd.length));
+  const parts = splitCrowd(crowd, o.concurrency, workers).map((part) => ({
+    o,
+    crowd: part.crowd,
+    runId,
+    connections: part.connections,
+    finalStatuses: [...FINAL_STATUSES],
+  }));
+  const progress = new Map<number, ShardProgress>();
+  const shards =
+    workers > 1 ? parts.map((part, i) => new WorkerShard(part, (p) => progress.set(i, p))) : ([] as WorkerShard[]);
+  try {
+    // every shard counts arrival times from the same start, once all threads have loaded their modules
+    await Promise.all(shards.map((s) => s.ready));
+    const start = Date.now();
+    const report = () => {
+      let sent = 0;
+      let accepted = 0;
+      for (const p of progress.values()) {
+        sent += p.sent;
+        accepted += p.accepted;
+      }
+      deps.onProgress?.({ sent, planned, accepted, elapsedMs: Date.now() - start });
+    };
+    const timer = setInterval(report, 250);
+    const onAbort = () => {
+      for (const s of shards) s.stop();
+    };
+    deps.signal?.addEventListener('abort', onAbort, { once: true });
+    const cpu0 = process.cpuUsage();
+    let records: ShardRecord[];
+    try {
+      for (const s of shards) s.start(start);
+      records =
+        workers > 1
+          ? await Promise.all(shards.map((s) => s.record))
+          : [
+              await driveCrowd({
+                ...(parts[0] as ShardInput),
+                start,
+                signal: deps.signal,
+                onProgress: (p) => progress.set(0, p),
+              }),
+            ];
+    } finally {
+      clearInterval(timer);
+      deps.signal?.removeEventListener('abort', onAbort);
+    }
+    report();
+    const cpu = process.cpuUsage(cpu0);
+    const startedAt = new Date(start).toISOString();
+    return merge(records, { o, runId, startedAt, start, planned, workers, cpuMs: (cpu.user + cpu.system) / 1000 });
+  } finally {
+    for (const s of shards) s.terminate();
+  }
+}
+
+function merge(
+  shards: ShardRecord[],
+  m: {
+    o: LoadOptions;
+    runId: string;
+    startedAt: string;
+    start: number;
+    planned: number;
+    workers: number;
+    cpuMs: number;
+  },
+): LoadRecord {
+  const latency = new Samples();
   const byStatusCode: Record<string, number> = {};
   const byErrorCode: Record<string, number> = {};
-  const latency = new Samples();
+  const finalStatuses: Record<string, number> = {};
   const acceptedOrders = new Map<string, string>();
-  const sse = { followed: 0, reachedFinal: 0, finalStatuses: {} as Record<string, number> };
-  const sseTasks: Promise<void>[] = [];
   let attempts = 0;
   let replayed = 0;
   let transportErrors = 0;
-  let inFlight = 0;
-  const waiters: (() => void)[] = [];
-  const deadline = Date.now() + o.maxSeconds * 1000;
-  const stop = AbortSignal.any([AbortSignal.timeout(o.maxSeconds * 1000), ...(deps.signal ? [deps.signal] : [])]);
-  let sseCounter = 0;
-  let firstSentAt: number | undefined;
-
-  const acquire = async () => {
-    while (inFlight >= o.concurrency) await new Promise<void>((r) => waiters.push(r));
-    inFlight++;
-  };
-  const release = () => {
-    inFlight--;
-    waiters.shift()?.();
-  };
-
-  const send = async (a: Attempt): Promise<{ status: number; retryAfter: number }> => {
-    await acquire();
-    firstSentAt ??= Date.now();
-    const t0 = performance.now();
-    try {
-      const res = await pool.request({
-        path: '/v1/orders',
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'idempotency-key': a.key,
-          'x-forwarded-for': a.ip,
-          'x-correlation-id': `${runId}-${attempts}`,
-        },
-        body: JSON.stringify({ user_id: a.user, item_id: a.item, quantity: o.quantity }),
-        signal: stop,
-      });
-      const text = await res.body.text();
-      latency.add(performance.now() - t0);
-      attempts++;
-      increment(byStatusCode, String(res.statusCode));
-      let body: { order_id?: string; code?: string } = {};
-      try {
-        body = JSON.parse(text) as typeof body;
-      } catch {
-        increment(byErrorCode, 'UNPARSEABLE_BODY');
-      }
-      if (res.headers['idempotent-replayed'] === 'true') replayed++;
-      if (body.code) increment(byErrorCode, body.code);
-      if (res.statusCode === 202 && body.order_id && !acceptedOrders.has(body.order_id)) {
-        acceptedOrders.set(body.order_id, a.item);
-        sseCounter++;
-        if (o.sseShare > 0 && sseCounter % Math.max(1, Math.round(1 / o.sseShare)) === 0) {
-          sseTasks.push(follow(body.order_id));
-        }
-      }
-      const ra = Number(res.headers['retry-after'] ?? 0);
-      return { status: res.statusCode, retryAfter: Number.isFinite(ra) ? ra : 0 };
-    } catch (err) {
-      if (stop.aborted) return { status: 0, retryAfter: 0 };
-      attempts++;
-      transportErrors++;
-      increment(byStatusCode, 'transport_error');
-      increment(byErrorCode, (err as { code?: string }).code ?? 'TRANSPORT');
-      return { status: 0, retryAfter: 1 };
-    } finally {
-      release();
-    }
-  };
-
-  const follow = async (orderId: string): Promise<void> => {
-    sse.followed++;
-    try {
-      const res = await pool.request({
-        path: `/v1/orders/${encodeURIComponent(orderId)}/events`,
-        method: 'GET',
-        headers: { accept: 'text/event-stream' },
-        signal: AbortSignal.any([stop, AbortSignal.timeout((o.settleSeconds + o.rampSeconds + 30) * 1000)]),
-      });
-      let buf = '';
-      for await (const chunk of res.body) {
-        buf += chunk.toString();
-        let idx = buf.indexOf('\n\n');
-        while (idx >= 0) {
-          const event = buf.slice(0, idx);
-          buf = buf.slice(idx + 2);
-          const data = event
-            .split('\n')
-            .filter((l) => l.startsWith('data:'))
-            .map((l) => l.slice(5).trim())
-            .join('');
-          if (data) {
-            try {
-              const parsed = JSON.parse(data) as { status?: OrderStatus };
-              if (parsed.status && FINAL_STATUSES.has(parsed.status)) {
-                sse.reachedFinal++;
-                increment(sse.finalStatuses, parsed.status);
-                res.body.destroy();
-                return;
-              }
-            } catch {
-              // keep-alive comments and partial frames are not JSON
-            }
-          }
-          idx = buf.indexOf('\n\n');
-        }
-      }
-    } catch {
-      // a stream cut short counts as not reaching final; nothing else to do
-    }
-  };
-
-  const runUser = async (arrival: Arrival, start: number): Promise<void> => {
-    const wait = start + arrival.at - Date.now();
-    if (wait > 0) await sleep(wait, undefined, { signal: stop }).catch(() => undefined);
-    for (const a of arrival.attempts) {
-      if (stop.aborted || Date.now() > deadline) return;
-      let tries = 0;
-      for (;;) {
-        const r = await send(a);
-        tries++;
-        // people retry overload answers with the same key after Retry-After; bots do not wait
-        const overloaded = r.status === 429 || r.status === 503 || r.status === 0;
-        if (!overloaded || a.persona === 'bot' || tries >= 3) break;
-        await sleep(Math.min(5, Math.max(0.05, r.retryAfter)) * 1000, undefined, { signal: stop }).catch(
-          () => undefined,
-        );
-      }
-    }
-  };
-
-  const start = Date.now();
-  const startedAt = new Date(start).toISOString();
-  const progressTimer = setInterval(() => {
-    deps.onProgress?.({ sent: attempts, planned, accepted: acceptedOrders.size, elapsedMs: Date.now() - start });
-  }, 250);
-  try {
-    await Promise.all(crowd.map((a) => runUser(a, start)));
-    const burstMs = Date.now() - start;
-    await Promise.all(sseTasks);
-    deps.onProgress?.({ sent: attempts, planned, accepted: acceptedOrders.size, elapsedMs: Date.now() - start });
-    return {
-      runId,
-      startedAt,
-      firstSentAt: firstSentAt ?? start,
-      durationMs: burstMs,
-      planned,
-      attempts,
-      byStatusCode,
-      byErrorCode,
-      accepted: acceptedOrders.size,
-      replayed,
-      transportErrors,
-      latencyMs: latency.summary(),
-      offeredRate: o.rampSeconds > 0 ? planned / o.rampSeconds : planned,
-      achievedRate: attempts / Math.max(0.001, burstMs / 1000),
-      sse,
-      acceptedOrders,
-    };
-  } finally {
-    clearInterval(progressTimer);
-    await pool.close().catch(() => undefined);
+  let followed = 0;
+  let reachedFinal = 0;
+  for (const s of shards) {
+    latency.addAll(s.latencies);
+    for (const [k, v] of Object.entries(s.byStatusCode)) increment(byStatusCode, k, v);
+    for (const [k, v] of Object.entries(s.byErrorCode)) increment(byErrorCode, k, v);
+    for (const [k, v] of Object.entries(s.sse.finalStatuses)) increment(finalStatuses, k, v);
+    for (const [id, item] of s.acceptedOrders) acceptedOrders.set(id, item);
+    attempts += s.attempts;
+    replayed += s.replayed;
+    transportErrors += s.transportErrors;
+    followed += s.sse.followed;
+    reachedFinal += s.sse.reachedFinal;
   }
+  const sent = shards.map((s) => s.firstSentAt).filter((t) => t > 0);
+  const burstMs = Math.max(0, ...shards.map((s) => s.endedAt)) - m.start;
+  return {
+    runId: m.runId,
+    startedAt: m.startedAt,
+    firstSentAt: sent.length > 0 ? Math.min(...sent) : m.start,
+    durationMs: burstMs,
+    planned: m.planned,
+    attempts,
+    byStatusCode,
+    byErrorCode,
+    accepted: acceptedOrders.size,
+    replayed,
+    transportErrors,
+    latencyMs: latency.summary(),
+    offeredRate: m.o.rampSeconds > 0 ? m.planned / m.o.rampSeconds : m.planned,
+    achievedRate: attempts / Math.max(0.001, burstMs / 1000),
+    sse: { followed, reachedFinal, finalStatuses },
+    generator: {
+      workers: m.workers,
+      cpuMs: Math.round(m.cpuMs),
+      cpuMsPerRequest: Number((m.cpuMs / Math.max(1, attempts)).toFixed(4)),
+    },
+    acceptedOrders,
+  };
 }

@@ -12,6 +12,16 @@ export class Samples {
     this.data[this.n++] = v;
   }
 
+  /** add another run's samples (a worker thread's) */
+  addAll(values: Float64Array): void {
+    for (const v of values) this.add(v);
+  }
+
+  /** a copy of the samples, to post from a worker thread */
+  values(): Float64Array {
+    return this.data.slice(0, this.n);
+  }
+
   get count(): number {
     return this.n;
   }
