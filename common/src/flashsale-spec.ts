@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { itemIdSchema, saleNameSchema } from './keys.ts';
+import { ORDER_RECORD_TTL_SECONDS } from './order.ts';
 
 export const FLASHSALE_GROUP = 'flashsale.dev';
 export const FLASHSALE_VERSION = 'v1alpha1';
@@ -384,6 +385,13 @@ export const flashSaleSpecObject = z.object({
   autoscaling: autoscalingSpecSchema,
   monitoring: monitoringSpecSchema,
   upgradeStrategy: upgradeStrategySchema,
+  statusRetention: duration('24h', 'statusRetention').meta({
+    description:
+      'how long after endsAt buyers can still read their orders (GET /v1/orders/{id} and its event stream): once ' +
+      'the processors have drained, one read-only gateway serves them until endsAt + statusRetention, then it ' +
+      'scales to zero. At most 168h, how long an order record lives in Redis after it was last written ' +
+      '(docs/operator.md, the end of a sale)',
+  }),
   deletionPolicy: z.enum(['Retain', 'Delete']).default('Retain').meta({
     description: "Delete removes the sale's Redis keys and Kafka topics with the FlashSale; Retain keeps them",
   }),
@@ -430,6 +438,15 @@ export const flashSaleSpecSchema = flashSaleSpecObject
         code: 'custom',
         path: ['processor', 'payment', 'maxLatency'],
         message: 'must not be below processor.payment.minLatency',
+      });
+    }
+    // an order record expires ORDER_RECORD_TTL_SECONDS after its last write (admission, reservation): the status
+    // of an order placed at the end must still be there when the read-only gateway stops
+    if (ms(s.statusRetention) > ORDER_RECORD_TTL_SECONDS * 1000) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['statusRetention'],
+        message: `must not exceed ${ORDER_RECORD_TTL_SECONDS / 3600}h, how long order records live in Redis`,
       });
     }
     const a = s.autoscaling;

@@ -45,6 +45,16 @@ export function gatewayEnv(spec: FlashSaleSpec): Record<string, string> {
   };
 }
 
+/**
+ * What a gateway serves (`GATEWAY_MODE`): `orders`, the sale's whole API; `read-only`, after the sale (the operator's
+ * status-only stage until endsAt + statusRetention): order status and its event stream from Redis, every order
+ * refused with SALE_ENDED, Kafka neither used nor checked.
+ */
+export const GATEWAY_MODES = ['orders', 'read-only'] as const;
+export type GatewayMode = (typeof GATEWAY_MODES)[number];
+/** The variables that turn a sale's gateway into the read-only one (the operator adds them in the status-only stage). */
+export const readOnlyGatewayEnv = (): Record<string, string> => ({ GATEWAY_MODE: 'read-only' });
+
 /** Processor-only variables derived from the spec (hold TTL, simulated payment). */
 export function processorEnv(spec: FlashSaleSpec): Record<string, string> {
   const p = spec.processor;

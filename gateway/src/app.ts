@@ -36,10 +36,12 @@ export interface Gateway {
 
 export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
   const log = createLogger('gateway', config.logLevel);
+  // read-only (after a sale): order status from Redis only; Kafka is never reached, so it may be gone
+  const readOnly = config.mode === 'read-only';
   // a certificate the configured trust does not accept stops start-up here (the clients would retry it forever)
   await checkTlsAtStartup(log, [
     { target: 'REDIS', endpoints: config.redis.nodes, tls: config.redis.tls },
-    { target: 'KAFKA', endpoints: config.kafka.brokers, tls: config.kafka.tls },
+    ...(readOnly ? [] : [{ target: 'KAFKA' as const, endpoints: config.kafka.brokers, tls: config.kafka.tls }]),
   ]);
   const redisOpts = { commandTimeout: config.redis.commandTimeoutMs, maxRetriesPerRequest: 2 };
   const redis = createRedis(config.redis, redisOpts);
@@ -147,7 +149,7 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
 
   let initialized: Promise<void> | undefined;
   const init = () => {
-    initialized ??= Promise.all([producer.start(), ctx.sale.start()]).then(() => {});
+    initialized ??= Promise.all([readOnly ? undefined : producer.start(), ctx.sale.start()]).then(() => {});
     return initialized;
   };
 
@@ -190,6 +192,9 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway & { u
   const gw = await buildGateway(config);
   await gw.init();
   const address = await gw.app.listen({ port: config.port, host: config.host });
-  gw.ctx.log.info({ event: 'gateway_started', address, sale: config.sale.name }, 'Gateway listening');
+  gw.ctx.log.info(
+    { event: 'gateway_started', address, sale: config.sale.name, mode: config.mode },
+    config.mode === 'read-only' ? 'Gateway listening (read-only: order status only)' : 'Gateway listening',
+  );
   return { ...gw, url: address };
 }

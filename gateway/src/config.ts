@@ -5,6 +5,8 @@
 import {
   envBool as bool,
   envDuration as duration,
+  GATEWAY_MODES,
+  type GatewayMode,
   envInt as int,
   type KafkaSasl,
   kafkaSaslEnvShape,
@@ -72,6 +74,8 @@ export const envSchema = z.object({
     .transform((v) => v.toLowerCase())
     .pipe(z.enum(LOG_LEVELS)),
   SALE_NAME: saleNameSchema,
+  /** read-only: order status only, orders refused with SALE_ENDED, no Kafka (the status-only stage after a sale) */
+  GATEWAY_MODE: z.enum(GATEWAY_MODES).default('orders'),
   SALE_STARTS_AT: optionalDate,
   SALE_ENDS_AT: optionalDate,
   REDIS_ADDR: addrList('REDIS_ADDR', 'redis-service:6379'),
@@ -125,6 +129,8 @@ export interface GatewayConfig {
   port: number;
   host: string;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** orders: the whole API; read-only: status reads only, Kafka neither used nor checked (common/src/sale-env.ts) */
+  mode: GatewayMode;
   sale: { name: string; startsAt?: number | undefined; endsAt?: number | undefined };
   redis: RedisConnectionConfig & { tls: TlsSettings; commandTimeoutMs: number };
   kafka: {
@@ -193,6 +199,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
+    mode: e.GATEWAY_MODE,
     sale: { name: e.SALE_NAME, startsAt: e.SALE_STARTS_AT, endsAt: e.SALE_ENDS_AT },
     redis: {
       mode: e.REDIS_MODE,

@@ -81,15 +81,22 @@ export const apiErrorSchema = z
   })
   .meta({ id: 'Error' });
 
+/** Only in read-only mode (after a sale): Kafka is not checked and does not count. */
+const readOnlyMode = z
+  .literal('read-only')
+  .optional()
+  .meta({ description: 'present after the sale (GATEWAY_MODE=read-only): order status only; Kafka not checked' });
+
 export const healthView = z
   .object({
     status: z.enum(['healthy', 'unhealthy']),
     redis: z.boolean(),
     kafka: z.boolean(),
     circuit_breaker_state: z.enum(['closed', 'open', 'half-open']),
+    mode: readOnlyMode,
   })
   .meta({ id: 'Health' });
 
 export const readyView = z
-  .object({ status: z.enum(['ready', 'not_ready']), redis: z.boolean(), kafka: z.boolean() })
+  .object({ status: z.enum(['ready', 'not_ready']), redis: z.boolean(), kafka: z.boolean(), mode: readOnlyMode })
   .meta({ id: 'Ready' });

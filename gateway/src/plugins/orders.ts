@@ -47,6 +47,9 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
   };
 
   async function place(req: FastifyRequest, reply: FastifyReply, o: OrderRequest, started: bigint) {
+    // the read-only gateway of a sale that ended: no Kafka behind it, whatever the clock says
+    if (config.mode === 'read-only')
+      throw new ApiError('SALE_ENDED', 'the sale has ended; order status stays readable');
     const now = Date.now();
     const local = checkLocally(sale, o, now);
     const orderId = admission.orderId(o);

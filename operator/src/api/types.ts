@@ -96,6 +96,8 @@ export const REASONS = {
   MetricsUnavailable: 'MetricsUnavailable',
   AutoscalingDisabled: 'AutoscalingDisabled',
   SaleOver: 'SaleOver',
+  /** past endsAt + grace, drained: one read-only gateway serves order status until endsAt + statusRetention */
+  StatusOnly: 'StatusOnly',
   // MonitoringReady
   MonitoringCreated: 'MonitoringCreated',
   MonitoringDisabled: 'MonitoringDisabled',

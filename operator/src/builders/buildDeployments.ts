@@ -3,7 +3,15 @@
  * sale's ConfigMap plus per-component variables, user env last (overrides). `replicas` is left out whenever an
  * autoscaler owns it.
  */
-import { envList, type FlashSaleSpec, gatewayEnv, parseDurationMs, processorEnv, tlsCaMounts } from '@flashsale/common';
+import {
+  envList,
+  type FlashSaleSpec,
+  gatewayEnv,
+  parseDurationMs,
+  processorEnv,
+  readOnlyGatewayEnv,
+  tlsCaMounts,
+} from '@flashsale/common';
 import { CONFIG_HASH_ANNOTATION, childNames } from '../api/types.ts';
 import { childMeta, type SaleRef, selectorLabels } from './meta.ts';
 
@@ -92,6 +100,8 @@ interface DeploymentInput {
   /** undefined: leave replicas to the autoscaler */
   replicas: number | undefined;
   configHash: string;
+  /** the gateway serves order status only (GATEWAY_MODE=read-only): the status-only stage after a sale */
+  readOnly?: boolean;
 }
 
 function deployment(
@@ -141,6 +151,7 @@ export function buildGatewayDeployment(input: DeploymentInput) {
     [
       { name: 'PORT', value: String(GATEWAY_PORT) },
       ...envList(gatewayEnv(spec)),
+      ...(input.readOnly ? envList(readOnlyGatewayEnv()) : []),
       ...credentialEnv(spec),
       ...tlsCaPieces(spec).env,
     ],

@@ -51,12 +51,13 @@ describe('spec parsing', () => {
 
 describe('schedule and replica plan', () => {
   const s = spec({ autoscaling: { preScale: { lead: '10m' }, scaleDownGrace: '15m' } });
-  it('moves cold -> warm -> live -> draining -> over', () => {
+  it('moves cold -> warm -> live -> draining -> statusOnly -> over', () => {
     expect(saleSchedule(s, T('2026-11-28T07:00:00Z')).stage).toBe('cold');
     expect(saleSchedule(s, T('2026-11-28T07:55:00Z')).stage).toBe('warm');
     expect(saleSchedule(s, T('2026-11-28T08:00:00Z')).stage).toBe('live');
     expect(saleSchedule(s, T('2026-11-28T10:05:00Z')).stage).toBe('draining');
-    expect(saleSchedule(s, T('2026-11-28T10:15:00Z')).stage).toBe('over');
+    expect(saleSchedule(s, T('2026-11-28T10:15:00Z')).stage).toBe('statusOnly');
+    expect(saleSchedule(s, T('2026-11-29T10:00:00Z')).stage).toBe('over');
     expect(saleSchedule(s, T('2026-11-28T07:00:00Z')).nextChangeInMs).toBe(50 * 60_000);
   });
   it('pre-scales before the start, caps the processor at the partitions, scales to zero when over', () => {

@@ -1,10 +1,12 @@
 /**
  * Where a sale is in its life, from the clock: cold (long before), warm (pre-scaling before startsAt), live,
- * draining (after endsAt, within the grace period) and over (scaled down, data kept for audit).
+ * draining (after endsAt, within the grace period), statusOnly (one read-only gateway serves order status until
+ * endsAt + statusRetention, nothing else runs) and over (scaled down, data kept for audit). Past endsAt + grace the
+ * backlog decides too: the sale stays draining until its processors have nothing left (drainGate).
  */
 import { type FlashSaleSpec, parseDurationMs } from '@flashsale/common';
 
-export type Stage = 'cold' | 'warm' | 'live' | 'draining' | 'over';
+export type Stage = 'cold' | 'warm' | 'live' | 'draining' | 'statusOnly' | 'over';
 
 export interface Schedule {
   stage: Stage;
@@ -12,11 +14,13 @@ export interface Schedule {
   endsAt: number;
   /** ms until the next stage boundary (undefined when over, or draining past the grace until the backlog is gone) */
   nextChangeInMs: number | undefined;
+  /** endsAt + statusRetention: until then buyers can read their orders (one read-only gateway once drained) */
+  statusUntil: number;
   /** draining past endsAt + scaleDownGrace: what the sale still waits for before it scales to zero */
   waitingFor?: string;
 }
 
-/** What the processors still have to do: the group's lag, the units held (read only once over), or why unreadable. */
+/** What the processors still have to do: the group's lag, the units held (read past endsAt + grace), or why unreadable. */
 export interface Backlog {
   lag?: number;
   heldUnits?: number;
@@ -27,27 +31,33 @@ export function saleSchedule(spec: FlashSaleSpec, now: number): Schedule {
   const startsAt = Date.parse(spec.startsAt);
   const endsAt = Date.parse(spec.endsAt);
   const warmAt = startsAt - parseDurationMs(spec.autoscaling.preScale.lead);
-  const overAt = endsAt + parseDurationMs(spec.autoscaling.scaleDownGrace);
+  const drainedAt = endsAt + parseDurationMs(spec.autoscaling.scaleDownGrace);
+  // a retention within the grace adds no stage: the sale's own gateway answers status while draining
+  const statusUntil = endsAt + parseDurationMs(spec.statusRetention);
   const bounds: [number, Stage][] = [
     [warmAt, 'cold'],
     [startsAt, 'warm'],
     [endsAt, 'live'],
-    [overAt, 'draining'],
+    [drainedAt, 'draining'],
+    [statusUntil, 'statusOnly'],
   ];
   for (const [until, stage] of bounds) {
-    if (now < until) return { stage, startsAt, endsAt, nextChangeInMs: until - now };
+    if (now < until) return { stage, startsAt, endsAt, statusUntil, nextChangeInMs: until - now };
   }
-  return { stage: 'over', startsAt, endsAt, nextChangeInMs: undefined };
+  return { stage: 'over', startsAt, endsAt, statusUntil, nextChangeInMs: undefined };
 }
 
+/** Past endsAt + scaleDownGrace by the clock: the processors may go once the backlog is gone (and holds are read). */
+export const pastGrace = (s: Schedule): boolean => s.stage === 'statusOnly' || s.stage === 'over';
+
 /**
- * After endsAt + scaleDownGrace the sale scales to zero only when nothing is left for the processors: no consumer lag
- * and no unit held (their sweeper is what expires holds). Until then, or while the backlog cannot be read, it stays
- * draining (processors at their minimum and still autoscaled, one gateway answering SALE_ENDED); the reconcile looks
- * again every status refresh.
+ * After endsAt + scaleDownGrace the processors stop (status-only, then over) only when nothing is left for them: no
+ * consumer lag and no unit held (their sweeper is what expires holds). Until then, or while the backlog cannot be
+ * read, the sale stays draining (processors at their minimum and still autoscaled, one gateway answering SALE_ENDED
+ * and order status), however long that takes; the reconcile looks again every status refresh.
  */
 export function drainGate(s: Schedule, backlog: Backlog): Schedule {
-  if (s.stage !== 'over') return s;
+  if (!pastGrace(s)) return s;
   const left: string[] = [];
   if (backlog.error) left.push(backlog.error);
   if ((backlog.lag ?? 0) > 0) left.push(`consumer lag ${backlog.lag}`);
@@ -74,6 +84,10 @@ export function replicaPlan(spec: FlashSaleSpec, stage: Stage): ReplicaPlan {
   const gMin = a.gateway.minReplicas;
   if (stage === 'over') {
     return { autoscaled: false, gateway: { replicas: 0, min: 0, max: 0 }, processor: { replicas: 0, min: 0, max: 0 } };
+  }
+  if (stage === 'statusOnly') {
+    // the read-only gateway: one pod answers the few status reads after a sale; no autoscaler, no processor
+    return { autoscaled: false, gateway: { replicas: 1, min: 1, max: 1 }, processor: { replicas: 0, min: 0, max: 0 } };
   }
   if (!a.enabled) {
     const g = stage === 'cold' ? Math.min(1, spec.gateway.replicas) : spec.gateway.replicas;

@@ -10,12 +10,13 @@ export function computeStatus(ctx: ReconcileContext): FlashSaleStatus {
   const g = o.gateway;
   const p = o.processor;
   const over = schedule.stage === 'over';
+  const statusOnly = schedule.stage === 'statusOnly';
   if (g && p) {
     const ok = g.available && p.available;
     ctx.condition(
       'WorkloadsAvailable',
       ok ? 'True' : 'False',
-      ok ? (over ? REASONS.ScaledDown : REASONS.DeploymentsAvailable) : REASONS.DeploymentsNotAvailable,
+      ok ? (over || statusOnly ? REASONS.ScaledDown : REASONS.DeploymentsAvailable) : REASONS.DeploymentsNotAvailable,
       `${g.message}; ${p.message}`,
     );
   }
@@ -27,7 +28,13 @@ export function computeStatus(ctx: ReconcileContext): FlashSaleStatus {
 
   const refused = o.seedRefused;
   if (ready) {
-    ctx.condition('Ready', 'True', REASONS.Reconciled, over ? 'sale over; data kept for audit' : 'sale is ready');
+    const until = new Date(schedule.statusUntil).toISOString();
+    const msg = over
+      ? 'sale over; data kept for audit'
+      : statusOnly
+        ? `sale over; order status served read-only until ${until}`
+        : 'sale is ready';
+    ctx.condition('Ready', 'True', REASONS.Reconciled, msg);
   } else if (o.dependencyErrors.length > 0) {
     ctx.condition('Ready', 'False', REASONS.WaitingForDependencies, o.dependencyErrors.join('; '));
   } else if (refused) {
@@ -83,7 +90,7 @@ export function computeStatus(ctx: ReconcileContext): FlashSaleStatus {
   const remaining = items.reduce((s, i) => s + i.remaining, 0);
 
   let phase: Phase;
-  if (schedule.stage === 'over' || schedule.stage === 'draining') phase = 'Ended';
+  if (over || statusOnly || schedule.stage === 'draining') phase = 'Ended';
   else if (!ready) phase = 'Pending';
   else if (schedule.stage === 'live') phase = o.inventory && remaining === 0 ? 'SoldOut' : 'Live';
   else phase = 'Scheduled';

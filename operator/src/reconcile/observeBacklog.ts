@@ -1,6 +1,6 @@
 /**
  * The sale's backlog, read before the replica plan: the processor group's lag on the orders topic (from the brokers:
- * committed offsets against end offsets, each partition once) and, once the clock says the sale is over, the units
+ * committed offsets against end offsets, each partition once) and, once the clock is past endsAt + grace, the units
  * still held. The lag is exported as `flashsale_consumer_lag{namespace,sale}`, the one number the processor's
  * autoscaler and the lag alert read (common/src/sale-queries.ts), whatever the number of processors, none included.
  * The backlog also keeps the processors running past endsAt + scaleDownGrace until it is gone (schedule.ts).

@@ -4,7 +4,7 @@
  * uninstalled KEDA do not count), `KEDA` whenever the ScaledObject API is served, `HPA` always HPAs. None when
  * autoscaling is off or the sale is over (then the Deployments carry fixed replicas). Bounds come from the replica
  * plan, which pre-scales before startsAt, caps the processor at the partition count and, past endsAt + grace, keeps
- * the processors until the backlog is gone.
+ * the processors until the backlog is gone; then none (status-only: one read-only gateway; over: nothing runs).
  */
 import { childNames, REASONS } from '../api/types.ts';
 import { buildHorizontalPodAutoscalers, buildScaledObjects } from '../builders/buildAutoscalers.ts';
@@ -42,15 +42,24 @@ export async function reconcileAutoscaling(ctx: ReconcileContext): Promise<void>
   if (!plan.autoscaled) {
     await removeHpas();
     await removeScaledObjects();
-    const over = ctx.schedule.stage === 'over';
-    ctx.condition(
-      'ScalingReady',
-      'True',
-      over ? REASONS.SaleOver : REASONS.AutoscalingDisabled,
-      over
-        ? 'sale over: scaled to zero, data kept for audit'
-        : `fixed replicas: gateway ${plan.gateway.replicas}, processor ${plan.processor.replicas}`,
-    );
+    const { stage: st, statusUntil } = ctx.schedule;
+    if (st === 'over') {
+      ctx.condition('ScalingReady', 'True', REASONS.SaleOver, 'sale over: scaled to zero, data kept for audit');
+    } else if (st === 'statusOnly') {
+      ctx.condition(
+        'ScalingReady',
+        'True',
+        REASONS.StatusOnly,
+        `sale over, processors drained and at 0: one read-only gateway serves order status until ${new Date(statusUntil).toISOString()} (endsAt + statusRetention)`,
+      );
+    } else {
+      ctx.condition(
+        'ScalingReady',
+        'True',
+        REASONS.AutoscalingDisabled,
+        `fixed replicas: gateway ${plan.gateway.replicas}, processor ${plan.processor.replicas}`,
+      );
+    }
     return;
   }
   if (useKeda) {

@@ -77,6 +77,7 @@ export async function reconcileGatewayBlueGreen(ctx: ReconcileContext, configHas
     defaults: deps.config.workloads,
     replicas: undefined,
     configHash,
+    readOnly: ctx.schedule.stage === 'statusOnly',
   });
   const hash = gatewayTemplateHash(base);
   const prev: RolloutStatus = ctx.sale.status?.rollout ?? {};
@@ -117,9 +118,11 @@ export async function reconcileGatewayBlueGreen(ctx: ReconcileContext, configHas
   await ensureApplied(ctx, buildPreviewService(ref, spec, preview));
   ctx.observed.gateway = observeDeployment(activeDep);
 
-  // the sale is over: no rollouts; both colours at 0 (the template is taken as is, no pods run it)
-  if (ctx.schedule.stage === 'over') {
-    activeDep = await applyColour(active, 0);
+  // the sale is over: no rollouts; both colours at 0 (the template is taken as is, no pods run it), or, in the
+  // status-only stage, the active colour at one read-only pod (a plain rolling update of that Deployment)
+  if (ctx.schedule.stage === 'over' || ctx.schedule.stage === 'statusOnly') {
+    const replicas = fixedReplicas ?? 0;
+    activeDep = await applyColour(active, replicas);
     if ((previewDep?.spec?.replicas ?? 0) > 0) await scaleOnly(previewName, 0);
     ctx.observed.gateway = observeDeployment(activeDep);
     ctx.observed.rollout = {
@@ -128,7 +131,10 @@ export async function reconcileGatewayBlueGreen(ctx: ReconcileContext, configHas
       previewHash: undefined,
       phase: 'Promoted',
       step: 'Done',
-      message: 'sale over: both colours at 0 replicas',
+      message:
+        replicas > 0
+          ? `sale over: the ${active} colour serves order status read-only (${replicas} replica)`
+          : 'sale over: both colours at 0 replicas',
     };
     return;
   }

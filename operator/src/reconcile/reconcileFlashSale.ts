@@ -5,7 +5,7 @@
  */
 import { PAUSED_ANNOTATION, parseFlashSaleSpec } from '@flashsale/common';
 import { type FlashSaleObject, REASONS } from '../api/types.ts';
-import { drainGate, replicaPlan, saleSchedule } from '../builders/schedule.ts';
+import { drainGate, pastGrace, replicaPlan, saleSchedule } from '../builders/schedule.ts';
 import { errorMessage } from '../kube/client.ts';
 import { computeStatus } from './computeStatus.ts';
 import { conditionsOf, isTrue, setCondition, sortConditions } from './conditions.ts';
@@ -54,9 +54,9 @@ export async function reconcileFlashSale(deps: Deps, key: string): Promise<Resul
   try {
     sale = await manageFinalizer(deps, sale, spec.deletionPolicy);
     const creds = await readCredentials(deps, namespace, spec);
-    // the backlog (consumer lag, and held units once over) before the plan: past endsAt + grace, the processors stay
-    // until it is gone; the lag is also the number the autoscaler and the alert read (observeBacklog.ts)
-    const backlog = await observeBacklog(deps, sale.metadata, spec, creds, clock.stage === 'over');
+    // the backlog (consumer lag, and held units past endsAt + grace) before the plan: past endsAt + grace, the
+    // processors stay until it is gone; the lag is also the number the autoscaler and the alert read (observeBacklog.ts)
+    const backlog = await observeBacklog(deps, sale.metadata, spec, creds, pastGrace(clock));
     schedule = drainGate(clock, backlog);
     ctx = new ReconcileContext(deps, sale, spec, now, schedule, replicaPlan(spec, schedule.stage));
     await applyChildren(ctx, creds);

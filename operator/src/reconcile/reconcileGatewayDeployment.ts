@@ -18,6 +18,7 @@ export async function reconcileGatewayDeployment(ctx: ReconcileContext, configHa
     defaults: ctx.deps.config.workloads,
     replicas: ctx.plan.autoscaled ? undefined : ctx.plan.gateway.replicas,
     configHash,
+    readOnly: ctx.schedule.stage === 'statusOnly',
   };
   const names = childNames(ctx.ref.name);
   const kube = ctx.deps.kube;
