@@ -4,7 +4,8 @@
 -- returns the units to it (idempotently) and the caller clears the pending entry. A crash in between leaves the entry:
 -- the hold sweeper completes it (common/src/buckets.ts completeGives).
 -- A CONFIRMED that arrives after the hold's deadline expires the hold instead (reason paid_after_expiry, outcome
--- expired: the caller refunds), as inventory_confirm does for an item without buckets.
+-- expired: the caller refunds), as inventory_confirm does for an item without buckets; a CONFIRMED of a hold the sweeper
+-- expired already only records the charge (reason paid_after_expiry, outcome expired).
 -- KEYS[1] meta, KEYS[2] holds (zset), KEYS[3] order hash, KEYS[4] user units, KEYS[5] pending gives (hash)
 -- ARGV[1] order id, ARGV[2] final status (CONFIRMED | PAYMENT_FAILED | EXPIRED), ARGV[3] reason, ARGV[4] now ms,
 -- ARGV[5] item id, ARGV[6] status channel
@@ -15,6 +16,11 @@ local o = redis.call('HMGET', KEYS[3], 'status', 'quantity', 'bucket', 'hold_exp
 local bucket = tonumber(o[3] or '-1')
 if o[1] == final then
   return {final, 'replay', 0, bucket}
+end
+if final == 'CONFIRMED' and o[1] == 'EXPIRED' then
+  -- the sweeper expired the hold before the payment landed: record the charge (the refund's marker), nothing else
+  redis.call('HSET', KEYS[3], 'reason', 'paid_after_expiry', 'updated_at', ARGV[4])
+  return {'EXPIRED', 'expired', 0, bucket}
 end
 if o[1] ~= 'RESERVED' then
   return {o[1] or 'UNKNOWN', 'not_reserved', 0, bucket}

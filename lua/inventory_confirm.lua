@@ -4,10 +4,15 @@
 -- ARGV[6] user key prefix (user key = prefix .. user_id, same hash slot)
 -- Returns {status, outcome}; outcome is confirmed | replay (already CONFIRMED) | not_reserved (another final
 -- status won, e.g. EXPIRED or PAYMENT_FAILED) | expired (the hold's deadline passed before the payment
--- landed: the hold is released here as EXPIRED with reason paid_after_expiry, so the caller must refund).
+-- landed: the hold is released here as EXPIRED with reason paid_after_expiry, so the caller must refund; also when the
+-- sweeper had expired the hold already: the reason becomes paid_after_expiry, the record of the charge a refund needs).
 local st = redis.call('HGET', KEYS[4], 'status')
 if st == 'CONFIRMED' then
   return {st, 'replay'}
+end
+if st == 'EXPIRED' then
+  redis.call('HSET', KEYS[4], 'reason', 'paid_after_expiry', 'updated_at', ARGV[2])
+  return {st, 'expired'}
 end
 if st ~= 'RESERVED' then
   return {st or 'UNKNOWN', 'not_reserved'}

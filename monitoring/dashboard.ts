@@ -173,11 +173,15 @@ const ROWS: [row: string, panels: PanelSpec[]][] = [
         targets: [[`max by (partition) (${P.consumerLag}{${SEL}})`, 'partition {{partition}}']],
       },
       {
-        title: 'Holds expired',
+        title: 'Holds expired and late payments refunded',
         source: 'processor',
         unit: 'ops',
-        description: 'Holds the sweeper returned to stock (payment slower than processor.holdTtl, or never answered).',
-        targets: [[`sum(rate(${P.holdsExpired}{${SEL}}[$__rate_interval]))`, 'holds expired']],
+        description:
+          'Holds the sweeper returned to stock (payment slower than processor.holdTtl, or never answered), and payments that landed after their hold expired, refunded by the processor (order REFUNDED, no dead letter).',
+        targets: [
+          [`sum(rate(${P.holdsExpired}{${SEL}}[$__rate_interval]))`, 'holds expired'],
+          [`sum by (reason) (rate(${P.refunds}{${SEL}}[$__rate_interval])) or vector(0)`, 'refunded ({{reason}})'],
+        ],
       },
       {
         title: 'Rate-limited requests by policy',

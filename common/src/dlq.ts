@@ -17,7 +17,8 @@ export const dlqReasonSchema = z.enum(DLQ_REASONS);
  * Dead letters that record a business outcome, not a fault: the payment provider declined or did not answer, the
  * order ended PAYMENT_FAILED and its units went back to stock. They stay in the DLQ (a replay retries the payment
  * once the provider recovered) but no one has to act on them, so the DLQ alerts leave them out. Every other reason
- * (a fault, a bug, a customer charged after the hold expired) needs someone.
+ * (a fault, a bug, a customer charged after the hold expired whose automatic refund failed: `hold_expired`) needs
+ * someone. A refunded order (REFUNDED) gets no dead letter at all: it is final and needs no one.
  */
 export const BUSINESS_OUTCOME_DLQ_REASONS = [
   'payment_failed',

@@ -157,6 +157,34 @@ export async function release(
   return { status: res[0], outcome: res[1], units: Number(res[2]) };
 }
 
+export interface RefundRecord {
+  status: OrderStatus | 'UNKNOWN';
+  /** refunded (EXPIRED paid_after_expiry -> REFUNDED now) | replay (already REFUNDED) | not_due (no refund owed) */
+  outcome: 'refunded' | 'replay' | 'not_due';
+  units: number;
+}
+
+/**
+ * Record the refund of an order charged after its hold expired: compare-and-set EXPIRED (reason paid_after_expiry)
+ * -> REFUNDED, exactly once (lua/order_refund.lua; the order record and the item's meta share the item's slot).
+ */
+export async function markRefunded(
+  r: RedisClient,
+  sale: string,
+  itemId: string,
+  orderId: string,
+  now = Date.now(),
+): Promise<RefundRecord> {
+  const k = itemKeys(sale, itemId);
+  const res = (await callScript(
+    r,
+    'order_refund',
+    [k.order(orderId), k.meta],
+    [orderId, now, itemId, channels(sale).status],
+  )) as [RefundRecord['status'], RefundRecord['outcome'], number];
+  return { status: res[0], outcome: res[1], units: Number(res[2]) };
+}
+
 export interface ExpireResult {
   orders: number;
   units: number;
@@ -196,6 +224,8 @@ export interface ItemAudit {
   held: number;
   released: number;
   expired: number;
+  /** units of orders charged after their hold expired and refunded (part of expired: they consume no stock) */
+  refunded: number;
   /** live hold entries (orders) */
   holds: number;
   /** initial - remaining - confirmed - held; must be 0 */
@@ -218,6 +248,7 @@ export async function auditItem(r: RedisClient, sale: string, itemId: string): P
     holds: t[7] ?? 0,
     drift: t[8] ?? 0,
     perUserLimit: t[9] ?? 0,
+    refunded: t[10] ?? 0,
   };
 }
 

@@ -31,6 +31,8 @@ export const PROCESSOR_METRICS = {
   sweepItems: 'processor_sweep_items_total',
   /** accepted orders found QUEUED past STUCK_ORDER_AFTER, by action: republished | finalized */
   ordersStuck: 'processor_orders_stuck_total',
+  /** payments refunded by the processor, by reason (paid_after_expiry: the payment landed after the hold expired) */
+  refunds: 'processor_refunds_total',
 } as const;
 
 /** controller-runtime names, so operator dashboards users already have keep working. */

@@ -12,6 +12,7 @@ export const ORDER_STATUSES = [
   'PAYMENT_FAILED',
   'EXPIRED',
   'REJECTED',
+  'REFUNDED',
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 export const orderStatusSchema = z.enum(ORDER_STATUSES);
@@ -23,8 +24,18 @@ export const FINAL_STATUSES: ReadonlySet<OrderStatus> = new Set([
   'PAYMENT_FAILED',
   'EXPIRED',
   'REJECTED',
+  'REFUNDED',
 ]);
 export const isFinalStatus = (s: OrderStatus): boolean => FINAL_STATUSES.has(s);
+
+/**
+ * The reason of an order charged after its hold expired (its units already went back to stock): EXPIRED with this
+ * reason means a refund is owed, and the processor's refund turns it REFUNDED (the one move out of a final status).
+ */
+export const PAID_AFTER_EXPIRY = 'paid_after_expiry';
+/** EXPIRED and charged: REFUNDED follows (a status stream waits for it). */
+export const isRefundDue = (status: string, reason: string | undefined): boolean =>
+  status === 'EXPIRED' && reason === PAID_AFTER_EXPIRY;
 
 /** Allowed transitions; anything else is a bug. */
 export const STATUS_TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
@@ -34,8 +45,10 @@ export const STATUS_TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStat
   SOLD_OUT: [],
   LIMIT_EXCEEDED: [],
   PAYMENT_FAILED: [],
-  EXPIRED: [],
+  // a payment that landed after the hold expired is refunded (reason paid_after_expiry only)
+  EXPIRED: ['REFUNDED'],
   REJECTED: [],
+  REFUNDED: [],
 };
 
 export const MAX_ORDER_QUANTITY = 100;
@@ -128,6 +141,8 @@ export const ORDER_FIELDS = {
   holdExpiresAt: 'hold_expires_at',
   /** set by the processor once the order's failure is in the DLQ (so a replay dead-letters it at most once) */
   dlqAt: 'dlq_at',
+  /** when the processor recorded the refund of a payment that landed after the hold expired (status REFUNDED) */
+  refundedAt: 'refunded_at',
 } as const;
 
 /** How long order records stay readable after a sale (for status lookups and the audit). */

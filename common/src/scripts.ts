@@ -20,6 +20,7 @@ export const SCRIPTS = {
   order_answer: 1,
   order_cancel: 1,
   order_stuck: 1,
+  order_refund: 2,
   rate_limit: 1,
   inventory_bucket_claim: 3,
   inventory_bucket_take: 2,

@@ -97,7 +97,7 @@ describe('generated packaging files', () => {
       'Replicas: the autoscaler decision and ready pods',
       'Consumer lag the processor autoscaler reads',
       'Rate-limited requests by policy',
-      'Holds expired',
+      'Holds expired and late payments refunded',
       'Operator leader (1: holds the Lease)',
     ]) {
       expect(titles).toContain(t);

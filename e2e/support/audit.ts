@@ -13,6 +13,7 @@ import {
   createRedis,
   FINAL_STATUSES,
   type ItemAudit,
+  isRefundDue,
   itemKeys,
   itemOfOrderId,
   type OrderStatus,
@@ -32,6 +33,8 @@ export interface AuditFigures {
   held: number;
   released: number;
   expired: number;
+  /** units of orders charged after their hold expired and refunded: part of expired (back in stock, never sold) */
+  refunded: number;
   /** orders answered 202 */
   accepted: number;
   /** accepted orders with a final status */
@@ -156,7 +159,8 @@ export async function auditRun(opts: {
     ids.forEach((id, i) => {
       const s = recs[i]?.status ?? 'MISSING';
       statusOf.set(id, s);
-      if (!FINAL_STATUSES.has(s as OrderStatus)) open.push(id);
+      // charged after the hold expired: final once the refund is recorded (REFUNDED)
+      if (!FINAL_STATUSES.has(s as OrderStatus) || isRefundDue(s, recs[i]?.reason)) open.push(id);
     });
     if (open.length === 0 || Date.now() > until) break;
     await new Promise((res) => setTimeout(res, 250));
@@ -198,6 +202,7 @@ export async function auditRun(opts: {
     held: sum((a) => a.held),
     released: sum((a) => a.released),
     expired: sum((a) => a.expired),
+    refunded: sum((a) => a.refunded),
     accepted: accepted.size,
     final: accepted.size - open.length,
     lost: open.length,
@@ -217,6 +222,8 @@ export function assertBooks(f: AuditFigures & { audits: ItemAudit[]; open: strin
   const broken: string[] = [];
   if (f.oversold > 0) broken.push(`oversold ${f.oversold} unit(s)`);
   if (f.drift !== 0) broken.push(`conservation broken: drift ${f.drift}`);
+  // a refunded order consumes no stock: its units went back as an expired hold's
+  if (f.refunded > f.expired) broken.push(`refunded ${f.refunded} unit(s) that never went back to stock`);
   if (f.lost > 0)
     broken.push(`${f.lost} accepted order(s) without a final status, e.g. ${f.open.slice(0, 5).join(', ')}`);
   if (f.doubleConfirmed > 0) broken.push(`${f.doubleConfirmed} order(s) confirmed twice`);

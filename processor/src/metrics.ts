@@ -74,6 +74,12 @@ export function createMetrics(defaults = true) {
       labelNames: ['action'],
       registers: reg,
     }),
+    refunds: new Counter({
+      name: M.refunds,
+      help: 'Payments the processor refunded, by reason (paid_after_expiry: the payment landed after the hold expired; counted once per order)',
+      labelNames: ['reason'],
+      registers: reg,
+    }),
     drift: new Gauge({
       name: M.inventoryDrift,
       help: 'initial - remaining - confirmed - held, per item (must be 0)',

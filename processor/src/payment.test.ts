@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chargeWithTimeout, SimulatedPaymentProvider } from './payment.ts';
+import { chargeWithTimeout, refundWithTimeout, SimulatedPaymentProvider } from './payment.ts';
 
 const req = (n: number) => ({ orderId: `i.${n}`, userId: 'u', itemId: 'i', quantity: 1 });
 
@@ -37,5 +37,21 @@ describe('simulated payment provider', () => {
     expect(Date.now() - t0).toBeLessThan(1000);
     const d = new SimulatedPaymentProvider({ ...p.opts, timeoutShare: 0 });
     expect(await chargeWithTimeout(d, req(1), 50)).toMatchObject({ ok: false, reason: 'payment_failed' });
+  });
+
+  it('refunds, records every request per order id, and turns a slow refund into a failure after the timeout', async () => {
+    const p = new SimulatedPaymentProvider({
+      failureRate: 0,
+      timeoutShare: 0,
+      seed: 's',
+      latencyMinMs: 0,
+      latencyMaxMs: 0,
+    });
+    expect(await refundWithTimeout(p, req(1), 1000)).toEqual({ ok: true });
+    expect(await refundWithTimeout(p, req(1), 1000)).toEqual({ ok: true });
+    expect(p.refunded.get('i.1')).toBe(2);
+    const slow = new SimulatedPaymentProvider({ ...p.opts, latencyMinMs: 5000, latencyMaxMs: 5000 });
+    expect(await refundWithTimeout(slow, req(2), 30)).toMatchObject({ ok: false });
+    expect(slow.refunded.has('i.2')).toBe(false);
   });
 });

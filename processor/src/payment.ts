@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 
 export type PaymentResult = { ok: true } | { ok: false; reason: 'payment_failed' | 'payment_timeout'; error: string };
+export type RefundResult = { ok: true } | { ok: false; error: string };
 
 export interface PaymentRequest {
   orderId: string;
@@ -13,6 +14,11 @@ export interface PaymentRequest {
 export interface PaymentProvider {
   /** Charge once per order id (the provider's idempotency key): a retry after a crash returns the same result. */
   charge(req: PaymentRequest, signal: AbortSignal): Promise<PaymentResult>;
+  /**
+   * Refund the order's charge, once per order id (the same idempotency key): a second call after a crash refunds
+   * nothing more and answers ok.
+   */
+  refund(req: PaymentRequest, signal: AbortSignal): Promise<RefundResult>;
 }
 
 export interface SimulatedPaymentOptions {
@@ -33,8 +39,29 @@ function draws(seed: string, orderId: string): [number, number, number] {
 
 export class SimulatedPaymentProvider implements PaymentProvider {
   readonly opts: SimulatedPaymentOptions;
+  /** refund requests per order id (what was asked); each order is refunded once whatever the count */
+  readonly refunded = new Map<string, number>();
   constructor(opts: SimulatedPaymentOptions) {
     this.opts = opts;
+  }
+
+  /** Refunds always succeed, after the order's payment latency; a repeated request is recorded, not refunded again. */
+  refund(req: PaymentRequest, signal: AbortSignal): Promise<RefundResult> {
+    const [, , lat] = draws(this.opts.seed, req.orderId);
+    const latency = this.opts.latencyMinMs + lat * (this.opts.latencyMaxMs - this.opts.latencyMinMs);
+    return new Promise((resolve) => {
+      const onAbort = () => {
+        clearTimeout(timer);
+        resolve({ ok: false, error: 'payment provider did not answer in time' });
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        this.refunded.set(req.orderId, (this.refunded.get(req.orderId) ?? 0) + 1);
+        resolve({ ok: true });
+      }, latency);
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) onAbort();
+    });
   }
 
   charge(req: PaymentRequest, signal: AbortSignal): Promise<PaymentResult> {
@@ -78,6 +105,23 @@ export async function chargeWithTimeout(
     return await provider.charge(req, ctl.signal);
   } catch (e) {
     return { ok: false, reason: 'payment_failed', error: (e as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Ask the provider for a refund with a timeout; a timeout or an error is a failed refund. */
+export async function refundWithTimeout(
+  provider: PaymentProvider,
+  req: PaymentRequest,
+  timeoutMs: number,
+): Promise<RefundResult> {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
+  try {
+    return await provider.refund(req, ctl.signal);
+  } catch (e) {
+    return { ok: false, error: (e as Error).message };
   } finally {
     clearTimeout(timer);
   }

@@ -7,6 +7,8 @@ import {
   confirm,
   expireHolds,
   itemKeys,
+  markRefunded,
+  PAID_AFTER_EXPIRY,
   type RedisClient,
   readOrder,
   release,
@@ -224,8 +226,44 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
         status: 'EXPIRED',
         outcome: 'expired',
       });
-      expect(await confirm(r, sale, item, `${item}.o1`, t0 + 102)).toMatchObject({ outcome: 'not_reserved' });
-      expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 1, confirmed: 0, held: 0, drift: 0 });
+      // a second confirm of the expired order changes no count; the refund is recorded once
+      expect(await confirm(r, sale, item, `${item}.o1`, t0 + 102)).toMatchObject({ outcome: 'expired' });
+      expect(await markRefunded(r, sale, item, `${item}.o1`, t0 + 103)).toEqual({
+        status: 'REFUNDED',
+        outcome: 'refunded',
+        units: 1,
+      });
+      expect(await markRefunded(r, sale, item, `${item}.o1`, t0 + 104)).toMatchObject({ outcome: 'replay' });
+      expect(await confirm(r, sale, item, `${item}.o1`, t0 + 105)).toMatchObject({ outcome: 'not_reserved' });
+      expect(await auditItem(r, sale, item)).toMatchObject({
+        remaining: 1,
+        confirmed: 0,
+        held: 0,
+        expired: 1,
+        refunded: 1,
+        drift: 0,
+      });
+    });
+
+    it('a payment landing after the sweeper expired the hold records the charge; only such an order is refunded', async () => {
+      const item = 'late2';
+      await seedItem(r, sale, item, 2);
+      const t0 = Date.now();
+      await reserve(r, sale, reserveInput(item, 1, 'u1'), 100, t0);
+      await reserve(r, sale, reserveInput(item, 2, 'u2'), 100, t0);
+      expect(await expireHolds(r, sale, item, 10, t0 + 200)).toMatchObject({ orders: 2 });
+      // order 1 was paid late, order 2 never: only order 1 owes a refund
+      expect(await confirm(r, sale, item, `${item}.o1`, t0 + 300)).toMatchObject({
+        status: 'EXPIRED',
+        outcome: 'expired',
+      });
+      expect(await r.hget(itemKeys(sale, item).order(`${item}.o1`), 'reason')).toBe(PAID_AFTER_EXPIRY);
+      expect(await markRefunded(r, sale, item, `${item}.o2`, t0 + 301)).toMatchObject({
+        status: 'EXPIRED',
+        outcome: 'not_due',
+      });
+      expect(await markRefunded(r, sale, item, `${item}.o1`, t0 + 302)).toMatchObject({ outcome: 'refunded' });
+      expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 2, expired: 2, refunded: 1, drift: 0 });
     });
 
     it('publishes sold-out and restock events and every status change', async () => {

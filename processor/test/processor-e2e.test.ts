@@ -166,6 +166,9 @@ describe('processor end to end', () => {
         inFlight--;
         return { ok: true };
       },
+      async refund() {
+        return { ok: true };
+      },
     };
     await start(sale, {}, slow);
     const orders = makeOrders(sale, ['solo'], 40);

@@ -6,7 +6,7 @@ import { itemKeys, PROCESSOR_METRICS as M, type RedisClient, seedItem } from '@f
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../e2e/support/wait.ts';
 import { loadConfig } from '../src/config.ts';
-import type { PaymentProvider, PaymentRequest, PaymentResult } from '../src/payment.ts';
+import type { PaymentProvider, PaymentRequest, PaymentResult, RefundResult } from '../src/payment.ts';
 import { type ProcessorHandle, startProcessor } from '../src/processor.ts';
 import { makeOrders, metricValue, newRedis, processorEnv, produce, readDlq, TestClock, uniqueSale } from './support.ts';
 
@@ -32,6 +32,9 @@ class GatedPayment implements PaymentProvider {
     return this.declined.has(req.orderId)
       ? { ok: false, reason: 'payment_failed', error: 'declined by test' }
       : { ok: true };
+  }
+  async refund(): Promise<RefundResult> {
+    return { ok: true };
   }
 }
 
@@ -114,14 +117,12 @@ describe('processor metrics', () => {
     expect(await v(M.inventoryLevel, { item_id: 'b' })).toBe(3);
     pay.open();
     await eventually('late payment', async () => (await v(M.ordersProcessed)) === 8);
-    expect(await v(M.ordersMovedToDlq, { reason: 'hold_expired' })).toBe(1);
-    expect(await r.hget(itemKeys(sale, 'b').order(late[0]!.order_id), 'status')).toBe('EXPIRED');
+    // refunded (once, counted), final, no dead letter: nothing for anyone to do
+    expect(await v(M.refunds, { reason: 'paid_after_expiry' })).toBe(1);
+    expect(await v(M.ordersMovedToDlq, { reason: 'hold_expired' })).toBe(0);
+    expect(await r.hget(itemKeys(sale, 'b').order(late[0]!.order_id), 'status')).toBe('REFUNDED');
     const dlq = await readDlq(sale);
-    expect(dlq.map((e) => e.headers.dlq_reason).sort()).toEqual([
-      'hold_expired',
-      'invalid_order_format',
-      'payment_failed',
-    ]);
+    expect(dlq.map((e) => e.headers.dlq_reason).sort()).toEqual(['invalid_order_format', 'payment_failed']);
 
     // drift: a unit appearing outside the scripts is caught by the audit
     await r.incr(itemKeys(sale, 'a').stock);

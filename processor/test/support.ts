@@ -90,8 +90,10 @@ import {
   auditSale,
   dlqHeadersSchema,
   encodeOrder,
+  FINAL_STATUSES,
   headersToStrings,
   type ItemAudit,
+  isRefundDue,
   itemKeys,
   type OrderMessage,
   topics,
@@ -234,12 +236,24 @@ export function checkDlqHeaders(e: DlqEntry, sale: string): void {
   if (h.dlq_original_topic !== topics(sale).orders) throw new Error(`bad original topic ${h.dlq_original_topic}`);
 }
 
+/** Status per order (MISSING: no record; `EXPIRED (refund due)`: charged after the hold expired, not yet REFUNDED). */
 export async function statuses(r: RedisClient, sale: string, orders: OrderMessage[]): Promise<Map<string, string>> {
-  const values = await Promise.all(orders.map((o) => r.hget(itemKeys(sale, o.item_id).order(o.order_id), 'status')));
-  return new Map(orders.map((o, i) => [o.order_id, values[i] ?? 'MISSING']));
+  const values = await Promise.all(
+    orders.map((o) => r.hmget(itemKeys(sale, o.item_id).order(o.order_id), 'status', 'reason')),
+  );
+  return new Map(
+    orders.map((o, i) => {
+      const [status, reason] = values[i] ?? [];
+      return [
+        o.order_id,
+        status && isRefundDue(status, reason ?? undefined) ? 'EXPIRED (refund due)' : (status ?? 'MISSING'),
+      ];
+    }),
+  );
 }
 
-export const FINAL = new Set(['CONFIRMED', 'SOLD_OUT', 'LIMIT_EXCEEDED', 'PAYMENT_FAILED', 'EXPIRED', 'REJECTED']);
+/** Final and settled: a final status, a refund that is due not counted (it ends REFUNDED). */
+export const FINAL: ReadonlySet<string> = FINAL_STATUSES;
 
 export async function waitAllFinal(r: RedisClient, sale: string, orders: OrderMessage[], timeoutMs = 45_000) {
   return eventually(
@@ -352,8 +366,13 @@ export interface SpawnedProcessor {
 }
 
 /** Start `processor/src/main.ts` with `env`; its stderr tail is printed if it exits other than by SIGKILL or 0. */
-export function spawnProcessor(env: Record<string, string>, children: ChildProcess[]): SpawnedProcessor {
-  const child = spawn(process.execPath, [PROCESSOR_MAIN], {
+/** A processor process (main.ts, or `main`: another entry that starts one, e.g. with a test payment provider). */
+export function spawnProcessor(
+  env: Record<string, string>,
+  children: ChildProcess[],
+  main = PROCESSOR_MAIN,
+): SpawnedProcessor {
+  const child = spawn(process.execPath, [main], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

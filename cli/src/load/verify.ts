@@ -14,6 +14,7 @@ import {
   bucketLevels,
   FINAL_STATUSES,
   type ItemAudit,
+  isRefundDue,
   type OrderStatus,
   type RedisClient,
   readLevels,
@@ -96,7 +97,16 @@ export interface Verification {
   /** pending + missing (+ those missing from the orders topic): must be 0 */
   lost: number;
   items: ItemAudit[];
-  units: { initial: number; remaining: number; confirmed: number; held: number; released: number; expired: number };
+  /** units summed over items; refunded: units of orders charged after their hold expired and refunded (part of expired) */
+  units: {
+    initial: number;
+    remaining: number;
+    confirmed: number;
+    held: number;
+    released: number;
+    expired: number;
+    refunded: number;
+  };
   /** units sold or held beyond the seeded stock, summed over items: must be 0 */
   oversold: number;
   /** sum over items of |initial - remaining - confirmed - held|: must be 0 */
@@ -125,14 +135,14 @@ async function readStatuses(
   r: RedisClient,
   sale: string,
   ids: [string, string][],
-): Promise<Map<string, { status: string; quantity: number }>> {
-  const out = new Map<string, { status: string; quantity: number }>();
+): Promise<Map<string, { status: string; quantity: number; reason: string }>> {
+  const out = new Map<string, { status: string; quantity: number; reason: string }>();
   for (let i = 0; i < ids.length; i += CHUNK) {
     const part = ids.slice(i, i + CHUNK);
     const recs = await Promise.all(part.map(([id, item]) => readOrder(r, sale, item, id)));
     part.forEach(([id], n) => {
       const rec = recs[n];
-      out.set(id, { status: rec?.status ?? '', quantity: Number(rec?.quantity ?? 0) });
+      out.set(id, { status: rec?.status ?? '', quantity: Number(rec?.quantity ?? 0), reason: rec?.reason ?? '' });
     });
   }
   return out;
@@ -165,13 +175,14 @@ export async function verifySale(v: VerifyInput): Promise<Verification> {
   const deadline = t0 + v.settleSeconds * 1000;
   let open: [string, string][] = [...v.accepted.entries()];
   const final = new Map<string, { status: string; quantity: number }>();
-  let lastSeen = new Map<string, { status: string; quantity: number }>();
+  let lastSeen = new Map<string, { status: string; quantity: number; reason: string }>();
   for (;;) {
     lastSeen = await readStatuses(v.redis, v.sale, open);
     const still: [string, string][] = [];
     for (const e of open) {
       const s = lastSeen.get(e[0]);
-      if (s && FINAL_STATUSES.has(s.status as OrderStatus)) final.set(e[0], s);
+      // an order charged after its hold expired is final once its refund is recorded (REFUNDED)
+      if (s && FINAL_STATUSES.has(s.status as OrderStatus) && !isRefundDue(s.status, s.reason)) final.set(e[0], s);
       else still.push(e);
     }
     open = still;
@@ -196,7 +207,7 @@ export async function verifySale(v: VerifyInput): Promise<Verification> {
     }
   }
   const items = await auditItemsOverBuckets(v.redis, v.sale, v.items);
-  const units = { initial: 0, remaining: 0, confirmed: 0, held: 0, released: 0, expired: 0 };
+  const units = { initial: 0, remaining: 0, confirmed: 0, held: 0, released: 0, expired: 0, refunded: 0 };
   let oversold = 0;
   let drift = 0;
   for (const a of items) {
@@ -206,6 +217,7 @@ export async function verifySale(v: VerifyInput): Promise<Verification> {
     units.held += a.held;
     units.released += a.released;
     units.expired += a.expired;
+    units.refunded += a.refunded;
     oversold += Math.max(0, a.confirmed + a.held - a.initial) + Math.max(0, -a.remaining);
     drift += Math.abs(a.drift);
   }

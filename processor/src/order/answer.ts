@@ -2,11 +2,13 @@
  * Order stage 4, answer: each reserve that took no hold in this batch gets its final word here. A hold not yet being
  * settled is settled; a refusal (SOLD_OUT, LIMIT_EXCEEDED, REJECTED unknown_item) is counted; a replay of an order
  * that was already final is finished again without new effects, except what a crash may have left undone: a
- * bucketed item's give-back (guarded by the take marker) and a dead letter never marked as written.
+ * bucketed item's give-back (guarded by the take marker), a refund never recorded and a dead letter never marked as
+ * written.
  */
-import { settleBucketed } from '@flashsale/common';
+import { isRefundDue, settleBucketed } from '@flashsale/common';
 import type { OrderContext } from './context.ts';
 import { dlqIfUnmarked, needsDlq } from './dead-letters.ts';
+import { refund } from './refund.ts';
 import { fail, finish, type Work } from './work.ts';
 
 export async function answerReserves(ctx: OrderContext, valid: Work[], startSettle: (w: Work) => void) {
@@ -37,6 +39,12 @@ export async function answerReserves(ctx: OrderContext, valid: Work[], startSett
             ),
           )
           .catch((e) => log.warn({ err: e, order_id: o.order_id }, 'give-back on replay failed; the sweeper retries'));
+      }
+      // charged after the hold expired, and the refund not recorded (a crash, or a redriven letter): refund now (the
+      // provider's idempotency key is the order id, so nothing is refunded twice)
+      if (isRefundDue(r.status, r.reason)) {
+        await refund(ctx, w, true);
+        continue;
       }
       const reason = needsDlq(r.status, r.reason);
       if (reason) await dlqIfUnmarked(ctx, w, reason, `replayed order already ${r.status} (${r.reason})`);

@@ -24,7 +24,6 @@ const MARKED: ReadonlySet<DlqReason> = new Set(['payment_failed', 'payment_timeo
 /** Statuses whose failure must reach the DLQ once (checked on replay via the dlq_at marker). */
 export function needsDlq(status: string, reason: string): DlqReason | undefined {
   if (status === 'PAYMENT_FAILED') return reason === 'payment_timeout' ? 'payment_timeout' : 'payment_failed';
-  if (status === 'EXPIRED' && reason === 'paid_after_expiry') return 'hold_expired';
   if (status === 'REJECTED' && reason === 'unknown_item') return 'unknown_item';
   return undefined;
 }

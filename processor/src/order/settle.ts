@@ -2,6 +2,7 @@
  * Order stage 3, settle: a reserved order is paid (bounded by the payment slots, with the payment timeout), then its
  * hold is confirmed or released by compare-and-set: the plain scripts, or for an item over K > 1 stock buckets
  * settleBucketed (which gives failed units back to their bucket exactly once), its outcomes named as the plain ones.
+ * A payment that landed after the hold expired is refunded (./refund.ts).
  * Settles run concurrently; `Settlements` starts them as soon as a hold is taken (its clock runs from the reserve)
  * and is awaited before the dead letters.
  */
@@ -9,6 +10,7 @@ import { confirm as confirmHold, type OrderMessage, release as releaseHold, sett
 import { chargeWithTimeout } from '../payment.ts';
 import type { OrderContext } from './context.ts';
 import { dlqIfUnmarked } from './dead-letters.ts';
+import { refund } from './refund.ts';
 import { isTransientRedisError } from './retry-policy.ts';
 import { fail, finish, type Work } from './work.ts';
 
@@ -44,9 +46,11 @@ export async function settle(ctx: OrderContext, w: Work): Promise<void> {
       return finish(ctx, w, 'CONFIRMED');
     }
     if (c.outcome === 'replay') return finish(ctx, w, 'CONFIRMED (replay)');
-    // paid, but the hold expired first: the stock went back, the payment must be refunded
-    fail(ctx, w, 'hold_expired', `payment succeeded after the hold expired (status ${c.status})`, true);
-    return finish(ctx, w, 'EXPIRED');
+    // paid, but the hold expired first: the stock went back, the order is marked paid_after_expiry: refund it
+    if (c.outcome === 'expired') return refund(ctx, w, false);
+    // paid, but another final status won (not expected): someone must look at it and refund
+    fail(ctx, w, 'hold_expired', `payment succeeded but the order is ${c.status}`, true);
+    return finish(ctx, w, c.status);
   }
   const r = await ctx.retry('release', () => releaseOf(ctx, o, w.k ?? 1, pay.reason));
   if (r.outcome === 'released') {
