@@ -133,7 +133,7 @@ export function renderReport(r: LoadReport): string {
     ['final statuses', kv(v.finalStatuses)],
     [
       'units (Redis audit)',
-      `initial ${fmt(v.units.initial)}, confirmed ${fmt(v.units.confirmed)}, held ${fmt(v.units.held)}, remaining ${fmt(v.units.remaining)}, released ${fmt(v.units.released)}, expired ${fmt(v.units.expired)}`,
+      `initial ${fmt(v.units.initial)}, confirmed ${fmt(v.units.confirmed)}, held ${fmt(v.units.held)}, remaining ${fmt(v.units.remaining)}, released ${fmt(v.units.released)}, expired ${fmt(v.units.expired)} (refunded ${fmt(v.units.refunded)})`,
     ],
     [
       'order stream',

@@ -1,6 +1,7 @@
 /** GET /v1/orders/:order_id and its Server-Sent Events stream (until a final status). */
 import {
   isFinalStatus,
+  isRefundDue,
   itemOfOrderId,
   type OrderStatus,
   type OrderView,
@@ -76,7 +77,8 @@ export const statusPlugin = (ctx: GatewayContext) => async (fastify: FastifyInst
       if (ended || view.status === last) return;
       last = view.status;
       raw.write(`id: ${view.status}\nevent: status\ndata: ${JSON.stringify(view)}\n\n`);
-      if (isFinalStatus(view.status)) end();
+      // EXPIRED charged after the hold expired: the processor's refund follows (REFUNDED), so the stream waits for it
+      if (isFinalStatus(view.status) && !isRefundDue(view.status, view.reason)) end();
     };
     // Subscribe before the first read, so a change between the two is not missed.
     let pending = Promise.resolve();
