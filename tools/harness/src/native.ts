@@ -8,6 +8,7 @@ import { isAlive, isOurs, readJson, removeFile, stopDaemons, withLock, writeFile
 import { kafka, kafka3 } from './services/kafka.ts';
 import { kafkaSecure } from './services/kafka-secure.ts';
 import { kube } from './services/kube.ts';
+import { metrics } from './services/metrics.ts';
 import { node } from './services/node.ts';
 import { prometheus } from './services/prometheus.ts';
 import { redis } from './services/redis.ts';
@@ -28,6 +29,7 @@ const SERVICES: { [K in ServiceName]: NativeService<K> } = {
   prometheus,
   redisTls,
   kafkaSecure,
+  metrics,
 };
 
 /** `names` plus what they need, each after what it needs. */
@@ -40,6 +42,12 @@ function withNeeds(names: readonly ServiceName[]): ServiceName[] {
   };
   for (const n of names) add(n);
   return out;
+}
+
+/** Every service that needs `name`, directly or through another. */
+function dependentsOf(name: ServiceName): ServiceName[] {
+  const all = Object.keys(SERVICES) as ServiceName[];
+  return all.filter((n) => n !== name && withNeeds([n]).includes(name));
 }
 
 interface State {
@@ -157,17 +165,16 @@ export class NativeProvider implements ServiceProvider {
       (endpoints as Record<string, unknown>)[name] = r.endpoint;
       if (r.started) this.started.add(name);
     };
-    // what needs another service (the node needs the control plane) starts once the others run
-    await pool(
-      all.filter((n) => !SERVICES[n].needs?.length),
-      3,
-      one,
-    );
-    await pool(
-      all.filter((n) => SERVICES[n].needs?.length),
-      3,
-      one,
-    );
+    // what needs another service starts once what it needs runs (the node after the control plane, the metrics
+    // pipeline after the node): one level after the other
+    const level = (n: ServiceName): number => Math.max(0, ...(SERVICES[n].needs ?? []).map((d) => level(d) + 1));
+    for (const l of [...new Set(all.map(level))].sort((a, b) => a - b)) {
+      await pool(
+        all.filter((n) => level(n) === l),
+        3,
+        one,
+      );
+    }
     return endpoints;
   }
 
@@ -212,7 +219,9 @@ export class NativeProvider implements ServiceProvider {
       leases.release(name);
       const stop = await withLock(`service-${name}`, async () => {
         const st = await readState(name);
-        return st?.owner === 'setup' && leases.others(name).length === 0;
+        // a service stays while another run holds it or anything that needs it (the control plane under a node in
+        // use: stopped, it would come back with a new CA and leave the running node locked out)
+        return st?.owner === 'setup' && [name, ...dependentsOf(name)].every((n) => leases.others(n).length === 0);
       });
       if (stop && (await downOne(name))) stopped.push(name);
     }
