@@ -1,5 +1,5 @@
 /** Server-Sent Events over a real socket: the status of an order the processor's scripts handle, until final. */
-import { confirm, type RedisClient, reserve } from '@flashsale/common';
+import { confirm, markRefunded, PAID_AFTER_EXPIRY, type RedisClient, reserve } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../e2e/support/wait.ts';
 import { type Gateway, startGateway } from '../src/app.ts';
@@ -77,6 +77,27 @@ describe('GET /v1/orders/:id/events', () => {
       /http_requests_total\{method="GET",route="\/v1\/orders\/:order_id\/events",status_code="200"\} 2/,
     );
     expect(metrics).toMatch(/http_requests_inprogress\{method="GET",route="\/v1\/orders\/:order_id\/events"\} 0/);
+  });
+
+  it('a payment after the hold expired: EXPIRED paid_after_expiry does not end the stream, REFUNDED does', async () => {
+    const post = await fetch(`${gw.url}/v1/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'k-late' },
+      body: JSON.stringify({ user_id: 'u-late', item_id: 'cap', quantity: 1 }),
+    });
+    expect(post.status).toBe(202);
+    const { order_id: orderId } = (await post.json()) as { order_id: string };
+    const res = await fetch(`${gw.url}/v1/orders/${orderId}/events`);
+    const input = { orderId, itemId: 'cap', userId: 'u-late', quantity: 1, correlationId: 'c', requestId: 'k-late' };
+    const done = readEvents(res, (s) => {
+      // act like the processor: a hold of 50 ms, a payment that lands a second later, then the refund
+      if (s === 'QUEUED') void reserve(redis, sale, input, 50);
+      if (s === 'RESERVED') void confirm(redis, sale, 'cap', orderId, Date.now() + 1000);
+      if (s === 'EXPIRED') void markRefunded(redis, sale, 'cap', orderId);
+    });
+    expect(await done).toEqual(['QUEUED', 'RESERVED', 'EXPIRED', 'REFUNDED']);
+    const view = (await (await fetch(`${gw.url}/v1/orders/${orderId}`)).json()) as { status: string; reason: string };
+    expect(view).toMatchObject({ status: 'REFUNDED', reason: PAID_AFTER_EXPIRY });
   });
 
   it('answers 404 as JSON for an unknown order and 400 for a malformed id', async () => {
