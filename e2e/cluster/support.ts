@@ -40,7 +40,12 @@ export interface RealCluster {
  * One helm release with the quick start in a fresh namespace for the calling test file (PSA `restricted` enforced on
  * it, as a hardened cluster would), uninstalled with the namespace at the end.
  */
-export function useRealCluster(prefix: string): RealCluster {
+export interface RealClusterOptions {
+  /** more `helm install` arguments (e.g. `--set serviceMonitor.interval=5s`) */
+  helmArgs?: string[];
+}
+
+export function useRealCluster(prefix: string, opts: RealClusterOptions = {}): RealCluster {
   const kube = requireService('kube');
   requireService('node');
   const env = { ...process.env, KUBECONFIG: kube.kubeconfig };
@@ -99,6 +104,7 @@ export function useRealCluster(prefix: string): RealCluster {
       'crds.enabled=false',
       '--set',
       'tests.enabled=false',
+      ...(opts.helmArgs ?? []),
       '--wait',
       '--timeout',
       '420s',

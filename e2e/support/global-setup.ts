@@ -3,24 +3,25 @@
  *
  * - FLASHSALE_E2E_ENV=native|testcontainers picks the provider (unset: testcontainers when a Docker engine answers,
  *   native otherwise).
- * - FSE_SERVICES (comma or space separated) picks the services; default: all of them (redis, redisCluster, kafka,
- *   kafka3, kube, prometheus), since smoke tests for each one must fail rather than skip when it is missing.
+ * - FSE_SERVICES (comma or space separated) picks the services; default: all of them but the on-demand ones
+ *   (SETUP_SERVICES), since smoke tests for each one must fail rather than skip when it is missing. The metrics
+ *   pipeline is started by the tests that use it (e2e/cluster/metrics-support.ts), unless FSE_SERVICES names it.
  * - Native services already running (from `make services-up` or another test run) are reused. At teardown a service
  *   is stopped only when a test run started it and no other live test run still holds a lease on it.
  */
 import type { TestProject } from 'vitest/node';
 import type { ServiceName } from '../../tools/harness/src/index.ts';
 import {
-  ALL_SERVICES,
   createProvider,
   leases,
   NativeProvider,
   parseServices,
+  SETUP_SERVICES,
   selectProviderKind,
 } from '../../tools/harness/src/index.ts';
 
 export default async function setup(project: TestProject) {
-  const names: ServiceName[] = parseServices(process.env.FSE_SERVICES, ALL_SERVICES);
+  const names: ServiceName[] = parseServices(process.env.FSE_SERVICES, SETUP_SERVICES);
   const kind = await selectProviderKind();
   const provider = createProvider(kind);
   const t0 = Date.now();

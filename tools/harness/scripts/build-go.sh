@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds a pinned Go component into $FSE_HOME/bin/<name>-<version>/ (atomic rename; never rebuilds a present one).
-# usage: build-go.sh kube|node|etcd|kwok|helm|containerd|coredns|crictl VERSION
+# usage: build-go.sh kube|node|etcd|kwok|helm|containerd|coredns|crictl|metrics-server|prometheus-operator|keda|prometheus VERSION
 set -euo pipefail
 what=$1 ver=$2
 : "${FSE_HOME:?FSE_HOME must be set}"
@@ -13,6 +13,21 @@ work=$(mktemp -d "$FSE_HOME/build/$what-$ver.XXXXXX")
 out="$work/out"; mkdir -p "$out"
 trap 'rm -rf "$work"' EXIT
 cd "$work"
+
+# carry_directives GOMOD: a dependency's replace and exclude directives do not apply to the main module: copy the
+# versioned ones of GOMOD (local-path replaces point at the module's own sub-modules, served by the proxy anyway)
+carry_directives() {
+  go mod edit -json "$1" | python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+for r in m.get("Replace") or []:
+    o, n = r["Old"], r["New"]
+    if n.get("Version"):
+        print("-replace=%s%s=%s@%s" % (o["Path"], "@" + o["Version"] if o.get("Version") else "", n["Path"], n["Version"]))
+for e in m.get("Exclude") or []:
+    print("-exclude=%s@%s" % (e["Path"], e["Version"]))
+' | while read -r d; do go mod edit "$d"; done
+}
 case "$what" in
   kube | node)
     # a wrapper module requiring k8s.io/kubernetes, its staging modules replaced by their published versions;
@@ -105,6 +120,59 @@ G
   crictl)
     GOBIN="$out" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=v$ver" \
       "sigs.k8s.io/cri-tools/cmd/crictl@v$ver"
+    ;;
+  metrics-server)
+    go mod init local/metricsserverbuild >/dev/null 2>&1
+    go get -tool "sigs.k8s.io/metrics-server/cmd/metrics-server@v$ver"
+    go build -trimpath -ldflags "-s -w" -o "$out/metrics-server" sigs.k8s.io/metrics-server/cmd/metrics-server
+    # its kustomize manifests (the harness installs them with the image swapped)
+    dir=$(go mod download -json "sigs.k8s.io/metrics-server@v$ver" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    cp -r --no-preserve=mode "$dir/manifests" "$out/manifests"
+    ;;
+  prometheus-operator)
+    # the operator and the config reloader it puts beside every Prometheus it manages; the module's replaces point
+    # at its own sub-modules, which the proxy serves at the same version
+    go mod init local/promoperatorbuild >/dev/null 2>&1
+    m=github.com/prometheus-operator/prometheus-operator
+    printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "%s/cmd/operator"\n\t_ "%s/cmd/prometheus-config-reloader"\n)\n' $m $m > tools.go
+    go get "$m@v$ver"
+    go mod tidy
+    v=github.com/prometheus/common/version
+    go build -trimpath -ldflags "-s -w -X $v.Version=$ver -X $v.Revision=v$ver -X $v.Branch=HEAD" -o "$out/" \
+      $m/cmd/operator $m/cmd/prometheus-config-reloader
+    dir=$(go mod download -json "$m@v$ver" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    cp --no-preserve=mode "$dir/bundle.yaml" "$out/bundle.yaml"
+    ;;
+  keda)
+    # the operator (scalers, ScaledObject controller) and its metrics API server (external.metrics.k8s.io); the
+    # module's replace and exclude carried over, since a dependency's replace does not apply to the main module
+    go mod init local/kedabuild >/dev/null 2>&1
+    m=github.com/kedacore/keda/v2
+    gomod=$(go mod download -json "$m@v$ver" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    dir=$(go mod download -json "$m@v$ver" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    carry_directives "$gomod"
+    printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "%s/cmd/operator"\n\t_ "%s/cmd/adapter"\n)\n' $m $m > tools.go
+    go get "$m@v$ver"
+    go mod tidy
+    ld="-s -w -X $m/version.Version=$ver -X $m/version.GitCommit=v$ver"
+    go build -trimpath -ldflags "$ld" -o "$out/keda" $m/cmd/operator
+    go build -trimpath -ldflags "$ld" -o "$out/keda-adapter" $m/cmd/adapter
+    # its kustomize config (CRDs, RBAC, the operator and the metrics API server)
+    cp -r --no-preserve=mode "$dir/config" "$out/config"
+    ;;
+  prometheus)
+    # Prometheus X.Y.Z is the Go module version v0.X0Y.Z (3.5.0: v0.305.0); no UI assets built in (the API serves)
+    minor=$(echo "$ver" | cut -d. -f2)
+    m=github.com/prometheus/prometheus
+    mv="v0.${ver%%.*}$(printf %02d "$minor").${ver##*.}"
+    go mod init local/prometheusbuild >/dev/null 2>&1
+    carry_directives "$(go mod download -json "$m@$mv" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
+    printf '//go:build tools\n\npackage tools\n\nimport _ "%s/cmd/prometheus"\n' $m > tools.go
+    go get "$m@$mv"
+    go mod tidy
+    v=github.com/prometheus/common/version
+    go build -trimpath -ldflags "-s -w -X $v.Version=$ver -X $v.Revision=v$ver -X $v.Branch=HEAD" \
+      -o "$out/prometheus" $m/cmd/prometheus
     ;;
   *) echo "unknown component $what" >&2; exit 2 ;;
 esac

@@ -142,7 +142,18 @@ export async function ensureKubectlHelm(): Promise<void> {
 }
 
 async function ensureGoBuild(
-  what: 'kube' | 'node' | 'etcd' | 'kwok' | 'containerd' | 'coredns' | 'crictl',
+  what:
+    | 'kube'
+    | 'node'
+    | 'etcd'
+    | 'kwok'
+    | 'containerd'
+    | 'coredns'
+    | 'crictl'
+    | 'metrics-server'
+    | 'prometheus-operator'
+    | 'keda'
+    | 'prometheus',
   version: string,
 ): Promise<void> {
   const final = join(dirs.bin, `${what}-${version}`);
@@ -222,6 +233,19 @@ export async function ensureNode(): Promise<void> {
   await ensureGoBuild('crictl', VERSIONS.crictl);
 }
 
+/**
+ * The metrics pipeline (services/metrics.ts), from the Go module proxy: metrics-server, the Prometheus Operator with
+ * its config reloader, a Prometheus for it to manage (Debian's package is built without Kubernetes service
+ * discovery), KEDA (operator + metrics API server; the largest build: its scalers pull in every cloud SDK).
+ */
+export async function ensureMetricsPipeline(): Promise<void> {
+  await ensureNode();
+  await ensureGoBuild('metrics-server', VERSIONS.metricsServer);
+  await ensureGoBuild('prometheus-operator', VERSIONS.promOperator);
+  await ensureGoBuild('prometheus', VERSIONS.prometheus);
+  await ensureGoBuild('keda', VERSIONS.keda);
+}
+
 export async function installFor(names: ServiceName[]): Promise<void> {
   const set = new Set(names);
   const apt: Record<string, string> = {};
@@ -232,7 +256,8 @@ export async function installFor(names: ServiceName[]): Promise<void> {
   if (Object.keys(apt).length) await ensureApt(apt);
   const jobs: Promise<void>[] = [];
   if (set.has('kafka') || set.has('kafka3') || set.has('kafkaSecure')) jobs.push(ensureKafka());
-  if (set.has('node')) jobs.push(ensureNode());
+  if (set.has('metrics')) jobs.push(ensureMetricsPipeline());
+  else if (set.has('node')) jobs.push(ensureNode());
   else if (set.has('kube')) jobs.push(ensureKube());
   await Promise.all(jobs);
 }

@@ -21,6 +21,10 @@ export const VERSIONS = {
   containerd: '2.4.2',
   coredns: '1.15.0',
   crictl: '1.37.0',
+  metricsServer: '0.8.0',
+  keda: '2.21.0',
+  /** the Prometheus the Prometheus Operator manages (Debian's is built without Kubernetes service discovery) */
+  prometheus: '3.5.0',
 } as const;
 
 export const FSE_HOME = process.env.FSE_HOME || join(homedir(), '.cache', 'flash-sale-engine');
@@ -90,6 +94,15 @@ export const binPaths = {
   containerdDir: join(dirs.bin, `containerd-${VERSIONS.containerd}`),
   coredns: join(dirs.bin, `coredns-${VERSIONS.coredns}`, 'coredns'),
   crictl: join(dirs.bin, `crictl-${VERSIONS.crictl}`, 'crictl'),
+  /**
+   * the metrics pipeline (services/metrics.ts): metrics-server (+ manifests/), the Prometheus Operator + its config
+   * reloader (+ bundle.yaml), KEDA, Prometheus
+   */
+  metricsServer: join(dirs.bin, `metrics-server-${VERSIONS.metricsServer}`, 'metrics-server'),
+  promOperatorDir: join(dirs.bin, `prometheus-operator-${VERSIONS.promOperator}`),
+  /** keda, keda-adapter and its kustomize config/ */
+  kedaDir: join(dirs.bin, `keda-${VERSIONS.keda}`),
+  prometheusServer: join(dirs.bin, `prometheus-${VERSIONS.prometheus}`, 'prometheus'),
   /** Debian's containernetworking-plugins */
   cniBinDir: '/usr/lib/cni',
 };

@@ -8,7 +8,8 @@ export type ServiceName =
   | 'node'
   | 'prometheus'
   | 'redisTls'
-  | 'kafkaSecure';
+  | 'kafkaSecure'
+  | 'metrics';
 
 export const ALL_SERVICES: readonly ServiceName[] = [
   'redis',
@@ -20,9 +21,18 @@ export const ALL_SERVICES: readonly ServiceName[] = [
   'prometheus',
   'redisTls',
   'kafkaSecure',
+  'metrics',
 ];
 /** What `up` with no names and the test global setup start by default. */
 export const DEFAULT_SERVICES: readonly ServiceName[] = ['redis', 'kafka', 'kube', 'node', 'prometheus'];
+/**
+ * Started by the tests that need them, not by the global setup (unless FSE_SERVICES names them): the metrics pipeline,
+ * whose first build (KEDA above all) is the costliest of the harness, so a test run pays it only when those tests run,
+ * while the other test worker goes on.
+ */
+export const ON_DEMAND_SERVICES: readonly ServiceName[] = ['metrics'];
+/** What the test global setup starts when FSE_SERVICES is unset. */
+export const SETUP_SERVICES: readonly ServiceName[] = ALL_SERVICES.filter((n) => !ON_DEMAND_SERVICES.includes(n));
 
 export interface ServiceEndpoints {
   /** single Redis 7: "127.0.0.1:port" */
@@ -67,6 +77,21 @@ export interface ServiceEndpoints {
   kafkaSecure?: { brokers: string[]; ca: string; mechanism: 'scram-sha-512'; username: string; password: string };
   /** Prometheus server and promtool */
   prometheus?: { url: string; promtool: string };
+  /**
+   * The metrics pipeline on the real node (needs `node`): metrics-server, KEDA, and a Prometheus managed by the
+   * Prometheus Operator that picks up ServiceMonitors and PrometheusRules labelled `selectorLabels` in every
+   * namespace (as kube-prometheus-stack's does), scraping and evaluating every `scrapeSeconds`.
+   */
+  metrics?: {
+    /** Prometheus from this machine (a ClusterIP Service) */
+    prometheusUrl: string;
+    /** Prometheus from pods: the FlashSale's default `autoscaling.prometheusAddress` */
+    prometheusInCluster: string;
+    selectorLabels: Record<string, string>;
+    scrapeSeconds: number;
+    kedaNamespace: string;
+    monitoringNamespace: string;
+  };
 }
 
 /** Who asked for a service: `cli` (make services-up; never stopped by a test run) or `setup` (a test run). */
