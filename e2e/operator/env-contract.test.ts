@@ -45,6 +45,17 @@ describe('operator -> gateway/processor environment', () => {
     expect(cfg.rateLimit.orderUser.capacity).toBe(60);
   });
 
+  it('the read-only gateway of the status-only stage starts in read-only mode (the end of a sale)', () => {
+    const spec = manifest.spec;
+    const d = buildGatewayDeployment({ sale, spec, defaults, replicas: 1, configHash: 'h', readOnly: true });
+    const cfg = loadGatewayConfig(containerEnv(spec, d.spec.template.spec.containers[0] as Container));
+    expect(cfg.mode).toBe('read-only');
+    const live = buildGatewayDeployment({ sale, spec, defaults, replicas: undefined, configHash: 'h' });
+    expect(loadGatewayConfig(containerEnv(spec, live.spec.template.spec.containers[0] as Container)).mode).toBe(
+      'orders',
+    );
+  });
+
   it('the processor starts with the environment the operator gives it, with the spec values', () => {
     const spec = manifest.spec;
     const d = buildProcessorDeployment({ sale, spec, defaults, replicas: 1, configHash: 'h' });
