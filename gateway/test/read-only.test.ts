@@ -89,8 +89,8 @@ afterAll(async () => {
 
 describe('read-only gateway (after the sale, no Kafka)', () => {
   it('starts without Kafka and is ready on Redis alone', async () => {
-    // kafkajs would retry a dead broker for many seconds: read-only never dials it
-    expect(startMs).toBeLessThan(3000);
+    // a producer start against a dead broker retries for many seconds: read-only never dials it
+    expect(startMs).toBeLessThan(5000);
     const ready = await fetch(`${gw.url}/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready', redis: true, kafka: false, mode: 'read-only' });
