@@ -1,6 +1,13 @@
 /** Stable machine-readable error codes of the HTTP API, with their status codes. */
 export const API_ERRORS = {
   VALIDATION_FAILED: 400,
+  /** no identity where one is required (IDENTITY_SOURCE header or jwt) */
+  UNAUTHENTICATED: 401,
+  /** a bearer token that fails verification (signature, issuer, audience, algorithm, claims) */
+  INVALID_TOKEN: 401,
+  TOKEN_EXPIRED: 401,
+  /** the body's user_id is not the authenticated buyer */
+  USER_MISMATCH: 403,
   NOT_FOUND: 404,
   SALE_NOT_STARTED: 403,
   SALE_ENDED: 410,

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { itemIdSchema, saleNameSchema } from './keys.ts';
 import { ORDER_RECORD_TTL_SECONDS } from './order.ts';
+import { DEFAULT_TRUSTED_PROXIES, TRUSTED_PROXY_NAMES, trustedProxyProblem } from './trusted-proxies.ts';
 
 export const FLASHSALE_GROUP = 'flashsale.dev';
 export const FLASHSALE_VERSION = 'v1alpha1';
@@ -147,6 +148,89 @@ export const topicsSpecSchema = z
   })
   .default({ partitions: 12, retention: '168h', dlqPartitions: 1 });
 
+/** A trusted proxy: an address, a CIDR range or a named range (the strict check: common/src/trusted-proxies.ts). */
+const trustedProxySchema = z
+  .string()
+  .max(64)
+  .regex(
+    new RegExp(`^(${TRUSTED_PROXY_NAMES.join('|')}|[0-9A-Fa-f:.]+(/[0-9]{1,3})?)$`),
+    `must be an IP address, a CIDR range or one of ${TRUSTED_PROXY_NAMES.join(', ')}`,
+  );
+
+/** Asymmetric JWS algorithms only: a public key never verifies an HMAC token (no algorithm confusion). */
+export const JWT_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
+export const IDENTITY_SOURCES = ['body', 'header', 'jwt'] as const;
+export const DEFAULT_IDENTITY_HEADER = 'X-Authenticated-User';
+
+export const jwtSpecSchema = z
+  .object({
+    issuer: z.string().min(1).max(512).meta({ description: 'the tokens\' required "iss"' }),
+    audience: z.string().min(1).max(512).meta({ description: 'the tokens\' required "aud" (one of its values)' }),
+    jwksUrl: z
+      .string()
+      .max(2048)
+      .regex(/^https?:\/\/\S+$/, 'jwksUrl must be an http(s) URL')
+      .optional()
+      .meta({ description: "the issuer's JSON Web Key Set (fetched at start, refreshed in the background)" }),
+    publicKeySecretRef: secretKeyRefSchema
+      .optional()
+      .meta({ description: 'a Secret key holding the public key (PEM) or a JSON Web Key Set; instead of jwksUrl' }),
+    userClaim: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'userClaim must be a claim name')
+      .default('sub')
+      .meta({ description: 'the claim that names the buyer' }),
+    algorithms: z.array(z.enum(JWT_ALGORITHMS)).max(10).optional().meta({
+      description: "accepted algorithms; empty: every asymmetric algorithm the key fits (never 'none' or HMAC)",
+    }),
+    clockTolerance: duration('30s', 'gateway.identity.jwt.clockTolerance'),
+  })
+  .meta({
+    description: 'verified JWT bearer tokens (Authorization: Bearer)',
+    'x-kubernetes-validations': [
+      {
+        rule: 'has(self.jwksUrl) != has(self.publicKeySecretRef)',
+        message: 'gateway.identity.jwt needs exactly one of jwksUrl and publicKeySecretRef',
+      },
+    ],
+  });
+
+export const identitySpecSchema = z
+  .object({
+    source: z
+      .enum(IDENTITY_SOURCES)
+      .default('body')
+      .meta({
+        description:
+          "where the buyer's id comes from: body (the request's user_id, trusted as sent), header (set by an " +
+          'authenticating proxy, honoured only from trustedProxies) or jwt (a verified bearer token)',
+      }),
+    header: z
+      .string()
+      .regex(/^[A-Za-z0-9-]{1,64}$/, 'header must be an HTTP header name')
+      .default(DEFAULT_IDENTITY_HEADER)
+      .meta({ description: 'the header the authenticating proxy sets (source: header)' }),
+    jwt: jwtSpecSchema.optional(),
+  })
+  .meta({
+    description: "the buyer's identity: the per-user limit's subject and the owner who may read an order",
+    'x-kubernetes-validations': [
+      { rule: "self.source != 'jwt' || has(self.jwt)", message: 'gateway.identity.jwt is required when source is jwt' },
+    ],
+  })
+  .default({ source: 'body', header: DEFAULT_IDENTITY_HEADER });
+
 const imageSchema = z.string().min(1).max(512);
 const pullPolicySchema = z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent');
 
@@ -180,6 +264,24 @@ export const gatewaySpecSchema = z
         port: int(1, 65535).default(80),
       })
       .default({ type: 'ClusterIP', port: 80 }),
+    trustedProxies: z
+      .array(trustedProxySchema)
+      .max(64)
+      .default(DEFAULT_TRUSTED_PROXIES)
+      .meta({
+        description:
+          'addresses or CIDR ranges whose X-Forwarded-For names the client (per-IP limits, the identity header); ' +
+          'default loopback and the private ranges (an in-cluster ingress controller); [] trusts nobody',
+      }),
+    identity: identitySpecSchema,
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: "!has(self.identity) || self.identity.source != 'header' || !has(self.trustedProxies) || size(self.trustedProxies) > 0",
+        message: 'gateway.identity.source header needs gateway.trustedProxies: the header is honoured only from them',
+      },
+    ],
   })
   .default({
     imagePullPolicy: 'IfNotPresent',
@@ -188,6 +290,8 @@ export const gatewaySpecSchema = z
     rateLimit: { enabled: true, maxRequests: 60, window: '1m' },
     circuitBreaker: { failureThreshold: 5, successThreshold: 2, baseTimeout: '30s', maxTimeout: '300s' },
     service: { type: 'ClusterIP', port: 80 },
+    trustedProxies: DEFAULT_TRUSTED_PROXIES,
+    identity: { source: 'body', header: DEFAULT_IDENTITY_HEADER },
   });
 
 export const processorSpecSchema = z
@@ -430,6 +534,32 @@ export const flashSaleSpecSchema = flashSaleSpecObject
         code: 'custom',
         path: ['gateway', 'circuitBreaker', 'maxTimeout'],
         message: 'must not be below gateway.circuitBreaker.baseTimeout',
+      });
+    }
+    s.gateway.trustedProxies.forEach((p, n) => {
+      const problem = trustedProxyProblem(p);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['gateway', 'trustedProxies', n], message: problem });
+    });
+    const id = s.gateway.identity;
+    if (id.source === 'header' && s.gateway.trustedProxies.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gateway', 'trustedProxies'],
+        message: 'gateway.identity.source header needs gateway.trustedProxies: the header is honoured only from them',
+      });
+    }
+    if (id.source === 'jwt' && !id.jwt) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gateway', 'identity', 'jwt'],
+        message: 'gateway.identity.jwt is required when source is jwt',
+      });
+    }
+    if (id.jwt && (id.jwt.jwksUrl === undefined) === (id.jwt.publicKeySecretRef === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gateway', 'identity', 'jwt'],
+        message: 'gateway.identity.jwt needs exactly one of jwksUrl and publicKeySecretRef',
       });
     }
     const pay = s.processor.payment;

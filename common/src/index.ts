@@ -22,3 +22,4 @@ export * from './scripts.ts';
 export * from './seed-items.ts';
 export * from './tls.ts';
 export * from './topics.ts';
+export * from './trusted-proxies.ts';

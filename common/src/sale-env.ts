@@ -31,7 +31,7 @@ export function sharedEnv(sale: string, spec: FlashSaleSpec): Record<string, str
   };
 }
 
-/** Gateway-only variables derived from the spec (rate limit, circuit breaker). */
+/** Gateway-only variables derived from the spec (rate limit, circuit breaker, trusted proxies, buyer identity). */
 export function gatewayEnv(spec: FlashSaleSpec): Record<string, string> {
   const g = spec.gateway;
   return {
@@ -42,7 +42,33 @@ export function gatewayEnv(spec: FlashSaleSpec): Record<string, string> {
     CIRCUIT_BREAKER_SUCCESS_THRESHOLD: String(g.circuitBreaker.successThreshold),
     CIRCUIT_BREAKER_BASE_TIMEOUT: g.circuitBreaker.baseTimeout,
     CIRCUIT_BREAKER_MAX_TIMEOUT: g.circuitBreaker.maxTimeout,
+    TRUSTED_PROXIES: g.trustedProxies.join(','),
+    ...identityEnv(spec),
   };
+}
+
+/** spec.gateway.identity -> IDENTITY_SOURCE and its settings (the JWT key from a Secret: gatewaySecretEnv). */
+function identityEnv(spec: FlashSaleSpec): Record<string, string> {
+  const id = spec.gateway.identity;
+  const env: Record<string, string> = { IDENTITY_SOURCE: id.source };
+  if (id.source === 'header') env.IDENTITY_HEADER = id.header;
+  const jwt = id.jwt;
+  if (id.source === 'jwt' && jwt) {
+    env.JWT_ISSUER = jwt.issuer;
+    env.JWT_AUDIENCE = jwt.audience;
+    if (jwt.jwksUrl) env.JWT_JWKS_URL = jwt.jwksUrl;
+    env.JWT_USER_CLAIM = jwt.userClaim;
+    if (jwt.algorithms?.length) env.JWT_ALGORITHMS = jwt.algorithms.join(',');
+    env.JWT_CLOCK_TOLERANCE = jwt.clockTolerance;
+  }
+  return env;
+}
+
+/** Gateway variables whose values come from Secrets: the operator references them (secretKeyRef), never copies. */
+export function gatewaySecretEnv(spec: FlashSaleSpec): { name: string; secret: { name: string; key: string } }[] {
+  const id = spec.gateway.identity;
+  const ref = id.source === 'jwt' ? id.jwt?.publicKeySecretRef : undefined;
+  return ref ? [{ name: 'JWT_PUBLIC_KEY', secret: { name: ref.name, key: ref.key } }] : [];
 }
 
 /**

@@ -5,12 +5,14 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { GatewayConfig } from './config.ts';
 import type { GatewayContext } from './context.ts';
+import { BuyerIdentity } from './identity/buyer.ts';
 import { OrderProducer } from './kafka/producer.ts';
 import { LocalRateLimiter } from './local-rate-limit.ts';
 import { createMetrics } from './metrics.ts';
 import { registerOpenApi } from './openapi.ts';
 import { corePlugin } from './plugins/core.ts';
 import { healthPlugin } from './plugins/health.ts';
+import { identityPlugin } from './plugins/identity.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { ordersPlugin } from './plugins/orders.ts';
 import { rateLimitPlugin } from './plugins/rate-limit.ts';
@@ -103,6 +105,7 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
       sub,
       log,
     ),
+    identity: new BuyerIdentity(config.identity, config.trustedProxies, log),
     closing: false,
     streams: new Set(),
   };
@@ -129,10 +132,11 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
   // from the same schemas, so it is registered before any route.
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  await registerOpenApi(app);
+  await registerOpenApi(app, config.identity);
   await app.register(corePlugin(ctx));
   await app.register(metricsPlugin(ctx));
   await app.register(rateLimitPlugin(ctx));
+  await app.register(identityPlugin(ctx));
   await app.register(healthPlugin(ctx));
   await app.register(salePlugin(ctx));
   await app.register(ordersPlugin(ctx));
@@ -149,7 +153,9 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
 
   let initialized: Promise<void> | undefined;
   const init = () => {
-    initialized ??= Promise.all([readOnly ? undefined : producer.start(), ctx.sale.start()]).then(() => {});
+    initialized ??= Promise.all([readOnly ? undefined : producer.start(), ctx.sale.start(), ctx.identity.start()]).then(
+      () => {},
+    );
     return initialized;
   };
 
@@ -173,6 +179,7 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
       await producer.close();
       ctx.sale.stop();
       ctx.orderIpLimiter.close();
+      ctx.identity.stop();
       // QUIT waits for Redis; when it is unreachable, give up after 2 s and drop the connections.
       await Promise.race([
         Promise.allSettled([redis.quit(), sub.quit()]),

@@ -4,10 +4,13 @@
  */
 import {
   envBool as bool,
+  DEFAULT_IDENTITY_HEADER,
   envDuration as duration,
   GATEWAY_MODES,
   type GatewayMode,
+  IDENTITY_SOURCES,
   envInt as int,
+  JWT_ALGORITHMS,
   type KafkaSasl,
   kafkaSaslEnvShape,
   kafkaSaslFromEnv,
@@ -16,11 +19,15 @@ import {
   type RedisConnectionConfig,
   redisModeSchema,
   saleNameSchema,
+  splitTrustedProxies,
   type TlsSettings,
   tlsEnvShape,
   tlsPairFromEnv,
+  trustedProxyProblem,
 } from '@flashsale/common';
 import { z } from 'zod';
+import type { IdentityConfig } from './identity/buyer.ts';
+import { DEFAULT_JWT_ALGORITHMS, parseVerificationKey, type VerificationKey } from './identity/jwt.ts';
 
 const optionalDate = z
   .string()
@@ -48,21 +55,36 @@ const addrList = (what: string, fallback: string) =>
       }
     });
 
-/** CIDR ranges or addresses, comma separated; validated by proxy-addr inside fastify, checked for shape here. */
+/** Addresses, CIDR ranges or named ranges, comma separated (common/src/trusted-proxies.ts, as fastify reads them). */
 const proxyList = z
   .string()
   .default('')
   .transform((v, ctx) => {
-    const parts = v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
+    const parts = splitTrustedProxies(v);
     for (const p of parts) {
-      if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(p) && !['loopback', 'linklocal', 'uniquelocal'].includes(p)) {
-        ctx.addIssue({ code: 'custom', message: `"${p}" is not an IP address or CIDR range` });
-      }
+      const problem = trustedProxyProblem(p);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
     }
     return parts;
+  });
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const jwtAlgorithms = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return DEFAULT_JWT_ALGORITHMS;
+    const list = v.split(',').map((s) => s.trim());
+    for (const a of list) {
+      if (!(JWT_ALGORITHMS as readonly string[]).includes(a)) {
+        ctx.addIssue({ code: 'custom', message: `"${a}" is not one of ${JWT_ALGORITHMS.join(', ')}` });
+      }
+    }
+    return list;
   });
 
 export const envSchema = z.object({
@@ -106,6 +128,24 @@ export const envSchema = z.object({
   RATE_LIMIT_READ_MAX_REQUESTS: int(1200, 1, 10_000_000),
   RATE_LIMIT_FAIL_OPEN: bool(true),
   TRUSTED_PROXIES: proxyList,
+  /** the buyer's identity: body (user_id as sent), header (an authenticating proxy's), jwt (a verified token) */
+  IDENTITY_SOURCE: z.enum(IDENTITY_SOURCES).default('body'),
+  IDENTITY_HEADER: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name')
+    .default(DEFAULT_IDENTITY_HEADER),
+  JWT_ISSUER: optionalText,
+  JWT_AUDIENCE: optionalText,
+  JWT_JWKS_URL: optionalText.pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional()),
+  /** a PEM public key or a JSON Web Key Set (the operator sets it from spec.gateway.identity.jwt.publicKeySecretRef) */
+  JWT_PUBLIC_KEY: optionalText,
+  JWT_USER_CLAIM: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name')
+    .default('sub'),
+  JWT_ALGORITHMS: jwtAlgorithms,
+  JWT_CLOCK_TOLERANCE: duration('30s'),
+  JWT_JWKS_REFRESH: duration('10m'),
   IDEMPOTENCY_TTL: duration('24h'),
   IDEMPOTENCY_PENDING_TTL: duration('30s'),
   BODY_LIMIT: int(4096, 256, 1_048_576),
@@ -154,6 +194,7 @@ export interface GatewayConfig {
     readIp: RateLimitPolicy;
   };
   trustedProxies: string[];
+  identity: IdentityConfig;
   idempotency: { ttlMs: number; pendingTtlMs: number };
   bodyLimit: number;
   shutdownTimeoutMs: number;
@@ -189,6 +230,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (e.RATE_LIMIT_WINDOW <= 0) issues.push('RATE_LIMIT_WINDOW: must be positive');
   if (e.KAFKA_SEND_TIMEOUT <= 0) issues.push('KAFKA_SEND_TIMEOUT: must be positive');
+  const identity = identityFrom(e, issues);
   const sasl = kafkaSaslFromEnv(e, issues);
   const tls = tlsPairFromEnv(e, issues);
   if (issues.length > 0) throw new ConfigError(issues);
@@ -232,6 +274,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       readIp: policy(e.RATE_LIMIT_READ_MAX_REQUESTS),
     },
     trustedProxies: e.TRUSTED_PROXIES,
+    identity: identity ?? { source: 'body' },
     idempotency: { ttlMs: e.IDEMPOTENCY_TTL, pendingTtlMs: e.IDEMPOTENCY_PENDING_TTL },
     bodyLimit: e.BODY_LIMIT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
@@ -240,4 +283,48 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     stockPollIntervalMs: e.STOCK_POLL_INTERVAL,
     healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT,
   };
+}
+
+/** IDENTITY_SOURCE and what it needs; each missing or bad setting is an issue naming its variable. */
+function identityFrom(e: z.output<typeof envSchema>, issues: string[]): IdentityConfig | undefined {
+  switch (e.IDENTITY_SOURCE) {
+    case 'body':
+      return { source: 'body' };
+    case 'header':
+      if (e.TRUSTED_PROXIES.length === 0) {
+        issues.push(
+          'TRUSTED_PROXIES: IDENTITY_SOURCE=header needs the proxies that set the header (it is honoured only from them)',
+        );
+      }
+      return { source: 'header', header: e.IDENTITY_HEADER };
+    case 'jwt': {
+      if (!e.JWT_ISSUER) issues.push('JWT_ISSUER: required with IDENTITY_SOURCE=jwt (the tokens\' "iss")');
+      if (!e.JWT_AUDIENCE) issues.push('JWT_AUDIENCE: required with IDENTITY_SOURCE=jwt (the tokens\' "aud")');
+      if ((e.JWT_JWKS_URL === undefined) === (e.JWT_PUBLIC_KEY === undefined)) {
+        issues.push("JWT_JWKS_URL, JWT_PUBLIC_KEY: IDENTITY_SOURCE=jwt needs exactly one of them (the issuer's keys)");
+      }
+      let publicKey: VerificationKey | undefined;
+      if (e.JWT_PUBLIC_KEY !== undefined) {
+        try {
+          publicKey = parseVerificationKey(e.JWT_PUBLIC_KEY);
+        } catch (err) {
+          issues.push(`JWT_PUBLIC_KEY: ${(err as Error).message}`);
+        }
+      }
+      if (e.JWT_JWKS_REFRESH <= 0) issues.push('JWT_JWKS_REFRESH: must be positive');
+      return {
+        source: 'jwt',
+        jwt: {
+          issuer: e.JWT_ISSUER ?? '',
+          audience: e.JWT_AUDIENCE ?? '',
+          jwksUrl: e.JWT_JWKS_URL,
+          publicKey,
+          userClaim: e.JWT_USER_CLAIM,
+          algorithms: e.JWT_ALGORITHMS,
+          clockToleranceMs: e.JWT_CLOCK_TOLERANCE,
+          jwksRefreshMs: e.JWT_JWKS_REFRESH,
+        },
+      };
+    }
+  }
 }

@@ -3,6 +3,7 @@ import type { RedisClient } from '@flashsale/common';
 import type { FastifyPluginAsync, FastifyPluginOptions, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.ts';
+import type { BuyerIdentity } from './identity/buyer.ts';
 import type { OrderProducer } from './kafka/producer.ts';
 import type { LocalRateLimiter } from './local-rate-limit.ts';
 import type { GatewayMetrics } from './metrics.ts';
@@ -22,6 +23,8 @@ export interface GatewayContext {
   /** the order routes' per-IP buckets, in this process */
   orderIpLimiter: LocalRateLimiter;
   sale: SaleState;
+  /** who the buyer is (IDENTITY_SOURCE): the body's user_id, a trusted proxy's header or a verified token */
+  identity: BuyerIdentity;
   /** set when shutdown began: readiness answers 503 */
   closing: boolean;
   /** open SSE streams, ended on shutdown */

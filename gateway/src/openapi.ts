@@ -8,6 +8,8 @@ import { API_ERRORS } from '@flashsale/common';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { IdentityConfig } from './identity/buyer.ts';
+import { SECURITY_SCHEMES } from './route-schemas.ts';
 
 type Transform = typeof jsonSchemaTransform;
 type Declared = Record<string, { headers?: Record<string, z.ZodType> } | undefined>;
@@ -59,11 +61,24 @@ const componentsInUse: typeof jsonSchemaTransformObject = (input) => {
   return { ...doc, components: { ...doc.components, schemas } } as ReturnType<typeof jsonSchemaTransformObject>;
 };
 
-/** Registers the generator; it records every route registered after it (register it before the routes). */
-export async function registerOpenApi(app: FastifyInstance): Promise<void> {
+/**
+ * Registers the generator; it records every route registered after it (register it before the routes). The buyer's
+ * identity source adds its security scheme (the routes name it: route-schemas.ts).
+ */
+export async function registerOpenApi(
+  app: FastifyInstance,
+  identity: IdentityConfig = { source: 'body' },
+): Promise<void> {
+  const securitySchemes =
+    identity.source === 'jwt'
+      ? SECURITY_SCHEMES.jwt
+      : identity.source === 'header'
+        ? SECURITY_SCHEMES.header(identity.header)
+        : undefined;
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
+      ...(securitySchemes ? { components: { securitySchemes } } : {}),
       info: {
         title: 'Flash Sale Engine gateway',
         version: '1.0.0',

@@ -7,10 +7,13 @@
  */
 import { API_ERRORS } from '@flashsale/common';
 import { z } from 'zod';
+import type { IdentityConfig } from './identity/buyer.ts';
 import {
   apiErrorSchema,
   buyBody,
+  buyBodyAuthenticated,
   createOrderBody,
+  createOrderBodyAuthenticated,
   healthView,
   idempotencyKeySchema,
   orderAccepted,
@@ -42,8 +45,8 @@ const answer = (description: string, schema: z.ZodType, headers?: Headers) => ({
   ...(headers ? { headers } : {}),
 });
 /** An error answer: the API's error shape; the description names the codes of that status (API_ERRORS). */
-const error = (status: number, when: string, headers?: Headers) =>
-  answer(`${codesOf(status).join(' | ')}: ${when}`, apiErrorSchema, headers);
+const error = (status: number, when: string, headers?: Headers, codes: Code[] = codesOf(status)) =>
+  answer(`${codes.join(' | ')}: ${when}`, apiErrorSchema, headers);
 
 const orderHeaders = z.looseObject({
   'idempotency-key': idempotencyKeySchema
@@ -66,7 +69,7 @@ const orderAnswers = {
     },
   ),
   400: error(400, 'per-field errors in `errors`; also a missing idempotency key, or a request_id unlike the header'),
-  403: error(403, 'before the sale starts (Retry-After: seconds until the start)', retryAfter),
+  403: error(403, 'before the sale starts (Retry-After: seconds until the start)', retryAfter, ['SALE_NOT_STARTED']),
   404: error(404, 'the item is not part of the sale'),
   409: error(409, 'sold out, above the per-user limit, or the same key still in flight (Retry-After: 1)', retryAfter),
   410: error(410, 'after the sale ended'),
@@ -84,35 +87,89 @@ const readAnswers = {
   503: error(503, 'Redis is away', retryAfter),
 };
 
-export const routeSchemas = {
-  createOrder: {
-    summary: 'Place an order',
-    description:
-      'An Idempotency-Key header or a request_id in the body is required; when both are sent they must agree.',
-    headers: orderHeaders,
-    body: createOrderBody,
-    response: orderAnswers,
-  },
-  buy: {
-    summary: "Place an order (the original engine's body; compatibility alias)",
-    description: 'request_id is required; an Idempotency-Key header, when sent, must be equal to it.',
-    headers: orderHeaders,
-    body: buyBody,
-    response: orderAnswers,
-  },
-  orderStatus: {
-    summary: 'Current status of an order',
-    params: orderIdParams,
-    response: { 200: answer('the order', orderView), ...readAnswers },
-  },
-  orderEvents: {
-    summary: 'Status changes as Server-Sent Events (event: status, data: OrderView) until a final status',
-    params: orderIdParams,
-    response: {
-      200: { description: 'event stream', content: { 'text/event-stream': { schema: z.string() } } },
-      ...readAnswers,
+/** The security scheme a route requires, by identity source (the document's components.securitySchemes). */
+export const SECURITY_SCHEMES = {
+  jwt: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+  header: (name: string) => ({
+    authenticatingProxy: {
+      type: 'apiKey' as const,
+      in: 'header',
+      name,
+      description: 'set by the authenticating proxy; honoured only from a trusted proxy (TRUSTED_PROXIES)',
     },
-  },
+  }),
+} as const;
+
+/**
+ * The order and status routes as the buyer's identity shapes them (IDENTITY_SOURCE): with `body` the body's user_id
+ * is required and the status routes are open to anyone with the order id; with `header` or `jwt` every one of them
+ * requires the identity (401), user_id in a body is optional and must be the buyer (403 USER_MISMATCH), and an order
+ * of another buyer is answered 404 as if it did not exist.
+ */
+export function identityRouteSchemas(identity: IdentityConfig) {
+  const on = identity.source !== 'body';
+  const security = identity.source === 'jwt' ? [{ bearerAuth: [] }] : on ? [{ authenticatingProxy: [] }] : undefined;
+  const secured = security ? { security } : {};
+  const unauthenticated = on
+    ? {
+        401:
+          identity.source === 'jwt'
+            ? error(
+                401,
+                'no bearer token, or one refused (signature, issuer, audience, algorithm, expiry); the message says why',
+                { 'WWW-Authenticate': z.string().meta({ description: 'RFC 6750: Bearer error="invalid_token", ...' }) },
+              )
+            : error(401, 'no identity header, or one from an untrusted hop', undefined, ['UNAUTHENTICATED']),
+      }
+    : {};
+  const orders = on
+    ? {
+        ...orderAnswers,
+        ...unauthenticated,
+        403: error(403, 'before the sale starts (Retry-After), or a body user_id that is not the buyer', retryAfter),
+      }
+    : orderAnswers;
+  const reads = on
+    ? { ...readAnswers, ...unauthenticated, 404: error(404, "no such order, or another buyer's (not told apart)") }
+    : readAnswers;
+  return {
+    createOrder: {
+      summary: 'Place an order',
+      description:
+        'An Idempotency-Key header or a request_id in the body is required; when both are sent they must agree.',
+      headers: orderHeaders,
+      body: on ? createOrderBodyAuthenticated : createOrderBody,
+      response: orders,
+      ...secured,
+    },
+    buy: {
+      summary: "Place an order (the original engine's body; compatibility alias)",
+      description: 'request_id is required; an Idempotency-Key header, when sent, must be equal to it.',
+      headers: orderHeaders,
+      body: on ? buyBodyAuthenticated : buyBody,
+      response: orders,
+      ...secured,
+    },
+    orderStatus: {
+      summary: on ? "Current status of one of the buyer's orders" : 'Current status of an order',
+      params: orderIdParams,
+      response: { 200: answer('the order', orderView), ...reads },
+      ...secured,
+    },
+    orderEvents: {
+      summary: 'Status changes as Server-Sent Events (event: status, data: OrderView) until a final status',
+      params: orderIdParams,
+      response: {
+        200: { description: 'event stream', content: { 'text/event-stream': { schema: z.string() } } },
+        ...reads,
+      },
+      ...secured,
+    },
+  };
+}
+
+export const routeSchemas = {
+  ...identityRouteSchemas({ source: 'body' }),
   sale: {
     summary: 'The sale window, its state and remaining stock per item (cached)',
     response: {

@@ -42,6 +42,18 @@ export const buyBody = z
   .strict()
   .meta({ id: 'Buy' });
 
+/**
+ * The same bodies when the buyer is authenticated (IDENTITY_SOURCE header or jwt): user_id is optional and, when
+ * sent, must be the authenticated buyer (403 USER_MISMATCH otherwise).
+ */
+const authenticatedUserId = userIdSchema
+  .optional()
+  .meta({ description: 'optional: the buyer is the authenticated identity; when sent it must be the same' });
+export const createOrderBodyAuthenticated = createOrderBody
+  .extend({ user_id: authenticatedUserId })
+  .meta({ id: 'CreateOrderAuthenticated', description: 'Idempotency-Key header or request_id is required' });
+export const buyBodyAuthenticated = buyBody.extend({ user_id: authenticatedUserId }).meta({ id: 'BuyAuthenticated' });
+
 export const orderAccepted = z
   .object({
     order_id: orderIdSchema,

@@ -1,7 +1,16 @@
-/** Order step 1, validation: the body (`/v1/orders` or the original `/buy`) and the idempotency key, or 400. */
+/**
+ * Order step 1, validation: the body (`/v1/orders` or the original `/buy`) and the idempotency key, or 400; the buyer
+ * is the authenticated identity when there is one (`req.buyer`, plugins/identity.ts), else the body's user_id.
+ */
 import type { FastifyRequest } from 'fastify';
 import { ApiError, zodFieldErrors } from '../errors.ts';
-import { buyBody, createOrderBody, idempotencyKeySchema } from '../schemas.ts';
+import {
+  buyBody,
+  buyBodyAuthenticated,
+  createOrderBody,
+  createOrderBodyAuthenticated,
+  idempotencyKeySchema,
+} from '../schemas.ts';
 
 export interface OrderRequest {
   userId: string;
@@ -25,7 +34,16 @@ export function parseOrder(req: FastifyRequest, legacy: boolean): OrderRequest {
     if (k.success) key = k.data;
     else errors.push(...zodFieldErrors(k.error, 'header.Idempotency-Key'));
   }
-  const body = (legacy ? buyBody : createOrderBody).safeParse(req.body);
+  const buyer = req.buyer;
+  const schema =
+    buyer === null
+      ? legacy
+        ? buyBody
+        : createOrderBody
+      : legacy
+        ? buyBodyAuthenticated
+        : createOrderBodyAuthenticated;
+  const body = schema.safeParse(req.body);
   if (!body.success) errors.push(...zodFieldErrors(body.error, 'body'));
   if (errors.length > 0 || !body.success) {
     throw new ApiError('VALIDATION_FAILED', 'the request is not valid', { errors });
@@ -43,5 +61,10 @@ export function parseOrder(req: FastifyRequest, legacy: boolean): OrderRequest {
       errors: [{ path: 'header.Idempotency-Key', message: 'an Idempotency-Key header or a request_id is required' }],
     });
   }
-  return { userId: b.user_id, itemId: b.item_id, quantity, key };
+  if (buyer !== null && b.user_id !== undefined && b.user_id !== buyer) {
+    throw new ApiError('USER_MISMATCH', `body.user_id "${b.user_id}" is not the authenticated buyer "${buyer}"`, {
+      errors: [{ path: 'body.user_id', message: 'differs from the authenticated buyer' }],
+    });
+  }
+  return { userId: buyer ?? (b.user_id as string), itemId: b.item_id, quantity, key };
 }

@@ -1,7 +1,8 @@
 /**
  * POST /v1/orders (and the original engine's POST /buy). An order's steps, one file each under gateway/src/orders/:
  *
- *   0. per-IP bucket of this process, before the body is read (plugins/rate-limit.ts, local-rate-limit.ts)
+ *   0. per-IP bucket of this process, before the body is read (plugins/rate-limit.ts, local-rate-limit.ts), then
+ *      the buyer's identity when one is configured (identity/buyer.ts: a trusted proxy's header or a verified JWT)
  *   1. parse.ts         validation of the body and the idempotency key
  *   2. local-checks.ts  sale window, unknown item, sold-out flag, quantity above the per-user limit (no Redis)
  *   3. admission.ts     one Redis script: user bucket, idempotency, per-user limit, QUEUED record (the claim)
@@ -16,8 +17,9 @@ import { Admission } from '../orders/admission.ts';
 import { checkLocally, limitExceeded } from '../orders/local-checks.ts';
 import { type OrderRequest, parseOrder } from '../orders/parse.ts';
 import { brokerUnavailable, Placement } from '../orders/placement.ts';
-import { routeSchemas } from '../route-schemas.ts';
+import { identityRouteSchemas } from '../route-schemas.ts';
 import { handleError } from './core.ts';
+import { authenticate } from './identity.ts';
 import { applyRateLimit, localIpRateLimit } from './rate-limit.ts';
 
 export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance) => {
@@ -154,11 +156,13 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
   }
 
   const ipLimit = localIpRateLimit(ctx, ctx.orderIpLimiter);
+  const identify = authenticate(ctx);
   const opts = {
-    // every order request counts as received, also those refused by the IP bucket or the body parser
+    // every order request counts as received, also those refused by the IP bucket, the identity or the body parser
     onRequest: async (req: FastifyRequest) => {
       m.ordersReceived.inc();
       ipLimit(req);
+      await identify(req);
     },
     errorHandler: (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
       if (typeof err !== 'object' || err === null || !counted.has(err)) {
@@ -177,6 +181,7 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
     },
   };
   // the schemas validate the body and the headers before the handler (route-schemas.ts, the OpenAPI document's source)
-  app.post('/v1/orders', { ...opts, schema: routeSchemas.createOrder }, (req, reply) => handle(req, reply, false));
-  app.post('/buy', { ...opts, schema: routeSchemas.buy }, (req, reply) => handle(req, reply, true));
+  const schemas = identityRouteSchemas(config.identity);
+  app.post('/v1/orders', { ...opts, schema: schemas.createOrder }, (req, reply) => handle(req, reply, false));
+  app.post('/buy', { ...opts, schema: schemas.buy }, (req, reply) => handle(req, reply, true));
 };

@@ -1,4 +1,8 @@
-/** GET /v1/orders/:order_id and its Server-Sent Events stream (until a final status). */
+/**
+ * GET /v1/orders/:order_id and its Server-Sent Events stream (until a final status). With an identity source (header
+ * or jwt) both require the buyer, and an order of another buyer is answered 404 like one that does not exist: its
+ * existence is not told (the owner is compared on the record already read, no extra Redis call).
+ */
 import {
   isFinalStatus,
   isRefundDue,
@@ -12,7 +16,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { GatewayContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
-import { routeSchemas } from '../route-schemas.ts';
+import { identityRouteSchemas } from '../route-schemas.ts';
+import { authenticate } from './identity.ts';
 import { ipRateLimit } from './rate-limit.ts';
 
 const isoOf = (ms: string | undefined) => {
@@ -41,21 +46,25 @@ export const statusPlugin = (ctx: GatewayContext) => async (fastify: FastifyInst
   // the route schemas validate the order id (400 before the handler) and type req.params
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const sale = ctx.config.sale.name;
-  const read = async (orderId: string): Promise<OrderView | null> => {
+  /** the order as `buyer` may see it: null when absent or (with an identity source) another buyer's */
+  const read = async (orderId: string, buyer: string | null): Promise<OrderView | null> => {
     const h = await readOrder(ctx.redis, sale, itemOfOrderId(orderId), orderId);
-    return h ? toView(orderId, h) : null;
+    if (!h || (buyer !== null && h.user_id !== buyer)) return null;
+    return toView(orderId, h);
   };
-  const limit = { onRequest: ipRateLimit(ctx, 'read-ip', ctx.config.rateLimit.readIp) };
+  const limit = { onRequest: [ipRateLimit(ctx, 'read-ip', ctx.config.rateLimit.readIp), authenticate(ctx)] };
+  const schemas = identityRouteSchemas(ctx.config.identity);
 
-  app.get('/v1/orders/:order_id', { ...limit, schema: routeSchemas.orderStatus }, async (req, reply) => {
+  app.get('/v1/orders/:order_id', { ...limit, schema: schemas.orderStatus }, async (req, reply) => {
     const orderId = req.params.order_id;
-    const view = await read(orderId);
+    const view = await read(orderId, req.buyer);
     if (!view) throw new ApiError('NOT_FOUND', `order "${orderId}" not found`);
     return reply.header('Cache-Control', 'no-store').send(view);
   });
 
-  app.get('/v1/orders/:order_id/events', { ...limit, schema: routeSchemas.orderEvents }, async (req, reply) => {
+  app.get('/v1/orders/:order_id/events', { ...limit, schema: schemas.orderEvents }, async (req, reply) => {
     const orderId = req.params.order_id;
+    const buyer = req.buyer;
     let last: OrderStatus | undefined;
     let ended = false;
     let unwatch: (() => void) | undefined;
@@ -85,7 +94,7 @@ export const statusPlugin = (ctx: GatewayContext) => async (fastify: FastifyInst
     const onChange = () => {
       pending = pending
         .then(async () => {
-          const v = await read(orderId);
+          const v = await read(orderId, buyer);
           if (v) push(v);
         })
         .catch(() => {});
@@ -93,7 +102,7 @@ export const statusPlugin = (ctx: GatewayContext) => async (fastify: FastifyInst
     unwatch = await ctx.sale.watchStatus(orderId, onChange);
     let first: OrderView | null;
     try {
-      first = await read(orderId);
+      first = await read(orderId, buyer);
     } catch (e) {
       unwatch();
       throw e;
