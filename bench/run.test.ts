@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { growth, lastJson, renderSection, rows, scaleOutDetails, scaleOutRows, soCeiling } from './run.ts';
+import { growth, lastJson, loadRows, renderSection, rows, scaleOutDetails, scaleOutRows, soCeiling } from './run.ts';
 import { commandStats, machineTicks, parseRange, perOrder, procTicks } from './scale-out.ts';
 
 describe('bench runner', () => {
@@ -110,5 +110,40 @@ describe('scale-out figures', () => {
     expect(parseRange('20-50')).toEqual([20, 50]);
     expect(parseRange('5')).toEqual([5, 5]);
     expect(() => parseRange('x-1')).toThrow(/bad latency range/);
+  });
+});
+
+describe('load-generator figures', () => {
+  it("puts the generator beside autocannon and its offered rate over the gateway's accepted rate, target >= 2", () => {
+    const t = loadRows({
+      ceiling: {
+        generator: [
+          { workers: 1, requestsPerSecond: 12_000, cpuUsPerRequest: 40 },
+          { workers: 2, requestsPerSecond: 10_000, cpuUsPerRequest: 55 },
+        ],
+        autocannon: { requestsPerSecond: 15_000, cpuUsPerRequest: 30 },
+      },
+      gateway: {
+        flashsale: {
+          acceptedPerSecond: 4000,
+          oversold: 0,
+          lost: 0,
+          generatorCpuUsPerRequest: 60,
+          gatewayCpuUsPerAccepted: 280,
+        },
+        autocannon: { acceptedPerSecond: 5000, cpuUsPerRequest: 35, gatewayCpuUsPerAccepted: 250 },
+      },
+      ratios: {
+        offeredOverGatewayAccepted: 2.4,
+        gatewayUnderLoadOverAutocannon: 0.8,
+        generatorCpuOverGatewayCpu: 0.214,
+      },
+    });
+    expect(t.filter((r) => r.figure.startsWith('load generator: requests/s')).map((r) => r.ratio)).toEqual([
+      '0.80',
+      '0.67',
+    ]);
+    expect(t.find((r) => r.target === '>= 2')).toMatchObject({ value: '12,000 / 5,000', ratio: '2.40', met: 'yes' });
+    expect(t.find((r) => r.target === '0 / 0')).toMatchObject({ ratio: '0.80', met: 'yes' });
   });
 });

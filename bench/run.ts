@@ -4,7 +4,7 @@
  * section of `docs/benchmarks.md`: each figure beside the ceiling measured in the same run, as a ratio, with the
  * machine described (cores, memory, load average before and after: other work on the machine skews every figure).
  *
- *   node bench/run.ts [--only gateway,processor,e2e,scaling,scale-out] [--quick]
+ *   node bench/run.ts [--only gateway,processor,e2e,load,scaling,scale-out] [--quick]
  *
  * Benchmarks that are missing (bench/gateway.ts, bench/processor.ts belong to the gateway and processor work) or
  * that fail are reported as such; the others still run.
@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const { values } = parseArgs({
   options: {
-    only: { type: 'string', default: 'gateway,processor,e2e,scaling,scale-out' },
+    only: { type: 'string', default: 'gateway,processor,e2e,load,scaling,scale-out' },
     quick: { type: 'boolean', default: false },
     /** re-render docs/benchmarks.md from a results file (after a change of the rendering), without running */
     render: { type: 'string' },
@@ -60,6 +60,18 @@ const BENCHES: Bench[] = [
     file: 'bench/e2e.ts',
     args: ['--units', String(E2E.units), '--attempts', String(E2E.attempts), '--users', String(E2E.users)],
     note: `flashsale up + flashsale load: ${E2E.units} units, ${E2E.attempts} attempts from ${E2E.users} users (the issue asks 200,000 from 50,000; scaled to finish in minutes on this machine)`,
+    timeoutMs: 420_000,
+  },
+  {
+    name: 'load',
+    file: 'bench/load-generator.ts',
+    args: quick
+      ? ['--attempts', '30000', '--users', '7500', '--gateway-attempts', '20000']
+      : ['--attempts', '60000', '--users', '15000', '--gateway-attempts', '40000'],
+    note:
+      "flashsale load's engine (1 and 2 threads) and autocannon against a node:http server answering 202; then " +
+      '`flashsale up` (rate limits lifted, ample stock) driven by the whole `flashsale load` (audit included) and by ' +
+      'autocannon, 256 connections',
     timeoutMs: 420_000,
   },
   {
@@ -309,6 +321,10 @@ export function rows(r: Record<string, { ok: boolean; result: J | null; error?: 
     }
   } else missing('end-to-end benchmark', e ? `failed: ${e.error}` : 'not run');
 
+  const lg = r.load;
+  if (lg?.ok && lg.result) out.push(...loadRows(lg.result));
+  else missing('load-generator benchmark', lg ? `failed: ${lg.error}` : 'not run');
+
   const s = r.scaling;
   if (s?.ok && s.result) {
     const list = (s.result.results ?? []) as {
@@ -335,6 +351,57 @@ export function rows(r: Record<string, { ok: boolean; result: J | null; error?: 
   const so = r['scale-out'];
   if (so?.ok && so.result) out.push(...scaleOutRows(so.result));
   else missing('scale-out benchmark', so ? `failed: ${so.error}` : 'not run');
+  return out;
+}
+
+/** bench/load-generator.ts: what `flashsale load` can offer beside a no-op server, autocannon and the gateway. */
+export function loadRows(res: J): Row[] {
+  const out: Row[] = [];
+  const ac = num(get(res, 'ceiling', 'autocannon', 'requestsPerSecond'));
+  const gens = (get(res, 'ceiling', 'generator') ?? []) as {
+    workers: number;
+    requestsPerSecond: number;
+    cpuUsPerRequest: number;
+  }[];
+  for (const g of gens) {
+    out.push({
+      figure: `load generator: requests/s offered to a no-op HTTP server, ${g.workers} thread(s) (CPU µs per request)`,
+      value: `${n(g.requestsPerSecond)} (${n(g.cpuUsPerRequest, 1)} µs)`,
+      ceiling: `${n(ac)} (autocannon, same server; ${n(get(res, 'ceiling', 'autocannon', 'cpuUsPerRequest'), 1)} µs)`,
+      ratio: n(g.requestsPerSecond / ac, 2),
+      target: '-',
+      met: '-',
+    });
+  }
+  const fl = get(res, 'gateway', 'flashsale');
+  const gac = get(res, 'gateway', 'autocannon');
+  if (fl && gac) {
+    const best = Math.max(...gens.map((g) => g.requestsPerSecond));
+    out.push({
+      figure: "load generator: offered (no-op server) over the gateway's accepted orders/s (full path, same machine)",
+      value: `${n(best)} / ${n(Math.max(num(get(fl, 'acceptedPerSecond')), num(get(gac, 'acceptedPerSecond'))))}`,
+      ceiling: `gateway accepted/s: ${n(get(fl, 'acceptedPerSecond'))} under \`flashsale load\`, ${n(get(gac, 'acceptedPerSecond'))} under autocannon`,
+      ratio: n(get(res, 'ratios', 'offeredOverGatewayAccepted'), 2),
+      target: '>= 2',
+      met: yes(num(get(res, 'ratios', 'offeredOverGatewayAccepted')) >= 2),
+    });
+    out.push({
+      figure: 'gateway accepted orders/s under `flashsale load` (its audit: oversold / lost) over under autocannon',
+      value: `${n(get(fl, 'acceptedPerSecond'))} (${n(get(fl, 'oversold'))} / ${n(get(fl, 'lost'))})`,
+      ceiling: `${n(get(gac, 'acceptedPerSecond'))} (autocannon)`,
+      ratio: n(get(res, 'ratios', 'gatewayUnderLoadOverAutocannon'), 2),
+      target: '0 / 0',
+      met: yes(get(fl, 'oversold') === 0 && get(fl, 'lost') === 0),
+    });
+    out.push({
+      figure: 'CPU µs: load generator per request / gateway per accepted order (during the burst)',
+      value: `${n(get(fl, 'generatorCpuUsPerRequest'), 1)} / ${n(get(fl, 'gatewayCpuUsPerAccepted'))}`,
+      ceiling: `${n(get(gac, 'cpuUsPerRequest'), 1)} / ${n(get(gac, 'gatewayCpuUsPerAccepted'))} (autocannon)`,
+      ratio: n(get(res, 'ratios', 'generatorCpuOverGatewayCpu'), 3),
+      target: '-',
+      met: '-',
+    });
+  }
   return out;
 }
 
