@@ -3,7 +3,8 @@
  * - failing (every payment declined): every order ends PAYMENT_FAILED, dead-lettered once, its units back in stock
  *   exactly once;
  * - slow (every payment answers after the hold's deadline, or hangs until the payment timeout): the holds expire,
- *   every order ends EXPIRED, its units back exactly once, no late payment confirms anything.
+ *   a late success ends REFUNDED (refunded once), a hang PAYMENT_FAILED or EXPIRED; every unit back exactly once, no late
+ *   payment confirms anything.
  */
 import { DLQ_HEADERS, type RedisClient } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,7 +106,8 @@ describe('payment provider faults', () => {
         recoveryOf: 'burst start -> every order final',
         refused: Object.fromEntries(Object.entries(log.byStatus()).filter(([s]) => s !== '202')),
         notes:
-          `${audit.accepted} orders: statuses ${JSON.stringify(audit.statuses)}; expired ${audit.expired} units, ` +
+          `${audit.accepted} orders: statuses ${JSON.stringify(audit.statuses)}; expired ${audit.expired} units ` +
+          `(refunded ${audit.refunded}), ` +
           `released ${audit.released}; remaining ${audit.remaining} of ${audit.initial}; ` +
           `${watch.count('CONFIRMED')} confirmations.`,
         test: 'e2e/faults/payment.test.ts',
@@ -119,8 +121,13 @@ describe('payment provider faults', () => {
     expect(watch.count('CONFIRMED')).toBe(0);
     expect(audit.remaining).toBe(audit.initial);
     expect(audit.expired + audit.released).toBe(80);
-    expect((audit.statuses.EXPIRED ?? 0) + (audit.statuses.PAYMENT_FAILED ?? 0)).toBe(80);
-    expect(audit.statuses.EXPIRED ?? 0).toBeGreaterThan(0);
+    // a payment that succeeded after the deadline is refunded (REFUNDED, once); one that hung ends PAYMENT_FAILED (or
+    // EXPIRED when the sweeper came first)
+    const refunded = audit.statuses.REFUNDED ?? 0;
+    expect(refunded + (audit.statuses.EXPIRED ?? 0) + (audit.statuses.PAYMENT_FAILED ?? 0)).toBe(80);
+    expect(refunded).toBeGreaterThan(0);
+    expect(audit.refunded).toBe(refunded);
     expect(watch.repeated('EXPIRED')).toEqual([]);
+    expect(watch.repeated('REFUNDED')).toEqual([]);
   }, 90_000);
 });
