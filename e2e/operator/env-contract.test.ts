@@ -56,6 +56,29 @@ describe('operator -> gateway/processor environment', () => {
     );
   });
 
+  it("the gateway starts with the spec's trusted proxies and each identity source (issue 18, points 1 and 7)", () => {
+    const start = (gateway: Record<string, unknown>) => {
+      const spec = { ...manifest.spec, gateway: { ...manifest.spec.gateway, ...gateway } };
+      const d = buildGatewayDeployment({ sale, spec, defaults, replicas: undefined, configHash: 'h' });
+      return loadGatewayConfig(containerEnv(spec, d.spec.template.spec.containers[0] as Container));
+    };
+    expect(start({}).trustedProxies).toEqual(manifest.spec.gateway.trustedProxies);
+    expect(start({}).identity).toEqual({ source: 'body' });
+    const header = { source: 'header', header: 'X-Auth-Request-User' };
+    expect(start({ identity: header }).identity).toEqual(header);
+    const jwt = {
+      issuer: 'https://idp/',
+      audience: 'shop',
+      jwksUrl: 'https://idp/jwks',
+      userClaim: 'sub',
+      clockTolerance: '5s',
+    };
+    expect(start({ identity: { source: 'jwt', header: 'X-Authenticated-User', jwt } }).identity).toMatchObject({
+      source: 'jwt',
+      jwt: { issuer: 'https://idp/', audience: 'shop', jwksUrl: 'https://idp/jwks', clockToleranceMs: 5000 },
+    });
+  });
+
   it('the processor starts with the environment the operator gives it, with the spec values', () => {
     const spec = manifest.spec;
     const d = buildProcessorDeployment({ sale, spec, defaults, replicas: 1, configHash: 'h' });
