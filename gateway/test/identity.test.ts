@@ -175,6 +175,36 @@ describe('IDENTITY_SOURCE=jwt (a JWKS URL)', () => {
   });
 });
 
+describe('IDENTITY_SOURCE=jwt, the issuer unreachable', () => {
+  it('answers 503 DEPENDENCY_UNAVAILABLE (not 401: the client did nothing wrong) and counts it', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r)); // nothing listens there any more
+    const gw = await startGateway(
+      testConfig(sale, {
+        IDENTITY_SOURCE: 'jwt',
+        JWT_ISSUER: ISSUER,
+        JWT_AUDIENCE: AUDIENCE,
+        JWT_JWKS_URL: `http://127.0.0.1:${port}/jwks.json`,
+      }),
+    );
+    try {
+      const res = await order(gw.url, bearer(await token({ sub: 'ivan' })));
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(((await res.json()) as { code: string }).code).toBe('DEPENDENCY_UNAVAILABLE');
+      const unauth = await order(gw.url, {});
+      expect(unauth.status).toBe(401);
+      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      expect(metrics).toMatch(/gateway_orders_failed_total\{reason="DEPENDENCY_UNAVAILABLE"\} 1/);
+      expect(metrics).toMatch(/gateway_orders_failed_total\{reason="UNAUTHENTICATED"\} 1/);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
 describe('IDENTITY_SOURCE=jwt (JWT_PUBLIC_KEY, the key from a Secret)', () => {
   it('verifies with the PEM public key', async () => {
     const gw = await startGateway(
