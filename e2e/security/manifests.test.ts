@@ -89,6 +89,20 @@ const MUTATIONS: [(string | number)[], unknown[]][] = [
   ],
   [['spec', 'upgradeStrategy', 'type'], ['YOLO']],
   [
+    ['spec', 'gateway', 'trustedProxies'],
+    [['ingress.example.com'], '10.0.0.0/8', [7], ['10.0.0.0/8/8']],
+  ],
+  [
+    ['spec', 'gateway', 'identity', 'source'],
+    ['cookie', 3],
+  ],
+  // CEL on the API server, refinements in the CLI: jwt needs its settings, and exactly one key source
+  [
+    ['spec', 'gateway', 'identity'],
+    [{ source: 'jwt' }, { source: 'header', header: 'a header' }],
+  ],
+  [['spec', 'gateway', 'identity'], [{ source: 'jwt', jwt: { issuer: 'i', audience: 'a' } }]],
+  [
     ['metadata', 'name'],
     ['Bad_Name', '', 'x'.repeat(80)],
   ],
@@ -97,7 +111,8 @@ const MUTATIONS: [(string | number)[], unknown[]][] = [
 function mutate(path: (string | number)[], value: unknown): Any {
   const doc = structuredClone(example);
   let o = doc;
-  for (const p of path.slice(0, -1)) o = o[p];
+  // a parent the example leaves out (gateway.identity) is created
+  for (const p of path.slice(0, -1)) o = o[p] ??= {};
   o[path.at(-1)!] = value;
   return doc;
 }
