@@ -2,18 +2,22 @@
  * The README's Kubernetes steps on the real node: `helm install` with the quick start, `kubectl apply` of the example
  * sale, a crowd through the gateway's Service with `flashsale load`, the sold-out sale in `kubectl flashsale status`.
  * Every pod is a real container on the real node, admitted under Pod Security "restricted", Ready by its probes.
+ * Then the end of the sale: drained, one read-only gateway pod still answers a buyer's order through the Service.
  */
 import { join } from 'node:path';
+import { orderKeyGlob, scanPages } from '@flashsale/common';
 import { describe, expect, it } from 'vitest';
 import { ROOT, runOk } from '../packaging/support.ts';
 import { eventually, requireService } from '../support/services.ts';
 import {
   applyAndWaitReady,
   auditCluster,
+  condition,
   getSale,
   type Json,
   PRODUCT_IMAGE,
   PRODUCT_TAG,
+  podsOf,
   quickstartSale,
   useRealCluster,
 } from './support.ts';
@@ -119,4 +123,55 @@ describe('a sale on the real node, as the README runs it', () => {
     expect(books.drift).toBe(0);
     expect(books.doubleConfirmed).toBe(0);
   }, 600_000);
+
+  it('after the sale: drained, one read-only gateway pod answers a buyer through the Service until the retention ends', async () => {
+    const sale = 'first-sale';
+    // a buyer's confirmed order, from the quick start's Redis
+    const r = await c.redis();
+    let orderKey: string | undefined;
+    await scanPages(r, orderKeyGlob(sale), async (node, keys) => {
+      for (const k of keys) if (!orderKey && (await node.hget(k, 'status')) === 'CONFIRMED') orderKey = k;
+    });
+    expect(orderKey).toBeDefined();
+    const orderId = orderKey!.slice(orderKey!.lastIndexOf(':order:') + ':order:'.length);
+
+    // the sale ended 16 minutes ago (grace 15m): the processors have nothing left, so it goes to its read-only gateway
+    const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+    const patch = { spec: { startsAt: iso(Date.now() - 3_600_000), endsAt: iso(Date.now() - 16 * 60_000) } };
+    await c.kubectl(['patch', 'flashsale', sale, '--type', 'merge', '-p', JSON.stringify(patch)]);
+    await eventually(
+      `${sale}: StatusOnly, Ready, one read-only gateway pod and no processor pod`,
+      async () => {
+        const fs = await getSale(c, sale);
+        if (condition(fs, 'ScalingReady')?.reason !== 'StatusOnly' || condition(fs, 'Ready')?.status !== 'True') {
+          return false;
+        }
+        const gw = (await podsOf(c, sale, 'gateway')).filter((p) => !p.metadata.deletionTimestamp);
+        const proc = await podsOf(c, sale, 'processor');
+        const mode = (p: Json) => p.spec.containers[0].env.find((e: Json) => e.name === 'GATEWAY_MODE')?.value;
+        return (
+          gw.length === 1 &&
+          mode(gw[0]) === 'read-only' &&
+          gw[0].status.containerStatuses?.[0]?.ready &&
+          proc.length === 0
+        );
+      },
+      240_000,
+    );
+    const gateway = await c.serviceAddr(`${sale}-gateway`);
+    // the Service reaches the read-only pod only (the old one is gone): its readiness ignores Kafka
+    expect(await (await fetch(`http://${gateway}/ready`)).json()).toMatchObject({ status: 'ready', mode: 'read-only' });
+    const res = await fetch(`http://${gateway}/v1/orders/${orderId}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ order_id: orderId, status: 'CONFIRMED' });
+    const post = await fetch(`http://${gateway}/v1/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'after-the-sale' },
+      body: JSON.stringify({ user_id: 'late-buyer', item_id: 'sneaker-42', quantity: 1 }),
+    });
+    expect(post.status).toBe(410);
+    expect(((await post.json()) as Json).code).toBe('SALE_ENDED');
+    const [pod] = await podsOf(c, sale, 'gateway');
+    expect(pod.status.containerStatuses[0].restartCount).toBe(0);
+  }, 360_000);
 });
