@@ -16,7 +16,7 @@
  * does not hold the gateway back), and the generator's CPU per request beside the gateway's CPU per accepted order.
  *
  *   node bench/load-generator.ts [--attempts 60000] [--users 15000] [--gateway-attempts 40000]
- *     [--concurrency 256] [--workers 1,2] [--engine <a checkout's cli/src/load/run-load.ts>]
+ *     [--concurrency 256] [--workers 1,2] [--sse-share 0.05] [--engine <a checkout's cli/src/load/run-load.ts>]
  *   REDIS_ADDR / KAFKA_ADDR default to the harness's ports (make services-up). The last line of stdout is the JSON.
  *
  * --engine measures another checkout's generator on the ceiling server only (before/after figures).
@@ -46,6 +46,8 @@ const { values } = parseArgs({
     'gateway-attempts': { type: 'string', default: '40000' },
     concurrency: { type: 'string', default: '256' },
     workers: { type: 'string', default: '1,2' },
+    /** share of accepted orders followed over SSE in the gateway run (flashsale load's default) */
+    'sse-share': { type: 'string', default: String(LOAD_DEFAULTS.sseShare) },
     engine: { type: 'string', default: new URL('../cli/src/load/run-load.ts', import.meta.url).pathname },
   },
 });
@@ -224,6 +226,7 @@ async function gateway(workers: number) {
         rampSeconds: 2,
         concurrency: CONCURRENCY,
         workers,
+        sseShare: Number(values['sse-share']),
         settleSeconds: 120,
       },
     }).finally(() => clearInterval(sampler));
