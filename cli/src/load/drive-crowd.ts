@@ -39,7 +39,8 @@ export interface DriveInput {
   o: LoadOptions;
   /** sorted by `at` */
   crowd: Arrival[];
-  runId: string;
+  /** prefix of the X-Correlation-ID of each request (the run, and the thread when there are several) */
+  correlationPrefix: string;
   /** epoch ms the arrival times count from */
   start: number;
   /** HTTP connections for orders (requests in flight at most); SSE followers get as many again */
@@ -77,7 +78,7 @@ class Queue<T> {
 
 export async function driveCrowd(input: DriveInput): Promise<ShardRecord> {
   const { o, crowd, start } = input;
-  const sender = new OrderSender(o.url, input.connections, input.runId, o.quantity);
+  const sender = new OrderSender(o.url, input.connections, input.correlationPrefix, o.quantity);
   const ssePool = new Pool(new URL(o.url).origin, { connections: input.connections, keepAliveTimeout: 10_000 });
   const stopCtl = new AbortController();
   const rec: ShardRecord = {

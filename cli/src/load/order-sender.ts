@@ -89,12 +89,12 @@ class AnswerHandler implements Dispatcher.DispatchHandler {
 export class OrderSender {
   readonly pool: Pool;
   private readonly quantity: string;
-  private readonly runId: string;
+  private readonly correlationPrefix: string;
   private n = 0;
 
-  constructor(url: string, connections: number, runId: string, quantity: number) {
+  constructor(url: string, connections: number, correlationPrefix: string, quantity: number) {
     this.pool = new Pool(new URL(url).origin, { connections, pipelining: 1, keepAliveTimeout: 10_000 });
-    this.runId = runId;
+    this.correlationPrefix = correlationPrefix;
     this.quantity = String(quantity);
   }
 
@@ -107,7 +107,7 @@ export class OrderSender {
       'x-forwarded-for',
       a.ip,
       'x-correlation-id',
-      `${this.runId}-${this.n++}`,
+      `${this.correlationPrefix}-${this.n++}`,
     ];
     const body = `{"user_id":${JSON.stringify(a.user)},"item_id":${JSON.stringify(a.item)},"quantity":${this.quantity}}`;
     return new Promise((resolve) => {

@@ -73,10 +73,10 @@ export async function runLoad(
   const crowd = planCrowd(o, items, runId, weights);
   const planned = crowd.reduce((n, a) => n + a.attempts.length, 0);
   const workers = Math.max(1, Math.min(o.workers, o.concurrency, crowd.length));
-  const parts = splitCrowd(crowd, o.concurrency, workers).map((part) => ({
+  const parts = splitCrowd(crowd, o.concurrency, workers).map((part, i) => ({
     o,
     crowd: part.crowd,
-    runId,
+    correlationPrefix: workers > 1 ? `${runId}-${i}` : runId,
     connections: part.connections,
     finalStatuses: [...FINAL_STATUSES],
   }));
