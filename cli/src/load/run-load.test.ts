@@ -87,6 +87,8 @@ describe('runLoad against a stand-in gateway', () => {
       expect(rec.generator.workers).toBe(workers);
       expect(rec.generator.cpuMsPerRequest).toBeGreaterThan(0);
     },
+    // a worker thread loads its modules first: seconds on a busy machine
+    30_000,
   );
 
   it('stops at --max-seconds when the gateway never answers, without counting the cut-off requests', async () => {
