@@ -4,7 +4,7 @@
 -- returns the units to it (idempotently) and the caller clears the pending entry. A crash in between leaves the entry:
 -- the hold sweeper completes it (common/src/buckets.ts completeGives).
 -- A CONFIRMED that arrives after the hold's deadline expires the hold instead (reason paid_after_expiry, outcome
--- expired: the caller refunds), as inventory_confirm does for an item without buckets; a CONFIRMED of a hold the sweeper
+-- expired: the caller refunds), as inventory_settle does for an item without buckets; a CONFIRMED of a hold the sweeper
 -- expired already only records the charge (reason paid_after_expiry, outcome expired).
 -- KEYS[1] meta, KEYS[2] holds (zset), KEYS[3] order hash, KEYS[4] user units, KEYS[5] pending gives (hash)
 -- ARGV[1] order id, ARGV[2] final status (CONFIRMED | PAYMENT_FAILED | EXPIRED), ARGV[3] reason, ARGV[4] now ms,

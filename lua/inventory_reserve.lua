@@ -1,56 +1,71 @@
--- Reserve stock for one order: dedupe, per-user limit, stock check, decrement, hold, status. Atomic.
--- KEYS[1] stock, KEYS[2] meta, KEYS[3] holds (zset), KEYS[4] order hash, KEYS[5] user units
--- ARGV[1] order id, ARGV[2] user id, ARGV[3] quantity, ARGV[4] now ms, ARGV[5] hold ttl ms,
--- ARGV[6] correlation id, ARGV[7] request id, ARGV[8] item id, ARGV[9] stock channel,
--- ARGV[10] status channel, ARGV[11] order record ttl seconds
--- Returns {status, reason, remaining, hold_expires_at, replayed (0|1)}.
+-- Reserve stock for N orders of one item, in the order given: dedupe, per-user limit, stock check, decrement, hold,
+-- status, for each. Atomic. One call per item and batch is the processor's reserve (fewer round trips; the items'
+-- keys share one hash tag, so it runs on one Redis Cluster slot); N = 1 is a single reserve.
+-- KEYS[1] stock, KEYS[2] meta, KEYS[3] holds (zset)
+-- ARGV[1] now ms, ARGV[2] hold ttl ms, ARGV[3] item id, ARGV[4] stock channel, ARGV[5] status channel,
+-- ARGV[6] order record ttl seconds, ARGV[7] order key prefix, ARGV[8] user key prefix (order key = prefix .. order id,
+-- user units = prefix .. user id: the item's hash tag, so the same slot; a fixed KEYS count lets the client route the
+-- call by KEYS[1]), then for order i (b = 8 + 5(i - 1)): ARGV[b + 1] order id, ARGV[b + 2] user id, ARGV[b + 3]
+-- quantity, ARGV[b + 4] correlation id, ARGV[b + 5] request id
+-- Returns one {status, reason, remaining, hold_expires_at, replayed (0|1)} per order, in order.
 -- The order hash is the dedupe marker: only an absent or QUEUED order is acted on; any other status is
 -- returned unchanged, so a redelivered message changes nothing.
-local status = redis.call('HGET', KEYS[4], 'status')
-if status and status ~= 'QUEUED' then
-  local o = redis.call('HMGET', KEYS[4], 'reason', 'hold_expires_at')
-  return {status, o[1] or '', tonumber(redis.call('GET', KEYS[1]) or '0'), o[2] or '', 1}
+local n = (#ARGV - 8) / 5
+if n < 1 or n ~= math.floor(n) then
+  return redis.error_reply('ERR expected 8 + 5N arguments')
 end
-local qty = tonumber(ARGV[3])
-local now = ARGV[4]
-if qty == nil or qty < 1 then
-  return redis.error_reply('ERR quantity must be a positive integer')
-end
-local function finish(st, reason, remaining, expires)
-  redis.call('HSET', KEYS[4], 'status', st, 'reason', reason, 'user_id', ARGV[2], 'quantity', qty,
-    'correlation_id', ARGV[6], 'request_id', ARGV[7], 'updated_at', now)
-  if redis.call('HEXISTS', KEYS[4], 'created_at') == 0 then
-    redis.call('HSET', KEYS[4], 'created_at', now)
+-- every quantity is checked before anything is written: an error leaves no order half done
+for i = 1, n do
+  local qty = tonumber(ARGV[8 + 5 * (i - 1) + 3])
+  if qty == nil or qty < 1 then
+    return redis.error_reply('ERR quantity must be a positive integer')
   end
-  if expires ~= '' then
-    redis.call('HSET', KEYS[4], 'hold_expires_at', expires)
-  end
-  redis.call('EXPIRE', KEYS[4], ARGV[11])
-  redis.call('PUBLISH', ARGV[10], cjson.encode({order_id = ARGV[1], item_id = ARGV[8], status = st}))
-  return {st, reason, remaining, expires, 0}
 end
+local now = ARGV[1]
 local meta = redis.call('HMGET', KEYS[2], 'initial', 'per_user_limit')
-if not meta[1] then
-  return finish('REJECTED', 'unknown_item', 0, '')
-end
-local remaining = tonumber(redis.call('GET', KEYS[1]) or '0')
 local limit = tonumber(meta[2] or '0')
-if limit > 0 then
-  local owned = tonumber(redis.call('GET', KEYS[5]) or '0')
-  if owned + qty > limit then
-    return finish('LIMIT_EXCEEDED', 'per_user_limit', remaining, '')
+local out = {}
+for i = 1, n do
+  local b = 8 + 5 * (i - 1)
+  local id, user, qty = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3])
+  local okey, ukey = ARGV[7] .. id, ARGV[8] .. user
+  local function finish(st, reason, remaining, expires)
+    redis.call('HSET', okey, 'status', st, 'reason', reason, 'user_id', user, 'quantity', qty,
+      'correlation_id', ARGV[b + 4], 'request_id', ARGV[b + 5], 'updated_at', now)
+    if redis.call('HEXISTS', okey, 'created_at') == 0 then
+      redis.call('HSET', okey, 'created_at', now)
+    end
+    if expires ~= '' then
+      redis.call('HSET', okey, 'hold_expires_at', expires)
+    end
+    redis.call('EXPIRE', okey, ARGV[6])
+    redis.call('PUBLISH', ARGV[5], cjson.encode({order_id = id, item_id = ARGV[3], status = st}))
+    return {st, reason, remaining, expires, 0}
+  end
+  local status = redis.call('HGET', okey, 'status')
+  if status and status ~= 'QUEUED' then
+    local o = redis.call('HMGET', okey, 'reason', 'hold_expires_at')
+    out[i] = {status, o[1] or '', tonumber(redis.call('GET', KEYS[1]) or '0'), o[2] or '', 1}
+  elseif not meta[1] then
+    out[i] = finish('REJECTED', 'unknown_item', 0, '')
+  else
+    local remaining = tonumber(redis.call('GET', KEYS[1]) or '0')
+    if limit > 0 and tonumber(redis.call('GET', ukey) or '0') + qty > limit then
+      out[i] = finish('LIMIT_EXCEEDED', 'per_user_limit', remaining, '')
+    elseif remaining < qty then
+      out[i] = finish('SOLD_OUT', remaining == 0 and 'sold_out' or 'insufficient_stock', remaining, '')
+    else
+      remaining = redis.call('DECRBY', KEYS[1], qty)
+      redis.call('HINCRBY', KEYS[2], 'held', qty)
+      local expires = tonumber(now) + tonumber(ARGV[2])
+      redis.call('ZADD', KEYS[3], expires, id)
+      redis.call('INCRBY', ukey, qty)
+      redis.call('EXPIRE', ukey, ARGV[6])
+      if remaining == 0 then
+        redis.call('PUBLISH', ARGV[4], cjson.encode({event = 'sold_out', item_id = ARGV[3], remaining = 0}))
+      end
+      out[i] = finish('RESERVED', '', remaining, tostring(expires))
+    end
   end
 end
-if remaining < qty then
-  return finish('SOLD_OUT', remaining == 0 and 'sold_out' or 'insufficient_stock', remaining, '')
-end
-remaining = redis.call('DECRBY', KEYS[1], qty)
-redis.call('HINCRBY', KEYS[2], 'held', qty)
-local expires = tonumber(now) + tonumber(ARGV[5])
-redis.call('ZADD', KEYS[3], expires, ARGV[1])
-redis.call('INCRBY', KEYS[5], qty)
-redis.call('EXPIRE', KEYS[5], ARGV[11])
-if remaining == 0 then
-  redis.call('PUBLISH', ARGV[9], cjson.encode({event = 'sold_out', item_id = ARGV[8], remaining = 0}))
-end
-return finish('RESERVED', '', remaining, tostring(expires))
+return out

@@ -67,35 +67,68 @@ export interface ReserveResult {
 
 export type ReserveTuple = [OrderStatus, string, number, string, number];
 
+/** Keys and arguments of one reserve call for `orders`, all of item `itemId`, acted on in the order given. */
+export function reserveManyArgs(
+  sale: string,
+  itemId: string,
+  orders: ReserveInput[],
+  holdTtlMs: number,
+  now = Date.now(),
+): { keys: string[]; args: (string | number)[] } {
+  const { base, orderPrefix, userPrefix } = scriptKeys(sale, itemId);
+  const ch = channels(sale);
+  const args: (string | number)[] = [
+    now,
+    holdTtlMs,
+    itemId,
+    ch.stock,
+    ch.status,
+    ORDER_RECORD_TTL_SECONDS,
+    orderPrefix,
+    userPrefix,
+  ];
+  for (const o of orders) {
+    if (o.itemId !== itemId) throw new Error(`order ${o.orderId} is not of item ${itemId}`);
+    args.push(o.orderId, o.userId, o.quantity, o.correlationId, o.requestId);
+  }
+  return { keys: base, args };
+}
+
 export function reserveArgs(
   sale: string,
   o: ReserveInput,
   holdTtlMs: number,
   now = Date.now(),
 ): { keys: string[]; args: (string | number)[] } {
-  const { k, base } = scriptKeys(sale, o.itemId);
-  const ch = channels(sale);
-  return {
-    keys: [...base, k.order(o.orderId), k.user(o.userId)],
-    args: [
-      o.orderId,
-      o.userId,
-      o.quantity,
-      now,
-      holdTtlMs,
-      o.correlationId,
-      o.requestId,
-      o.itemId,
-      ch.stock,
-      ch.status,
-      ORDER_RECORD_TTL_SECONDS,
-    ],
-  };
+  return reserveManyArgs(sale, o.itemId, [o], holdTtlMs, now);
+}
+
+/** The answers of one reserve call, one per order in the order given. */
+export function parseReserveMany(res: unknown): ReserveResult[] {
+  return (res as ReserveTuple[]).map((t) => ({
+    status: t[0],
+    reason: t[1],
+    remaining: Number(t[2]),
+    holdExpiresAt: t[3],
+    replayed: t[4] === 1,
+  }));
 }
 
 export function parseReserve(res: unknown): ReserveResult {
-  const t = res as ReserveTuple;
-  return { status: t[0], reason: t[1], remaining: Number(t[2]), holdExpiresAt: t[3], replayed: t[4] === 1 };
+  return parseReserveMany(res)[0]!;
+}
+
+/** Reserve several orders of one item in one script call, in the order given (each as `reserve` would). */
+export async function reserveMany(
+  r: RedisClient,
+  sale: string,
+  itemId: string,
+  orders: ReserveInput[],
+  holdTtlMs: number,
+  now = Date.now(),
+): Promise<ReserveResult[]> {
+  const { keys, args } = reserveManyArgs(sale, itemId, orders, holdTtlMs, now);
+  return parseReserveMany(await callScript(r, 'inventory_reserve', keys, args));
 }
 
 /** Atomically: dedupe, per-user limit, stock check, decrement, hold with expiry, status. */
@@ -117,6 +150,36 @@ export interface SettleResult {
   units: number;
 }
 
+/** One hold to settle: confirm it (CONFIRMED) or release it (PAYMENT_FAILED | EXPIRED, with a reason). */
+export interface SettleInput {
+  orderId: string;
+  final: 'CONFIRMED' | 'PAYMENT_FAILED' | 'EXPIRED';
+  reason: string;
+}
+
+/**
+ * Settle several holds of one item in one script call (lua/inventory_settle.lua), each exactly once by compare-and-set;
+ * one answer per hold, in the order given.
+ */
+export async function settleMany(
+  r: RedisClient,
+  sale: string,
+  itemId: string,
+  holds: SettleInput[],
+  now = Date.now(),
+): Promise<SettleResult[]> {
+  const { base, userPrefix, orderPrefix } = scriptKeys(sale, itemId);
+  const ch = channels(sale);
+  const args: (string | number)[] = [now, itemId, ch.stock, ch.status, userPrefix, orderPrefix];
+  for (const h of holds) args.push(h.orderId, h.final, h.reason);
+  const res = (await callScript(r, 'inventory_settle', base, args)) as [
+    SettleResult['status'],
+    SettleResult['outcome'],
+    number,
+  ][];
+  return res.map((t) => ({ status: t[0], outcome: t[1], units: Number(t[2]) }));
+}
+
 /** Compare-and-set RESERVED -> CONFIRMED. After the hold's deadline the hold expires instead (outcome `expired`). */
 export async function confirm(
   r: RedisClient,
@@ -125,15 +188,7 @@ export async function confirm(
   orderId: string,
   now = Date.now(),
 ): Promise<SettleResult> {
-  const { k, base, userPrefix } = scriptKeys(sale, itemId);
-  const ch = channels(sale);
-  const res = (await callScript(
-    r,
-    'inventory_confirm',
-    [...base, k.order(orderId)],
-    [orderId, now, itemId, ch.stock, ch.status, userPrefix],
-  )) as [SettleResult['status'], SettleResult['outcome']];
-  return { status: res[0], outcome: res[1], units: 0 };
+  return (await settleMany(r, sale, itemId, [{ orderId, final: 'CONFIRMED', reason: '' }], now))[0]!;
 }
 
 /** Compare-and-set RESERVED -> PAYMENT_FAILED | EXPIRED, returning the units to stock exactly once. */
@@ -146,15 +201,7 @@ export async function release(
   reason: string,
   now = Date.now(),
 ): Promise<SettleResult> {
-  const { k, base, userPrefix } = scriptKeys(sale, itemId);
-  const ch = channels(sale);
-  const res = (await callScript(
-    r,
-    'inventory_release',
-    [...base, k.order(orderId)],
-    [orderId, now, itemId, ch.stock, ch.status, userPrefix, finalStatus, reason],
-  )) as [SettleResult['status'], SettleResult['outcome'], number];
-  return { status: res[0], outcome: res[1], units: Number(res[2]) };
+  return (await settleMany(r, sale, itemId, [{ orderId, final: finalStatus, reason }], now))[0]!;
 }
 
 export interface RefundRecord {

@@ -8,12 +8,17 @@ import type { Cluster, Redis } from 'ioredis';
 
 export const LUA_DIR = new URL('../../lua/', import.meta.url);
 
-/** name -> number of KEYS the script takes. Add a script here and in lua/. */
+/**
+ * name -> number of KEYS the script takes. Add a script here and in lua/. The count is fixed so ioredis routes (and
+ * auto-pipelines) a call on a Cluster by its first key; a script over N orders of an item takes the per-order keys'
+ * prefixes as arguments (same hash tag, same slot).
+ */
 export const SCRIPTS = {
   inventory_seed: 2,
-  inventory_reserve: 5,
-  inventory_confirm: 4,
-  inventory_release: 4,
+  /** N orders of one item (lua/inventory_reserve.lua) */
+  inventory_reserve: 3,
+  /** confirms or releases N holds of one item (lua/inventory_settle.lua) */
+  inventory_settle: 3,
   inventory_expire: 3,
   inventory_audit: 3,
   order_admit: 4,

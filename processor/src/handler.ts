@@ -3,9 +3,11 @@
  * through the stages of ./order/, each a module named for its step:
  *
  * 1. decode: every message validated; poison -> DLQ `invalid_order_format`, never blocks the partition;
- * 2. reserve: the plain pipeline in message order and one lane per item over stock buckets (reserve-lane.ts), with
- *    one retry budget per batch (retry-policy.ts);
- * 3. settle: each hold paid as soon as it is taken (bounded), then confirmed or released by compare-and-set;
+ * 2. reserve: one script call per plain item (its orders in message order) and one lane per item over stock buckets
+ *    (reserve-lane.ts), with one retry budget per batch (retry-policy.ts);
+ * 3. settle: each hold paid as soon as it is taken (bounded), then confirmed or released by compare-and-set, the holds
+ *    of an item that settle together in one call (settle-batch.ts); a payment after the hold expired is refunded
+ *    (refund.ts);
  * 4. answer: the reserves that took no hold now (refusals, replays of final orders);
  * 5. dead letters: written and acknowledged; only then does the caller commit the offsets.
  */

@@ -13,7 +13,9 @@ import {
   readOrder,
   release,
   reserve,
+  reserveMany,
   seedItem,
+  settleMany,
 } from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_BACKENDS, type RedisBackend, reserveInput, uniqueSale } from './support.ts';
@@ -286,6 +288,63 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
         ['stock', 'restocked'],
         ['status', 'PAYMENT_FAILED'],
       ]);
+    });
+  });
+
+  describe('several orders in one call', () => {
+    it("reserves an item's orders in the order given, each as a single reserve would (FIFO, limit, replay)", async () => {
+      const item = 'many1';
+      await seedItem(r, sale, item, 3, 1);
+      await reserve(r, sale, reserveInput(item, 0, 'u0'), 60_000); // a redelivered one inside the next call
+      const orders = [0, 1, 2, 3, 4, 5].map((n) => reserveInput(item, n, n === 2 ? 'u1' : `u${n}`));
+      const res = await reserveMany(r, sale, item, orders, 60_000);
+      expect(res.map((x) => [x.status, x.replayed])).toEqual([
+        ['RESERVED', true], // already reserved: unchanged
+        ['RESERVED', false],
+        ['LIMIT_EXCEEDED', false], // u1 again: per-user limit 1, counted inside the same call
+        ['RESERVED', false],
+        ['SOLD_OUT', false], // 3 units: the first three reserves took them, in order
+        ['SOLD_OUT', false],
+      ]);
+      expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 0, held: 3, drift: 0 });
+    });
+
+    it('refuses the whole call before any write when one quantity is invalid', async () => {
+      const item = 'many2';
+      await seedItem(r, sale, item, 5);
+      const bad = [reserveInput(item, 1, 'u1'), { ...reserveInput(item, 2, 'u2'), quantity: 0 }];
+      await expect(reserveMany(r, sale, item, bad, 60_000)).rejects.toThrow(/quantity/);
+      expect(await r.exists(itemKeys(sale, item).order(`${item}.o1`))).toBe(0);
+      expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 5, held: 0 });
+    });
+
+    it('settles several holds of an item in one call, each exactly once', async () => {
+      const item = 'many3';
+      await seedItem(r, sale, item, 4);
+      const t0 = Date.now();
+      for (let n = 0; n < 4; n++) await reserve(r, sale, reserveInput(item, n, `u${n}`), 60_000, t0);
+      const holds = [
+        { orderId: `${item}.o0`, final: 'CONFIRMED' as const, reason: '' },
+        { orderId: `${item}.o1`, final: 'PAYMENT_FAILED' as const, reason: 'payment_failed' },
+        { orderId: `${item}.o0`, final: 'CONFIRMED' as const, reason: '' }, // the same hold twice: a replay
+        { orderId: `${item}.o2`, final: 'CONFIRMED' as const, reason: '' },
+      ];
+      expect((await settleMany(r, sale, item, holds, t0 + 1)).map((x) => [x.status, x.outcome, x.units])).toEqual([
+        ['CONFIRMED', 'confirmed', 0],
+        ['PAYMENT_FAILED', 'released', 1],
+        ['CONFIRMED', 'replay', 0],
+        ['CONFIRMED', 'confirmed', 0],
+      ]);
+      await expect(
+        settleMany(r, sale, item, [{ orderId: `${item}.o3`, final: 'SOLD_OUT' as 'EXPIRED', reason: '' }], t0 + 2),
+      ).rejects.toThrow(/final status/);
+      expect(await auditItem(r, sale, item)).toMatchObject({
+        remaining: 1,
+        confirmed: 2,
+        held: 1,
+        released: 1,
+        drift: 0,
+      });
     });
   });
 });

@@ -8,6 +8,7 @@ import type { PaymentProvider } from '../payment.ts';
 import type { DlqSink } from '../producer.ts';
 import type { Semaphore } from '../semaphore.ts';
 import { withRedisRetry } from './retry-policy.ts';
+import { SettleBatcher } from './settle-batch.ts';
 
 export interface HandlerDeps {
   config: ProcessorConfig;
@@ -31,14 +32,18 @@ export interface HandlerDeps {
 export interface OrderContext extends HandlerDeps {
   clock: Clock;
   counts: BucketCounts;
+  /** the plain items' confirms and releases, one call per item and turn */
+  settles: SettleBatcher;
   /** one Redis call under the retry policy */
   retry<T>(what: string, fn: () => Promise<T>): Promise<T>;
 }
 
 export function orderContext(d: HandlerDeps): OrderContext {
+  const clock = d.clock ?? systemClock;
   return {
     ...d,
-    clock: d.clock ?? systemClock,
+    clock,
+    settles: new SettleBatcher(d.redis, d.config.sale, clock),
     counts: d.buckets ?? createBucketCounts(d.redis, d.config.sale),
     retry: (what, fn) => withRedisRetry(d.config.redisRetry, d.log, what, fn),
   };

@@ -1,17 +1,22 @@
 /**
- * Order stage 2, reserve: one Lua call per order, all issued in message order on one connection (auto-pipelining
- * keeps the order, and one item always maps to one slot and node), so per-item order is kept. An item over K > 1
- * stock buckets goes through its own lane instead (./reserve-lane.ts). Orders whose call failed transiently are
+ * Order stage 2, reserve: one Lua call per item and round (at most RESERVE_CHUNK orders each) reserves that item's
+ * orders in message order inside the script (lua/inventory_reserve.lua); the calls of all items go out at once on one
+ * connection per node (auto-pipelining), so a batch costs about one round trip per node, and an item's orders, all in
+ * one slot, keep their order. An item over K > 1 stock buckets goes through its own lane instead
+ * (./reserve-lane.ts). Orders whose call failed transiently are
  * re-issued together, still in message order, after a backoff: the batch has one retry budget (./retry-policy.ts),
  * then they are dead-lettered as `redis_failure`. Under a fault a retried plain order can land after a later order
  * of the same item that went through: the only reordering, and only under failure. A hold is paid as soon as its
  * reserve answered (`startSettle`), not after the other items' lanes.
  */
-import { callScript, parseReserve, reserveArgs } from '@flashsale/common';
+import { type ReserveResult, reserveMany } from '@flashsale/common';
 import type { OrderContext } from './context.ts';
 import { BucketLanes, type LaneRound } from './reserve-lane.ts';
 import { Backoff, isTransientRedisError, RetryRound } from './retry-policy.ts';
 import { fail, finish, inputOf, type Work } from './work.ts';
+
+/** Orders of one item per reserve call at most: bounds how long one script holds Redis (about 10-20 µs an order). */
+export const RESERVE_CHUNK = 128;
 
 export function createReserve(ctx: OrderContext) {
   const { config, redis, log, clock, counts } = ctx;
@@ -50,26 +55,52 @@ export function createReserve(ctx: OrderContext) {
     return { plain, bucketed };
   };
 
-  /** The plain items' reserves, one pipeline in message order; each hold is paid as soon as the pipeline answered. */
+  /** One script call for `list` (orders of one item, in message order); a permanent error is retried order by order,
+   *  so one bad order cannot fail the others. */
+  const reserveChunk = async (list: Work[]): Promise<PromiseSettledResult<ReserveResult>[]> => {
+    const item = list[0]!.order!.item_id;
+    try {
+      const res = await reserveMany(redis, config.sale, item, list.map(inputOf), config.holdTtlMs, clock.now());
+      return res.map((value) => ({ status: 'fulfilled', value }));
+    } catch (e) {
+      if (list.length === 1 || isTransientRedisError(e)) return list.map(() => ({ status: 'rejected', reason: e }));
+      return Promise.allSettled(
+        list.map(
+          async (w) => (await reserveMany(redis, config.sale, item, [inputOf(w)], config.holdTtlMs, clock.now()))[0]!,
+        ),
+      );
+    }
+  };
+
+  /** The plain items' reserves: one call per item (and chunk), all at once; each hold is paid as soon as its item's
+   *  call answered. */
   const reservePlain = async (plain: Work[], round: LaneRound, startSettle: (w: Work) => void) => {
-    const results = await Promise.allSettled(
-      plain.map((w) => {
-        const { keys, args } = reserveArgs(config.sale, inputOf(w), config.holdTtlMs, clock.now());
-        return callScript(redis, 'inventory_reserve', keys, args);
+    const byItem = new Map<string, Work[]>();
+    for (const w of plain) {
+      const list = byItem.get(w.order!.item_id);
+      if (list) list.push(w);
+      else byItem.set(w.order!.item_id, [w]);
+    }
+    const chunks: Work[][] = [];
+    for (const list of byItem.values())
+      for (let i = 0; i < list.length; i += RESERVE_CHUNK) chunks.push(list.slice(i, i + RESERVE_CHUNK));
+    await Promise.all(
+      chunks.map(async (list) => {
+        const results = await reserveChunk(list);
+        for (const [i, res] of results.entries()) {
+          const w = list[i]!;
+          if (res.status === 'rejected') {
+            round.failed(w, res.reason);
+            continue;
+          }
+          w.reserve = res.value;
+          if (w.reserve.status === 'RESERVED') {
+            ctx.onLevel?.(w.order!.item_id, w.reserve.remaining);
+            startSettle(w);
+          }
+        }
       }),
     );
-    for (const [i, res] of results.entries()) {
-      const w = plain[i]!;
-      if (res.status === 'rejected') {
-        round.failed(w, res.reason);
-        continue;
-      }
-      w.reserve = parseReserve(res.value);
-      if (w.reserve.status === 'RESERVED') {
-        ctx.onLevel?.(w.order!.item_id, w.reserve.remaining);
-        startSettle(w);
-      }
-    }
   };
 
   return async function reserve(valid: Work[], startSettle: (w: Work) => void): Promise<void> {

@@ -1,12 +1,13 @@
 /**
  * Order stage 3, settle: a reserved order is paid (bounded by the payment slots, with the payment timeout), then its
- * hold is confirmed or released by compare-and-set: the plain scripts, or for an item over K > 1 stock buckets
+ * hold is confirmed or released by compare-and-set: for a plain item together with the holds of the item that settle at
+ * the same moment (one script call, ./settle-batch.ts), for an item over K > 1 stock buckets
  * settleBucketed (which gives failed units back to their bucket exactly once), its outcomes named as the plain ones.
  * A payment that landed after the hold expired is refunded (./refund.ts).
  * Settles run concurrently; `Settlements` starts them as soon as a hold is taken (its clock runs from the reserve)
  * and is awaited before the dead letters.
  */
-import { confirm as confirmHold, type OrderMessage, release as releaseHold, settleBucketed } from '@flashsale/common';
+import { type OrderMessage, settleBucketed } from '@flashsale/common';
 import { chargeWithTimeout } from '../payment.ts';
 import type { OrderContext } from './context.ts';
 import { dlqIfUnmarked } from './dead-letters.ts';
@@ -16,14 +17,14 @@ import { fail, finish, type Work } from './work.ts';
 
 async function confirmOf(ctx: OrderContext, o: OrderMessage, k: number) {
   const { redis, config, clock } = ctx;
-  if (k <= 1) return confirmHold(redis, config.sale, o.item_id, o.order_id, clock.now());
+  if (k <= 1) return ctx.settles.settle(o.item_id, { orderId: o.order_id, final: 'CONFIRMED', reason: '' });
   const c = await settleBucketed(redis, config.sale, o.item_id, o.order_id, 'CONFIRMED', '', k, clock.now());
   return { status: c.status, outcome: c.outcome === 'settled' ? 'confirmed' : c.outcome };
 }
 
 async function releaseOf(ctx: OrderContext, o: OrderMessage, k: number, reason: string) {
   const { redis, config, clock } = ctx;
-  if (k <= 1) return releaseHold(redis, config.sale, o.item_id, o.order_id, 'PAYMENT_FAILED', reason, clock.now());
+  if (k <= 1) return ctx.settles.settle(o.item_id, { orderId: o.order_id, final: 'PAYMENT_FAILED', reason });
   const c = await settleBucketed(redis, config.sale, o.item_id, o.order_id, 'PAYMENT_FAILED', reason, k, clock.now());
   return { status: c.status, outcome: c.outcome === 'settled' ? 'released' : c.outcome };
 }

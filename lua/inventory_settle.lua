@@ -1,0 +1,103 @@
+-- Settle N holds of one item, each exactly once by compare-and-set on its order: confirm a paid hold (RESERVED ->
+-- CONFIRMED) or release it back to stock (RESERVED -> PAYMENT_FAILED | EXPIRED). A CONFIRMED order is never
+-- restocked; a second settle is a no-op. One call per item for the holds of a batch that settled at the same moment
+-- (the processor's settle), N = 1 for one (common/src/inventory.ts confirm, release). All keys share the item's hash
+-- tag (one Redis Cluster slot).
+-- KEYS[1] stock, KEYS[2] meta, KEYS[3] holds (zset)
+-- ARGV[1] now ms, ARGV[2] item id, ARGV[3] stock channel, ARGV[4] status channel, ARGV[5] user key prefix, ARGV[6]
+-- order key prefix (key = prefix .. user or order id: the item's hash tag, so the same slot; a fixed KEYS count lets
+-- the client route the call by KEYS[1]), then for order i (b = 6 + 3(i - 1)): ARGV[b + 1] order id, ARGV[b + 2] final
+-- status (CONFIRMED | PAYMENT_FAILED | EXPIRED), ARGV[b + 3] reason (releases)
+-- Returns one {status, outcome, units returned} per order, in order. A confirm's outcome is confirmed | replay (already
+-- CONFIRMED) | not_reserved (another final status won, e.g. PAYMENT_FAILED) | expired (the hold's deadline passed
+-- before the payment landed: the hold is released here as EXPIRED with reason paid_after_expiry, so the caller must
+-- refund; also when the sweeper had expired the hold already: the reason becomes paid_after_expiry, the record of the
+-- charge a refund needs). A release's outcome is released | replay | not_reserved.
+local n = (#ARGV - 6) / 3
+if n < 1 or n ~= math.floor(n) then
+  return redis.error_reply('ERR expected 6 + 3N arguments')
+end
+-- every final status is checked before anything is written: an error leaves no hold half settled
+for i = 1, n do
+  local final = ARGV[6 + 3 * (i - 1) + 2]
+  if final ~= 'CONFIRMED' and final ~= 'PAYMENT_FAILED' and final ~= 'EXPIRED' then
+    return redis.error_reply('ERR final status must be CONFIRMED, PAYMENT_FAILED or EXPIRED')
+  end
+end
+local now = ARGV[1]
+
+-- units back to stock: the item's counters, the user's units, and a restock event when the item had sold out
+local function giveBack(okey, id, qty, user, counter, final, reason)
+  redis.call('ZREM', KEYS[3], id)
+  local before = tonumber(redis.call('GET', KEYS[1]) or '0')
+  redis.call('INCRBY', KEYS[1], qty)
+  redis.call('HINCRBY', KEYS[2], 'held', -qty)
+  redis.call('HINCRBY', KEYS[2], counter, qty)
+  if user then
+    local left = redis.call('DECRBY', ARGV[5] .. user, qty)
+    if left <= 0 then redis.call('DEL', ARGV[5] .. user) end
+  end
+  redis.call('HSET', okey, 'status', final, 'reason', reason, 'updated_at', now)
+  return before
+end
+
+local function confirm(okey, id)
+  local st = redis.call('HGET', okey, 'status')
+  if st == 'CONFIRMED' then
+    return {st, 'replay', 0}
+  end
+  if st == 'EXPIRED' then
+    redis.call('HSET', okey, 'reason', 'paid_after_expiry', 'updated_at', now)
+    return {st, 'expired', 0}
+  end
+  if st ~= 'RESERVED' then
+    return {st or 'UNKNOWN', 'not_reserved', 0}
+  end
+  local o = redis.call('HMGET', okey, 'quantity', 'user_id', 'hold_expires_at')
+  local qty = tonumber(o[1] or '0')
+  local deadline = tonumber(o[3] or '0')
+  if deadline > 0 and tonumber(now) > deadline then
+    local before = giveBack(okey, id, qty, o[2], 'expired', 'EXPIRED', 'paid_after_expiry')
+    if before == 0 then
+      redis.call('PUBLISH', ARGV[3], cjson.encode({event = 'restocked', item_id = ARGV[2], remaining = qty}))
+    end
+    redis.call('PUBLISH', ARGV[4], cjson.encode({order_id = id, item_id = ARGV[2], status = 'EXPIRED'}))
+    return {'EXPIRED', 'expired', 0}
+  end
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('HINCRBY', KEYS[2], 'held', -qty)
+  redis.call('HINCRBY', KEYS[2], 'confirmed', qty)
+  redis.call('HSET', okey, 'status', 'CONFIRMED', 'reason', '', 'updated_at', now)
+  redis.call('PUBLISH', ARGV[4], cjson.encode({order_id = id, item_id = ARGV[2], status = 'CONFIRMED'}))
+  return {'CONFIRMED', 'confirmed', 0}
+end
+
+local function release(okey, id, final, reason)
+  local st = redis.call('HGET', okey, 'status')
+  if st == final then
+    return {st, 'replay', 0}
+  end
+  if st ~= 'RESERVED' then
+    return {st or 'UNKNOWN', 'not_reserved', 0}
+  end
+  local o = redis.call('HMGET', okey, 'quantity', 'user_id')
+  local qty = tonumber(o[1] or '0')
+  local before = giveBack(okey, id, qty, o[2], final == 'EXPIRED' and 'expired' or 'released', final, reason)
+  if before == 0 and qty > 0 then
+    redis.call('PUBLISH', ARGV[3], cjson.encode({event = 'restocked', item_id = ARGV[2], remaining = qty}))
+  end
+  redis.call('PUBLISH', ARGV[4], cjson.encode({order_id = id, item_id = ARGV[2], status = final}))
+  return {final, 'released', qty}
+end
+
+local out = {}
+for i = 1, n do
+  local b = 6 + 3 * (i - 1)
+  local okey = ARGV[6] .. ARGV[b + 1]
+  if ARGV[b + 2] == 'CONFIRMED' then
+    out[i] = confirm(okey, ARGV[b + 1])
+  else
+    out[i] = release(okey, ARGV[b + 1], ARGV[b + 2], ARGV[b + 3])
+  end
+end
+return out
