@@ -20,9 +20,9 @@ describe('status helpers', () => {
       sale: 's',
       at: '2026-01-01T00:00:00.000Z',
       items: [{ id: 'a', initial: 10, sold: 2, held: 1, remaining: 7, drift: 0 }],
-      totals: { initial: 10, sold: 2, held: 1, remaining: 7, drift: 0 },
+      totals: { initial: 10, sold: 2, held: 1, remaining: 7, drift: 0, refunded: 0 },
       gateway: { up: true, received: 100, accepted: 10, rateLimited: 0 },
-      processor: { up: 1, processed: 10, dlq: 0, lag: 0 },
+      processor: { up: 1, processed: 10, dlq: 0, lag: 0, refunds: 0 },
       rates: null,
     };
     const next = {
@@ -34,5 +34,13 @@ describe('status helpers', () => {
     const r = withRates(next, base);
     expect(r.rates).toEqual({ receivedPerSec: 100, soldPerSec: 2, processedPerSec: 0 });
     expect(renderStatus(r)).toMatch(/total\s+6\s+1\s+7\s+10/);
+    expect(renderStatus(r)).not.toMatch(/refunded \d+ unit/);
+    const refunded = renderStatus({
+      ...r,
+      totals: { ...r.totals, refunded: 3 },
+      processor: { up: 1, processed: 10, dlq: 0, lag: 0, refunds: 3 },
+    });
+    expect(refunded).toMatch(/refunded\s+3 unit\(s\) paid after their hold expired/);
+    expect(refunded).toMatch(/processed 10\s+refunded 3/);
   });
 });

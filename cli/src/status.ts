@@ -36,9 +36,11 @@ export interface StatusSnapshot {
   sale: string;
   at: string;
   items: { id: string; initial: number; sold: number; held: number; remaining: number; drift: number }[];
-  totals: { initial: number; sold: number; held: number; remaining: number; drift: number };
+  /** refunded: units of orders paid after their hold expired and refunded (back in stock, never sold) */
+  totals: { initial: number; sold: number; held: number; remaining: number; drift: number; refunded: number };
   gateway: { up: boolean; received: number; accepted: number; rateLimited: number } | null;
-  processor: { up: number; processed: number; dlq: number; lag: number } | null;
+  /** refunds: payments the processors refunded (processor_refunds_total, summed over the replicas) */
+  processor: { up: number; processed: number; dlq: number; lag: number; refunds: number } | null;
   rates: { receivedPerSec: number; soldPerSec: number; processedPerSec: number } | null;
 }
 
@@ -77,7 +79,8 @@ export async function snapshot(
     gatewayMetrics ? scrape(gatewayMetrics) : Promise.resolve(null),
     ...processorMetrics.map(scrape),
   ]);
-  const items = (audit as ItemAudit[]).map((a) => ({
+  const audits = audit as ItemAudit[];
+  const items = audits.map((a) => ({
     id: a.itemId,
     initial: a.initial,
     sold: a.confirmed,
@@ -92,8 +95,9 @@ export async function snapshot(
       held: t.held + i.held,
       remaining: t.remaining + i.remaining,
       drift: t.drift + Math.abs(i.drift),
+      refunded: t.refunded,
     }),
-    { initial: 0, sold: 0, held: 0, remaining: 0, drift: 0 },
+    { initial: 0, sold: 0, held: 0, remaining: 0, drift: 0, refunded: audits.reduce((n, a) => n + a.refunded, 0) },
   );
   const up = procs.filter((p): p is string => p !== null);
   return {
@@ -119,6 +123,7 @@ export async function snapshot(
             // the DLQ gauge is computed from topic offsets by every replica: the same number, take the largest
             dlq: Math.max(0, ...up.map((t) => num(metricSum(t, PROCESSOR_METRICS.dlqSize)))),
             lag: Math.max(0, ...up.map((t) => num(metricSum(t, PROCESSOR_METRICS.consumerLag)))),
+            refunds: up.reduce((n, t) => n + num(metricSum(t, PROCESSOR_METRICS.refunds)), 0),
           },
     rates: null,
   };
@@ -152,6 +157,9 @@ export function renderStatus(s: StatusSnapshot): string {
     ),
     `  ${'total'.padEnd(w)}  ${fmt(s.totals.sold).padStart(9)}  ${fmt(s.totals.held).padStart(7)}  ${fmt(s.totals.remaining).padStart(9)}  ${fmt(s.totals.initial).padStart(9)}  ${bar(s.totals.sold + s.totals.held, s.totals.initial)}`,
   ];
+  if (s.totals.refunded > 0) {
+    lines.push(`  refunded  ${fmt(s.totals.refunded)} unit(s) paid after their hold expired: back in stock, not sold`);
+  }
   if (s.gateway) {
     lines.push(
       `  gateway   ${s.gateway.up ? 'up' : 'DOWN'}  received ${fmt(s.gateway.received)}  accepted ${fmt(s.gateway.accepted)}  rate limited ${fmt(s.gateway.rateLimited)}`,
@@ -159,7 +167,7 @@ export function renderStatus(s: StatusSnapshot): string {
   }
   if (s.processor) {
     lines.push(
-      `  processor ${s.processor.up} up  processed ${fmt(s.processor.processed)}  DLQ ${fmt(s.processor.dlq)}  lag ${fmt(s.processor.lag)}`,
+      `  processor ${s.processor.up} up  processed ${fmt(s.processor.processed)}  refunded ${fmt(s.processor.refunds)}  DLQ ${fmt(s.processor.dlq)}  lag ${fmt(s.processor.lag)}`,
     );
   }
   if (s.rates) {
