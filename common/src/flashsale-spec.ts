@@ -441,6 +441,15 @@ export const rolloutAnalysisSchema = z
     onInconclusive: z.enum(['Pause', 'Promote', 'Abort']).default('Pause').meta({
       description: 'what to do when Prometheus has no data for the preview (no traffic, not scraped) or is unreachable',
     }),
+    previewTraffic: z
+      .enum(['Shared', 'None'])
+      .default('Shared')
+      .meta({
+        description:
+          'Shared: during the analysis window the sale Service selects the pods of both colours, so the preview ' +
+          'serves live orders in proportion to its pods and the analysis judges real requests (a bad preview fails ' +
+          'that share for at most the window); None: the preview gets only what is sent to <sale>-gateway-preview',
+      }),
   })
   .meta({ description: 'analysis before promotion (Prometheus); without it, readiness of every new pod decides' });
 export type RolloutAnalysis = z.infer<typeof rolloutAnalysisSchema>;

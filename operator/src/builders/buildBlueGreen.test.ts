@@ -2,12 +2,15 @@ import { flashSaleSpecSchema } from '@flashsale/common';
 import { describe, expect, it } from 'vitest';
 import { buildHorizontalPodAutoscalers, buildScaledObjects } from './buildAutoscalers.ts';
 import {
+  activeSelection,
   buildActiveService,
   buildColourDeployment,
   buildPreviewService,
   gatewayTemplateHash,
+  sharesLiveTraffic,
 } from './buildBlueGreen.ts';
 import { buildGatewayDeployment } from './buildDeployments.ts';
+import { buildServiceMonitor } from './buildMonitoring.ts';
 import { replicaPlan } from './schedule.ts';
 
 const sale = { name: 'demo', namespace: 'shop', uid: 'u1' };
@@ -53,6 +56,50 @@ describe('blue-green builders', () => {
     const p = buildPreviewService(sale, spec(), 'green');
     expect(p.metadata.name).toBe('demo-gateway-preview');
     expect(p.spec.selector['flashsale.dev/colour']).toBe('green');
+  });
+  it('a preview shares live traffic only while it is analysed with previewTraffic Shared (the default)', () => {
+    const analysis = (previewTraffic?: 'Shared' | 'None') =>
+      flashSaleSpecSchema.parse({
+        startsAt: '2026-11-28T08:00:00Z',
+        endsAt: '2026-11-28T10:00:00Z',
+        items: [{ id: 'a', quantity: 1 }],
+        upgradeStrategy: {
+          type: 'BlueGreen',
+          analysis: { prometheusUrl: 'http://prom:9090', ...(previewTraffic ? { previewTraffic } : {}) },
+        },
+      }).upgradeStrategy.analysis;
+    const shared = analysis();
+    expect(shared?.previewTraffic).toBe('Shared');
+    const analysing = { activeColour: 'blue' as const, phase: 'Progressing' as const, step: 'Analysis' };
+    expect(sharesLiveTraffic(analysing, shared)).toBe(true);
+    // every gateway pod of both colours while analysed; one colour in every other step
+    expect(activeSelection(analysing, { legacyServing: false, analysis: shared })).toBeUndefined();
+    for (const other of [
+      { phase: 'Progressing' as const, step: 'Preview' },
+      { phase: 'Paused' as const, step: 'Paused' },
+      { phase: 'Aborted' as const, step: 'Aborted' },
+      { phase: 'Promoted' as const, step: 'ScaleDown' },
+    ]) {
+      expect(activeSelection({ activeColour: 'blue', ...other }, { legacyServing: false, analysis: shared })).toBe(
+        'blue',
+      );
+    }
+    expect(activeSelection(analysing, { legacyServing: false, analysis: analysis('None') })).toBe('blue');
+    expect(activeSelection(analysing, { legacyServing: false, analysis: undefined })).toBe('blue');
+    // migrating from Rolling: every gateway pod until the colour serves
+    expect(
+      activeSelection({ activeColour: 'blue', phase: 'Promoted' }, { legacyServing: true, analysis: shared }),
+    ).toBe(undefined);
+  });
+  it('both gateway Services carry the sale label the ServiceMonitor selects: the preview pods are scraped under the preview Service', () => {
+    const monitor = buildServiceMonitor(sale, spec());
+    const selected = (labels: Record<string, string>) =>
+      Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => labels[k] === v);
+    expect(selected(buildPreviewService(sale, spec(), 'green').metadata.labels)).toBe(true);
+    expect(selected(buildActiveService(sale, spec(), undefined).metadata.labels)).toBe(true);
+    expect(monitor.spec.endpoints.map((e) => e.port)).toContain(
+      buildPreviewService(sale, spec(), 'green').spec.ports[0]?.name,
+    );
   });
   it('the gateway autoscaler (HPA or KEDA) targets the given colour; the processor one is unchanged', () => {
     const plan = replicaPlan(spec(), 'live');

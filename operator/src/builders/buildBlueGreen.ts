@@ -5,7 +5,7 @@
  * a colour runs is recorded as a hash annotation, so "has the gateway changed?" is one string comparison.
  */
 import { createHash } from 'node:crypto';
-import type { FlashSaleSpec, GatewayColour } from '@flashsale/common';
+import type { FlashSaleSpec, GatewayColour, RolloutAnalysis, RolloutStatus } from '@flashsale/common';
 import { COLOUR_LABEL, childNames, TEMPLATE_HASH_ANNOTATION } from '../api/types.ts';
 import type { buildGatewayDeployment } from './buildDeployments.ts';
 import { childMeta, type SaleRef, selectorLabels } from './meta.ts';
@@ -96,6 +96,26 @@ export const buildActiveService = (sale: SaleRef, spec: FlashSaleSpec, colour: G
     childNames(sale.name).gateway,
     colour ? colourSelector(sale.name, colour) : selectorLabels(sale.name, 'gateway'),
   );
+
+/**
+ * A preview shares live orders while it is analysed with `previewTraffic: Shared` (the default): in the Analysis step
+ * the sale's Service selects the pods of both colours, each pod taking an equal share, so the preview's 5xx share and
+ * latency come from real buyers. Paused, aborted or promoted: one colour again.
+ */
+export const sharesLiveTraffic = (r: RolloutStatus, analysis: RolloutAnalysis | undefined): boolean =>
+  analysis?.previewTraffic === 'Shared' && r.phase === 'Progressing' && r.step === 'Analysis';
+
+/**
+ * The pods the sale's Service selects: the active colour, or (undefined) every gateway pod, while migrating from
+ * Rolling (the old Deployment serves until the active colour has Ready pods) and while a preview shares live traffic.
+ */
+export function activeSelection(
+  r: RolloutStatus & { activeColour: GatewayColour },
+  opts: { legacyServing: boolean; analysis: RolloutAnalysis | undefined },
+): GatewayColour | undefined {
+  if (opts.legacyServing || sharesLiveTraffic(r, opts.analysis)) return undefined;
+  return r.activeColour;
+}
 
 /** The preview Service (analysis, smoke tests): always the other colour (after a promotion: the rollback side). */
 export const buildPreviewService = (sale: SaleRef, spec: FlashSaleSpec, colour: GatewayColour) => ({

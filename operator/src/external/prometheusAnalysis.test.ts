@@ -4,13 +4,15 @@ import { analysisQueries, judge } from './prometheusAnalysis.ts';
 const limits = { maxErrorRate: 0.01, maxP99LatencySeconds: 1 };
 
 describe('analysis queries', () => {
-  it('select the preview Service in its namespace over the window', () => {
+  it("select the buyers' requests to the preview Service in its namespace over the window", () => {
     const q = analysisQueries('shop', 'demo-gateway-preview', '2m');
+    const sel =
+      'namespace="shop",service="demo-gateway-preview",route=~"/v1/orders|/buy|/v1/orders/:order_id|/v1/sale"';
     expect(q.errorRate).toBe(
-      'sum(rate(http_requests_total{namespace="shop",service="demo-gateway-preview",status_code=~"5.."}[120s])) / sum(rate(http_requests_total{namespace="shop",service="demo-gateway-preview"}[120s]))',
+      `(sum(rate(http_requests_total{${sel},status_code=~"5.."}[120s])) or vector(0)) / sum(rate(http_requests_total{${sel}}[120s]))`,
     );
     expect(q.p99).toBe(
-      'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{namespace="shop",service="demo-gateway-preview"}[120s])))',
+      `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{${sel}}[120s])))`,
     );
     expect(analysisQueries('a', 'b', '300ms').p99).toContain('[1s]');
   });

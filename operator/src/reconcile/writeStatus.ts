@@ -1,6 +1,6 @@
 /**
- * Write the status once per reconcile, and only when it changed (merge-patch on /status; keys that disappeared are
- * sent as null so the merge removes them).
+ * Write the status once per reconcile, and only when it changed (merge-patch on /status; keys that disappeared, at
+ * any depth, are sent as null so the merge removes them).
  */
 import { isDeepStrictEqual } from 'node:util';
 import { SALE_PHASES } from '@flashsale/common';
@@ -12,10 +12,25 @@ export async function writeStatus(deps: Deps, sale: FlashSaleObject, next: Flash
   const clean = JSON.parse(JSON.stringify(next)) as Record<string, unknown>;
   recordMetrics(deps, sale, next);
   if (isDeepStrictEqual(prev, clean)) return false;
-  const body: Record<string, unknown> = { ...clean };
-  for (const k of Object.keys(prev)) if (!(k in clean)) body[k] = null;
+  const body = mergePatch(prev, clean);
   await deps.kube.patchFlashSaleStatus(sale.metadata.namespace, sale.metadata.name, body as FlashSaleStatus);
   return true;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The JSON merge patch (RFC 7386) from `prev` to `next`: a merge patch merges objects at every depth, so a key gone
+ * from a nested object (a field of status.rollout left behind by the last rollout, e.g. its analysis verdict) must be
+ * sent as null there too, or the server keeps it. Arrays are replaced whole.
+ */
+export function mergePatch(prev: Record<string, unknown>, next: Record<string, unknown>): Record<string, unknown> {
+  const body: Record<string, unknown> = { ...next };
+  for (const [k, old] of Object.entries(prev)) {
+    if (!(k in next)) body[k] = null;
+    else if (isObject(old) && isObject(next[k])) body[k] = mergePatch(old, next[k] as Record<string, unknown>);
+  }
+  return body;
 }
 
 function recordMetrics(deps: Deps, sale: FlashSaleObject, s: FlashSaleStatus) {
