@@ -104,6 +104,11 @@ export function useRealCluster(prefix: string, opts: RealClusterOptions = {}): R
       'crds.enabled=false',
       '--set',
       'tests.enabled=false',
+      // this file's operator reconciles this namespace only: test files run side by side, and operators watching
+      // every namespace (each with its own lease) would all reconcile every file's sales, in different builds when
+      // the work tree changed between two files' installs
+      '--set',
+      `operator.watchNamespace=${ns}`,
       ...(opts.helmArgs ?? []),
       '--wait',
       '--timeout',
