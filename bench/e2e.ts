@@ -6,6 +6,7 @@
  * gateway and processor processes.
  *
  *   node bench/e2e.ts [--units 10000] [--attempts 200000] [--users 50000] [--items 4] [--processors 1] [--partitions 6]
+ *     [--env NAME=V,...]   (variables for the gateway and processors, e.g. V8_MAX_SEMI_SPACE_MB=0 for V8's default)
  *   REDIS_ADDR / KAFKA_ADDR default to the harness's ports (make services-up). The last line of stdout is the JSON.
  */
 import { randomUUID } from 'node:crypto';
@@ -30,12 +31,19 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '6' },
     ramp: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '256' },
+    env: { type: 'string', default: '' },
   },
 });
 const UNITS = Number(values.units);
 const ITEMS = Number(values.items);
 const redisAddr = process.env.REDIS_ADDR ?? '127.0.0.1:16379';
 const kafkaAddr = process.env.KAFKA_ADDR ?? '127.0.0.1:19092';
+const childEnv = Object.fromEntries(
+  values.env
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 const sale = `bench-e2e-${randomUUID().slice(0, 8)}`;
 
 /** Peak resident set size of a live process, in MB (Linux /proc VmHWM). */
@@ -79,7 +87,7 @@ async function main() {
     now: true,
     logLevel: 'warn',
     deleteOnExit: true,
-    env: {},
+    env: childEnv,
     output: 'json',
   });
   let result: Record<string, unknown>;

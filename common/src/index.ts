@@ -6,6 +6,7 @@ export * from './duration.ts';
 export * from './env-fields.ts';
 export * from './errors.ts';
 export * from './flashsale-spec.ts';
+export * from './heap.ts';
 export * from './inventory.ts';
 export * from './kafka-admin.ts';
 export * from './kafka-security.ts';

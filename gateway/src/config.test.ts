@@ -17,8 +17,8 @@ describe('loadConfig', () => {
     // 60 per 1m: a burst of 60, refilled at 1 token per second
     expect(c.rateLimit.orderUser).toEqual({ capacity: 60, refillPerSecond: 1 });
     expect(c.rateLimit.failOpen).toBe(true);
-    expect(c.maxSemiSpaceMb).toBe(8);
-    expect(loadConfig({ SALE_NAME: 's', V8_MAX_SEMI_SPACE_MB: '0' }).maxSemiSpaceMb).toBe(0);
+    expect(c.heap).toEqual({ maxSemiSpaceMb: 8, heapGrowingPercent: 50 });
+    expect(loadConfig({ SALE_NAME: 's', V8_MAX_SEMI_SPACE_MB: '0' }).heap.maxSemiSpaceMb).toBe(0);
     expect(c.shutdownTimeoutMs).toBe(30_000);
   });
 

@@ -8,6 +8,7 @@ import {
   envDuration as duration,
   GATEWAY_MODES,
   type GatewayMode,
+  type HeapSettings,
   IDENTITY_SOURCES,
   envInt as int,
   JWT_ALGORITHMS,
@@ -150,8 +151,10 @@ export const envSchema = z.object({
   IDEMPOTENCY_PENDING_TTL: duration('30s'),
   BODY_LIMIT: int(4096, 256, 1_048_576),
   SHUTDOWN_TIMEOUT: duration('30s'),
-  /** V8's young-generation cap (--max-semi-space-size, MB; 0: V8's default of 64 MB): gateway/src/heap.ts */
+  /** V8's young-generation cap (--max-semi-space-size, MB; 0: V8's default of 64 MB): common/src/heap.ts */
   V8_MAX_SEMI_SPACE_MB: int(8, 0, 1024),
+  /** V8's old-generation growth between full GCs (--heap-growing-percent; 0: V8's own factor): common/src/heap.ts */
+  V8_HEAP_GROWING_PERCENT: int(50, 0, 1000),
   SSE_HEARTBEAT: duration('15s'),
   SSE_MAX_DURATION: duration('10m'),
   STOCK_POLL_INTERVAL: duration('1s'),
@@ -199,7 +202,8 @@ export interface GatewayConfig {
   bodyLimit: number;
   shutdownTimeoutMs: number;
   /** --max-semi-space-size the process runs with (0: V8's default) */
-  maxSemiSpaceMb: number;
+  /** V8 flags the process re-executes itself with (common/src/heap.ts) */
+  heap: HeapSettings;
   sse: { heartbeatMs: number; maxDurationMs: number };
   stockPollIntervalMs: number;
   healthCheckTimeoutMs: number;
@@ -278,7 +282,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     idempotency: { ttlMs: e.IDEMPOTENCY_TTL, pendingTtlMs: e.IDEMPOTENCY_PENDING_TTL },
     bodyLimit: e.BODY_LIMIT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
-    maxSemiSpaceMb: e.V8_MAX_SEMI_SPACE_MB,
+    heap: { maxSemiSpaceMb: e.V8_MAX_SEMI_SPACE_MB, heapGrowingPercent: e.V8_HEAP_GROWING_PERCENT },
     sse: { heartbeatMs: e.SSE_HEARTBEAT, maxDurationMs: e.SSE_MAX_DURATION },
     stockPollIntervalMs: e.STOCK_POLL_INTERVAL,
     healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT,

@@ -1,7 +1,7 @@
 /** `node gateway/src/main.ts`: configuration from the environment, SIGTERM drains and exits 0. */
+import { applyHeapSettings } from '@flashsale/common';
 import { startGateway } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { applySemiSpaceCap } from './heap.ts';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  applySemiSpaceCap(config.maxSemiSpaceMb);
+  applyHeapSettings(config.heap);
   const gw = await startGateway(config);
   let stopping = false;
   const stop = (signal: string) => {

@@ -3,6 +3,7 @@ import {
   envAddrList as addrList,
   envBool as bool,
   envDuration as duration,
+  type HeapSettings,
   envInt as int,
   type KafkaSasl,
   kafkaSaslEnvShape,
@@ -43,6 +44,8 @@ export const envSchema = z.object({
   ...tlsEnvShape,
   /** a crashed member's partitions move to the others after this long */
   KAFKA_SESSION_TIMEOUT: duration('30s'),
+  /** bytes of orders one fetch brings per partition: bounds the batch a partition holds in memory (docs/capacity.md) */
+  KAFKA_FETCH_MAX_BYTES_PER_PARTITION: int(1_048_576, 1024, 104_857_600),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   METRICS_PORT: int(9090, 0, 65535),
   METRICS_HOST: z.string().default('0.0.0.0'),
@@ -77,6 +80,10 @@ export const envSchema = z.object({
   /** how often DLQ gauges and consumer lag are computed from topic offsets */
   OFFSETS_INTERVAL: duration('5s'),
   SHUTDOWN_TIMEOUT: duration('25s'),
+  /** V8's young-generation cap (--max-semi-space-size, MB; 0: V8's default of 64 MB): common/src/heap.ts */
+  V8_MAX_SEMI_SPACE_MB: int(8, 0, 1024),
+  /** V8's old-generation growth between full GCs (--heap-growing-percent; 0: V8's own factor): common/src/heap.ts */
+  V8_HEAP_GROWING_PERCENT: int(50, 0, 1000),
   /** readiness (/readyz, /health): a Redis PING with no answer after this long counts as down */
   HEALTH_CHECK_TIMEOUT: duration('1s'),
   /** create the sale's topics at start when missing (the operator does it in a cluster) */
@@ -99,6 +106,7 @@ export interface ProcessorConfig {
     brokers: string[];
     clientId: string;
     sessionTimeoutMs: number;
+    fetchMaxBytesPerPartition: number;
     tls: TlsSettings;
     sasl?: KafkaSasl | undefined;
   };
@@ -121,6 +129,8 @@ export interface ProcessorConfig {
   auditIntervalMs: number;
   offsetsIntervalMs: number;
   shutdownTimeoutMs: number;
+  /** V8 flags the process re-executes itself with (common/src/heap.ts) */
+  heap: HeapSettings;
   healthCheckTimeoutMs: number;
   topics: { ensure: boolean; partitions: number; replication: number };
 }
@@ -154,6 +164,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       brokers: e.KAFKA_ADDR,
       clientId: e.KAFKA_CLIENT_ID,
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT,
+      fetchMaxBytesPerPartition: e.KAFKA_FETCH_MAX_BYTES_PER_PARTITION,
       tls: tls.kafka,
       sasl,
     },
@@ -180,6 +191,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     auditIntervalMs: e.AUDIT_INTERVAL,
     offsetsIntervalMs: e.OFFSETS_INTERVAL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    heap: { maxSemiSpaceMb: e.V8_MAX_SEMI_SPACE_MB, heapGrowingPercent: e.V8_HEAP_GROWING_PERCENT },
     healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT,
     topics: { ensure: e.ENSURE_TOPICS, partitions: e.TOPIC_PARTITIONS, replication: e.TOPIC_REPLICATION },
   };

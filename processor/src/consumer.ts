@@ -52,6 +52,8 @@ export interface ConsumerOptions {
   sale: string;
   partitionsConcurrency: number;
   sessionTimeoutMs: number;
+  /** kafkajs maxBytesPerPartition: a partition's batch is at most this much (the handler holds it until it settles) */
+  fetchMaxBytesPerPartition: number;
   instanceId: string;
   log: Logger;
 }
@@ -104,6 +106,7 @@ export class OrdersConsumer {
       sessionTimeout: o.sessionTimeoutMs,
       heartbeatInterval: Math.max(500, Math.floor(o.sessionTimeoutMs / 10)),
       maxWaitTimeInMs: 250,
+      maxBytesPerPartition: o.fetchMaxBytesPerPartition,
     });
     // A group of its own per instance, never committing: it only reads DLQ timestamps and reasons.
     this.observer = kafka.consumer({

@@ -1,5 +1,5 @@
 /** Processor entry: config from the environment, SIGTERM/SIGINT drain within the shutdown timeout. */
-import { createLogger } from '@flashsale/common';
+import { applyHeapSettings, createLogger } from '@flashsale/common';
 import { loadConfig } from './config.ts';
 import { startProcessor } from './processor.ts';
 
@@ -10,6 +10,7 @@ try {
   process.stderr.write(`${(e as Error).message}\n`);
   process.exit(2);
 }
+applyHeapSettings(config.heap);
 const log = createLogger('processor', config.logLevel);
 const proc = await startProcessor(config).catch((e) => {
   log.fatal({ event: 'start_failed', err: e }, 'Processor failed to start');

@@ -73,6 +73,7 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
     sale: config.sale,
     partitionsConcurrency: config.partitionsConcurrency,
     sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+    fetchMaxBytesPerPartition: config.kafka.fetchMaxBytesPerPartition,
     instanceId,
     log,
   });
