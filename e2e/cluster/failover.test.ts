@@ -1,12 +1,14 @@
 /**
  * Pods lost during a live sale on the real node: the operator's leader deleted (the other replica takes the Lease and
  * goes on reconciling), a processor force-deleted mid-burst (its partitions move to the survivor, the Deployment
- * replaces it). Each ends with the shared audit: 0 oversold, every 202 final, 0 confirmed twice, 0 drift.
+ * replaces it). Each ends with the shared audit: 0 oversold, every 202 final, 0 confirmed twice, 0 drift. Last, the
+ * probes: Redis away for twice the liveness budget makes the sale's pods unready, never restarted.
  */
 import { describe, expect, it } from 'vitest';
 import { assertBooks } from '../support/audit.ts';
 import { BurstLog, burst } from '../support/load.ts';
 import { eventually } from '../support/services.ts';
+import { sleep } from '../support/wait.ts';
 import {
   applyAndWaitReady,
   auditCluster,
@@ -137,5 +139,64 @@ describe('pods lost mid-sale on the real node', () => {
     expect(log.accepted.size).toBeGreaterThan(400);
     expect(log.count((a) => a.status >= 500 || a.status === 0)).toBe(0);
     expect(figures.confirmTransitions).toBe(figures.statuses.CONFIRMED ?? 0);
+  }, 600_000);
+});
+
+describe('probes on the real node (issue 18, point 2)', () => {
+  // last in the file: the quick start's Redis keeps its data in an emptyDir, so this sale's stock goes with it
+  it('Redis away longer than the liveness budget: gateway and processor pods turn unready, none restarts, all come back Ready', async () => {
+    const sale = 'probe-sale';
+    await applyAndWaitReady(c, burstSale(sale, 2));
+    const pods = async () => [...(await podsOf(c, sale, 'gateway')), ...(await podsOf(c, sale, 'processor'))];
+    const ready = (p: Json) =>
+      (p.status?.conditions ?? []).some((x: Json) => x.type === 'Ready' && x.status === 'True') as boolean;
+    const restarts = (p: Json) =>
+      ((p.status?.containerStatuses ?? []) as Json[]).reduce((n, s) => n + (s.restartCount ?? 0), 0);
+    const before = await eventually('3 gateway and processor pods Ready', async () => {
+      const all = await pods();
+      return all.length === 3 && all.every(ready) ? all : false;
+    });
+    const names = before.map((p) => p.metadata.name as string).sort();
+    // the processor's liveness budget: as long as Redis must stay away to restart a pod that /livez tied to Redis
+    const dep = JSON.parse(await c.kubectl(['get', 'deployment', `${sale}-processor`, '-o', 'json'])) as Json;
+    const live = dep.spec.template.spec.containers[0].livenessProbe;
+    const budgetMs = live.periodSeconds * live.failureThreshold * 1000;
+    const redis = (
+      await c.kubectl(['get', 'statefulset', '-l', 'flashsale.dev/quickstart=redis', '-o', 'name'])
+    ).trim();
+    expect(redis).not.toBe('');
+    await c.kubectl(['scale', redis, '--replicas=0']);
+    try {
+      await eventually(
+        'the Redis pod gone',
+        async () =>
+          (await c.kubectl(['get', 'pods', '-l', 'flashsale.dev/quickstart=redis', '-o', 'name'])).trim() === '',
+        180_000,
+      );
+      const awayAt = Date.now();
+      await eventually(
+        'every gateway and processor pod unready',
+        async () => (await pods()).every((p) => !ready(p)),
+        120_000,
+      );
+      // twice the liveness budget with Redis away: a liveness probe that checked Redis would have restarted them
+      await sleep(Math.max(0, awayAt + 2 * budgetMs - Date.now()));
+      const during = await pods();
+      expect(during.map((p) => p.metadata.name as string).sort()).toEqual(names);
+      expect(during.map(restarts)).toEqual(during.map(() => 0));
+      expect(during.some(ready)).toBe(false);
+    } finally {
+      await c.kubectl(['scale', redis, '--replicas=1']);
+    }
+    const after = await eventually(
+      'every gateway and processor pod Ready again',
+      async () => {
+        const all = await pods();
+        return all.length === 3 && all.every(ready) ? all : false;
+      },
+      240_000,
+    );
+    expect(after.map((p) => p.metadata.name as string).sort()).toEqual(names);
+    expect(after.map(restarts)).toEqual(after.map(() => 0));
   }, 600_000);
 });

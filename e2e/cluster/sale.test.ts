@@ -159,7 +159,19 @@ describe('a sale on the real node, as the README runs it', () => {
       240_000,
     );
     const gateway = await c.serviceAddr(`${sale}-gateway`);
-    // the Service reaches the read-only pod only (the old one is gone): its readiness ignores Kafka
+    // the Service reaches the read-only pod only once kube-proxy has dropped the old pod's endpoint (a terminating pod
+    // lingers there for a moment): five answers in a row from it; its readiness ignores Kafka
+    await eventually(
+      'the Service answering from the read-only pod only',
+      async () => {
+        for (let i = 0; i < 5; i++) {
+          const ready = (await (await fetch(`http://${gateway}/ready`)).json()) as Json;
+          if (ready.mode !== 'read-only') return false;
+        }
+        return true;
+      },
+      60_000,
+    );
     expect(await (await fetch(`http://${gateway}/ready`)).json()).toMatchObject({ status: 'ready', mode: 'read-only' });
     const res = await fetch(`http://${gateway}/v1/orders/${orderId}`);
     expect(res.status).toBe(200);
