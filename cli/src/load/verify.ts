@@ -98,15 +98,7 @@ export interface Verification {
   lost: number;
   items: ItemAudit[];
   /** units summed over items; refunded: units of orders charged after their hold expired and refunded (part of expired) */
-  units: {
-    initial: number;
-    remaining: number;
-    confirmed: number;
-    held: number;
-    released: number;
-    expired: number;
-    refunded: number;
-  };
+  units: Pick<ItemAudit, 'initial' | 'remaining' | 'confirmed' | 'held' | 'released' | 'expired' | 'refunded'>;
   /** units sold or held beyond the seeded stock, summed over items: must be 0 */
   oversold: number;
   /** sum over items of |initial - remaining - confirmed - held|: must be 0 */
