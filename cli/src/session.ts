@@ -4,9 +4,8 @@
  * removed when it stops, so `flashsale load` works without flags right after `flashsale up`.
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { cliEnv, type Env } from './env.ts';
+import { cliEnv, type Env, fseHome } from './env.ts';
 
 export interface SessionTls {
   enabled: boolean;
@@ -30,8 +29,7 @@ export interface UpSession {
 }
 
 export function sessionDir(env: Env = cliEnv()): string {
-  const home = env.FSE_HOME || join(homedir(), '.cache', 'flash-sale-engine');
-  return join(home, 'run', 'cli');
+  return join(fseHome(env), 'run', 'cli');
 }
 
 export async function writeSession(s: UpSession): Promise<string> {
