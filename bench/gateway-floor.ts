@@ -6,8 +6,13 @@
  * gateway's own overhead.
  *
  *   SALE_NAME, REDIS_ADDR, KAFKA_ADDR, PORT from the environment (bench/gateway.ts starts it).
+ *   FLOOR_KAFKA_CLIENT=platformatic sends with @platformatic/kafka instead (installed by bench/kafka-clients.ts under
+ *   $FSE_HOME/bench/kafka-clients): the floor a cheaper Kafka client would give (`node bench/gateway.ts --floor-client`).
  */
 import { randomUUID } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   callScript,
   createRedis,
@@ -32,8 +37,33 @@ const producer = kafka.producer({
   maxInFlightRequests: 1,
   createPartitioner: Partitioners.DefaultPartitioner,
 });
-await producer.connect();
 const topic = topics(sale).orders;
+const sendBatch = await floorSender();
+
+/** The produce request of one batch (acks=all, idempotent) with the client FLOOR_KAFKA_CLIENT names. */
+async function floorSender(): Promise<(messages: Message[]) => Promise<unknown>> {
+  if (process.env.FLOOR_KAFKA_CLIENT !== 'platformatic') {
+    await producer.connect();
+    return (messages) => producer.send({ topic, acks: -1, messages });
+  }
+  const home = process.env.FSE_HOME ?? join(homedir(), '.cache/flash-sale-engine');
+  const entry = join(home, 'bench/kafka-clients/node_modules/@platformatic/kafka/dist/index.js');
+  const { Producer } = await import(pathToFileURL(entry).href);
+  const p = new Producer({
+    clientId: 'bench-floor',
+    bootstrapBrokers: (process.env.KAFKA_ADDR ?? '127.0.0.1:19092').split(','),
+    idempotent: true,
+    acks: -1,
+  });
+  return (messages) =>
+    p.send({
+      messages: messages.map((m) => ({
+        topic,
+        key: Buffer.from(String(m.key)),
+        value: Buffer.from(m.value as string),
+      })),
+    });
+}
 
 // the 2 ms micro-batcher: everything queued meanwhile goes in one produce request
 let queue: { message: Message; done: (e?: unknown) => void }[] = [];
@@ -47,7 +77,7 @@ function send(message: Message): Promise<void> {
       scheduled = false;
       const batch = queue;
       queue = [];
-      producer.send({ topic, acks: -1, messages: batch.map((b) => b.message) }).then(
+      sendBatch(batch.map((b) => b.message)).then(
         () => {
           for (const b of batch) b.done();
         },
