@@ -1,5 +1,5 @@
 /** `node gateway/src/main.ts`: configuration from the environment, SIGTERM drains and exits 0. */
-import { applyHeapSettings } from '@flashsale/common';
+import { applyHeapSettings, createLogger, routeProcessWarnings } from '@flashsale/common';
 import { startGateway } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 
@@ -15,6 +15,7 @@ async function main(): Promise<void> {
     throw e;
   }
   applyHeapSettings(config.heap);
+  routeProcessWarnings(createLogger('gateway', config.logLevel));
   const gw = await startGateway(config);
   let stopping = false;
   const stop = (signal: string) => {

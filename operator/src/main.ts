@@ -1,4 +1,5 @@
 /** The operator process: configuration from the environment, graceful stop on SIGTERM/SIGINT, exit on lost lease. */
+import { createLogger, routeProcessWarnings } from '@flashsale/common';
 import { ConfigError, loadConfig } from './config.ts';
 import { startOperator } from './operator.ts';
 
@@ -9,6 +10,7 @@ try {
   console.error(e instanceof ConfigError ? e.message : e);
   process.exit(2);
 }
+routeProcessWarnings(createLogger('operator', config.logLevel));
 const op = await startOperator(config);
 let stopping = false;
 const stop = async (code: number) => {

@@ -1,5 +1,5 @@
 /** Processor entry: config from the environment, SIGTERM/SIGINT drain within the shutdown timeout. */
-import { applyHeapSettings, createLogger } from '@flashsale/common';
+import { applyHeapSettings, createLogger, routeProcessWarnings } from '@flashsale/common';
 import { loadConfig } from './config.ts';
 import { startProcessor } from './processor.ts';
 
@@ -12,6 +12,7 @@ try {
 }
 applyHeapSettings(config.heap);
 const log = createLogger('processor', config.logLevel);
+routeProcessWarnings(log);
 const proc = await startProcessor(config).catch((e) => {
   log.fatal({ event: 'start_failed', err: e }, 'Processor failed to start');
   process.exit(1);
