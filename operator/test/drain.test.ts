@@ -6,7 +6,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  ensureTopics,
   groupLag,
   OPERATOR_METRICS,
   processorGroupId,
@@ -15,18 +14,17 @@ import {
   setGroupOffsets,
   topics,
 } from '@flashsale/common';
-import kafkajs, { type Admin } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../e2e/support/wait.ts';
 import {
-  applyManifest,
+  applyEndedSale,
   condition,
-  exampleSale,
   getJson,
   type Json,
   kafkaAdmin,
   redisClient,
-  services,
+  sendUnconsumedOrders,
   uniq,
   useTestOperator,
 } from './support.ts';
@@ -34,7 +32,6 @@ import {
 // useTestOperator deletes the sales while the operator runs (their finalizer needs it), then stops it
 const env = useTestOperator('op-drain');
 const r = redisClient();
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 let admin: Admin;
 
 beforeAll(async () => {
@@ -58,29 +55,9 @@ describe('scale-down after endsAt + grace waits for the backlog', () => {
   it('orders in the topic, then a held unit, keep the processor; scaled to zero once both are gone', async () => {
     const name = uniq('drain');
     const t = topics(name);
-    // 5 orders in the topic that no processor consumed (the sale's pods are kwok's: they consume nothing)
-    await ensureTopics(admin, { sale: name, partitions: 2, replication: 1 });
-    const producer = new kafkajs.Kafka({
-      clientId: 'drain-test',
-      brokers: services().kafka.brokers,
-      logLevel: kafkajs.logLevel.NOTHING,
-    }).producer();
-    await producer.connect();
-    await producer.send({
-      topic: t.orders,
-      acks: -1,
-      messages: Array.from({ length: 5 }, (_, i) => ({ key: 'console-x', value: `order-${i}` })),
-    });
-    await producer.disconnect();
-
-    const now = Date.now();
-    await applyManifest(
-      exampleSale(name, env.ns, (m) => {
-        m.spec.startsAt = iso(now - 2 * 3_600_000);
-        m.spec.endsAt = iso(now - 20 * 60_000); // grace 15m in the example: over by the clock 5 minutes ago
-        m.spec.statusRetention = '15m'; // no read-only gateway after the drain (status-retention.test.ts has it)
-      }),
-    );
+    await sendUnconsumedOrders(admin, name, 5);
+    // over by the clock 5 minutes ago; no read-only gateway after the drain (status-retention.test.ts has it)
+    await applyEndedSale(name, env.ns, '15m');
     const lagged = await eventually<Json>(
       'draining, waiting for the consumer lag',
       async () => {

@@ -4,24 +4,25 @@
  * processors at 0) so buyers still read their orders, until endsAt + statusRetention; then everything is at 0. The
  * last step comes from the clock alone (the reconcile is requeued for the boundary): nothing is changed to get it.
  */
-import { ensureTopics, groupLag, processorGroupId, setGroupOffsets, topics } from '@flashsale/common';
-import kafkajs, { type Admin } from 'kafkajs';
+import { groupLag, processorGroupId, setGroupOffsets, topics } from '@flashsale/common';
+import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../e2e/support/wait.ts';
 import {
+  applyEndedSale,
   applyManifest,
   condition,
   exampleSale,
   getJson,
+  isoSeconds,
   type Json,
   kafkaAdmin,
-  services,
+  sendUnconsumedOrders,
   uniq,
   useTestOperator,
 } from './support.ts';
 
 const env = useTestOperator('op-retain');
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 let admin: Admin;
 
 beforeAll(async () => {
@@ -64,28 +65,9 @@ describe('the end of a sale: order status after the processors stop', () => {
   it('lag keeps the processors past the grace; drained: one read-only gateway until endsAt + statusRetention', async () => {
     const name = uniq('retain');
     const t = topics(name);
-    await ensureTopics(admin, { sale: name, partitions: 2, replication: 1 });
-    const producer = new kafkajs.Kafka({
-      clientId: 'retain-test',
-      brokers: services().kafka.brokers,
-      logLevel: kafkajs.logLevel.NOTHING,
-    }).producer();
-    await producer.connect();
-    await producer.send({
-      topic: t.orders,
-      acks: -1,
-      messages: Array.from({ length: 3 }, (_, i) => ({ key: 'console-x', value: `order-${i}` })),
-    });
-    await producer.disconnect();
-
-    const now = Date.now();
-    await applyManifest(
-      exampleSale(name, env.ns, (m) => {
-        m.spec.startsAt = iso(now - 2 * 3_600_000);
-        m.spec.endsAt = iso(now - 20 * 60_000); // grace 15m: past it 5 minutes ago, well within the retention
-        m.spec.statusRetention = '2h';
-      }),
-    );
+    await sendUnconsumedOrders(admin, name, 3);
+    // past the grace 5 minutes ago, well within the retention
+    const now = await applyEndedSale(name, env.ns, '2h');
     // 3 orders no processor consumed (kwok pods consume nothing): the processors stay, the gateway takes no orders
     await eventually(
       'draining past the grace, waiting for the consumer lag',
@@ -120,8 +102,8 @@ describe('the end of a sale: order status after the processors stop', () => {
     const untilMs = endsAt + 1240_000;
     await applyManifest(
       exampleSale(name, env.ns, (m) => {
-        m.spec.startsAt = iso(now - 2 * 3_600_000);
-        m.spec.endsAt = iso(endsAt);
+        m.spec.startsAt = isoSeconds(now - 2 * 3_600_000);
+        m.spec.endsAt = isoSeconds(endsAt);
         m.spec.statusRetention = '1240s';
       }),
     );
@@ -151,8 +133,8 @@ describe('the end of a sale: order status after the processors stop', () => {
     const now = Date.now();
     await applyManifest(
       exampleSale(name, env.ns, (m) => {
-        m.spec.startsAt = iso(now - 2 * 3_600_000);
-        m.spec.endsAt = iso(now - 20 * 60_000);
+        m.spec.startsAt = isoSeconds(now - 2 * 3_600_000);
+        m.spec.endsAt = isoSeconds(now - 20 * 60_000);
         m.spec.upgradeStrategy = { type: 'BlueGreen' };
       }),
     );

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createRedis, type RedisClient } from '@flashsale/common';
+import { createRedis, ensureTopics, type RedisClient, topics } from '@flashsale/common';
 import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import kafkajs, { type Admin } from 'kafkajs';
 import { afterAll, beforeAll, inject } from 'vitest';
@@ -195,6 +195,45 @@ export async function kafkaAdmin(): Promise<Admin> {
   }).admin();
   await admin.connect();
   return admin;
+}
+
+/** `n` orders waiting on the sale's orders topic (2 partitions) that no processor consumes: kwok's pods consume nothing. */
+export async function sendUnconsumedOrders(admin: Admin, sale: string, n: number): Promise<void> {
+  await ensureTopics(admin, { sale, partitions: 2, replication: 1 });
+  const producer = new kafkajs.Kafka({
+    clientId: 'operator-test',
+    brokers: services().kafka.brokers,
+    logLevel: kafkajs.logLevel.NOTHING,
+  }).producer();
+  await producer.connect();
+  try {
+    await producer.send({
+      topic: topics(sale).orders,
+      acks: -1,
+      messages: Array.from({ length: n }, (_, i) => ({ key: 'console-x', value: `order-${i}` })),
+    });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** A time as the manifests write it (seconds, Z). */
+export const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+
+/**
+ * Apply a sale that ran from 2 h ago until 20 minutes ago: past the example's 15-minute grace by 5 minutes, so it
+ * drains (or, drained, keeps its read-only gateway for `statusRetention`). Returns the `now` its times count from.
+ */
+export async function applyEndedSale(name: string, ns: string, statusRetention: string): Promise<number> {
+  const now = Date.now();
+  await applyManifest(
+    exampleSale(name, ns, (m) => {
+      m.spec.startsAt = isoSeconds(now - 2 * 3_600_000);
+      m.spec.endsAt = isoSeconds(now - 20 * 60_000);
+      m.spec.statusRetention = statusRetention;
+    }),
+  );
+  return now;
 }
 
 export async function topicPartitions(admin: Admin, topic: string): Promise<number | undefined> {
