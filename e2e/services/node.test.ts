@@ -45,7 +45,7 @@ describe('real node (kubelet + containerd + kube-proxy + CoreDNS)', () => {
   const labels = { app: 'web' };
   const kubectl = async (args: string[]) => {
     const r = await run(kube.kubectl, [`--kubeconfig=${kube.kubeconfig}`, '-n', ns, ...args], { check: false });
-    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr || r.stdout}`);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr} ${r.stdout}`.trim());
     return r.stdout;
   };
   /** `node -e <script>` inside a pod of the Deployment */
@@ -126,10 +126,13 @@ describe('real node (kubelet + containerd + kube-proxy + CoreDNS)', () => {
     const fqdn = `web.${ns}.svc.cluster.local`;
     const resolved = await inPod(pod, `require('dns').promises.lookup('${fqdn}').then((a) => console.log(a.address))`);
     expect(resolved.trim()).toBe(clusterIP);
-    // the short name through the pod's search path
-    const viaService = await inPod(
-      pod,
-      `fetch('http://web/').then((r) => r.text()).then((t) => console.log(t), (e) => { console.log(String(e)); process.exit(1); })`,
+    // the short name through the pod's search path; kube-proxy programs the new Service's rules a moment after the
+    // Service exists (a CI run connected before it had: "fetch failed"), so the connection is waited for, not the clock
+    const viaService = await eventually('the Service to answer a pod by its short name', () =>
+      inPod(
+        pod,
+        `fetch('http://web/').then((r) => r.text()).then((t) => console.log(t), (e) => { console.log(String(e)); process.exit(1); })`,
+      ),
     );
     expect(viaService).toMatch(/^hello from web-/);
     // names outside cluster.local are not forwarded anywhere: CoreDNS refuses them
