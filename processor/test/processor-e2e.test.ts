@@ -2,7 +2,14 @@
  * The processor end to end over the real Redis and Kafka: a sale of N units under many more orders, payment
  * failures restocked and dead-lettered, poison messages, and two processors sharing one group.
  */
-import { PROCESSOR_METRICS as M, type RedisClient, seedItem } from '@flashsale/common';
+import {
+  groupLag,
+  PROCESSOR_METRICS as M,
+  processorGroupId,
+  type RedisClient,
+  seedItem,
+  topics,
+} from '@flashsale/common';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { eventually } from '../../e2e/support/wait.ts';
 import { loadConfig } from '../src/config.ts';
@@ -13,6 +20,7 @@ import {
   checkDlqHeaders,
   dlqOrderId,
   expectFailedPaymentsDeadLettered,
+  kafkaClient,
   makeOrders,
   metricValue,
   newRedis,
@@ -151,6 +159,45 @@ describe('processor end to end', () => {
       return d.length >= count('PAYMENT_FAILED') ? d : undefined;
     });
     expect(new Set(dlq.map(dlqOrderId)).size).toBe(count('PAYMENT_FAILED'));
+  });
+
+  it('an order delivered twice in one batch (a producer retry, a stuck order sent again) has one effect and one dead letter', async () => {
+    const sale = uniqueSale('dup');
+    const items = ['a', 'b', 'c', 'd'];
+    for (const i of items) await seedItem(r, sale, i, 100);
+    const p = await start(sale, { PAYMENT_FAILURE_RATE: '0.5', PAYMENT_SEED: 'dup' });
+    const orders = makeOrders(sale, items, 120);
+    // each message right behind its copy, in one request per partition: both copies land in the same batch
+    await produce(
+      sale,
+      orders.flatMap((o) => [o, o]),
+    );
+    const final = await waitAllFinal(r, sale, orders);
+    const failedIds = [...final.entries()].filter(([, s]) => s === 'PAYMENT_FAILED').map(([id]) => id);
+    const confirmed = [...final.values()].filter((s) => s === 'CONFIRMED').length;
+    expect(failedIds.length).toBeGreaterThan(10);
+    expect(confirmed + failedIds.length).toBe(orders.length);
+    const reg = p.metrics.registry;
+    // a batch's offsets are committed only after its letters are acknowledged: no lag, every letter written
+    const admin = kafkaClient('dup-lag').admin();
+    await admin.connect();
+    onTestFinished(() => admin.disconnect());
+    await eventually('every copy processed and committed', async () => {
+      const lag = await groupLag(admin, processorGroupId(sale), topics(sale).orders);
+      return lag.reduce((n, x) => n + x.lag, 0) === 0 &&
+        (await metricValue(reg, M.ordersProcessed)) === 2 * orders.length
+        ? true
+        : undefined;
+    });
+    // one letter per failed order, however many copies of it were delivered
+    const dlq = await readDlq(sale);
+    expect(dlq.map(dlqOrderId).sort()).toEqual([...failedIds].sort());
+    expect(await metricValue(reg, M.ordersMovedToDlq)).toBe(failedIds.length);
+    // each unit sold once: confirmations counted once, the books balanced
+    expect(await metricValue(reg, M.ordersProcessedSuccess)).toBe(confirmed);
+    const audits = await checkConservation(r, sale);
+    expect(audits.reduce((n, a) => n + a.confirmed, 0)).toBe(confirmed);
+    expect(audits.reduce((n, a) => n + a.released, 0)).toBe(failedIds.length);
   });
 
   it('keeps per-item order (first come, first served) while payments run concurrently', async () => {

@@ -55,10 +55,27 @@ export async function dlqIfUnmarked(ctx: OrderContext, w: Work, reason: DlqReaso
   if (!marked) w.dlq = { reason, error };
 }
 
+/**
+ * The batch's works that get a letter: one per order. A message delivered twice in one batch (an at-least-once
+ * producer's retry, a stuck order sent again) is a replay of its first copy, and the first copy's letter is not
+ * marked on the record until after the send, so the replay would ask for a second one.
+ */
+export function lettersOf(work: Work[]): Work[] {
+  const seen = new Set<string>();
+  return work.filter((w) => {
+    if (!w.dlq) return false;
+    const id = w.order?.order_id;
+    if (id === undefined) return true; // poison: no order to be one of
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
 /** Write the batch's dead letters (acknowledged), count and log them, then mark the orders (replays skip them). */
 export async function sendDeadLetters(ctx: OrderContext, work: Work[]): Promise<void> {
   const { config, redis, metrics, log } = ctx;
-  const dead = work.filter((w) => w.dlq);
+  const dead = lettersOf(work);
   if (dead.length === 0) return;
   await ctx.dlq.send(
     dead.map((w) => ({

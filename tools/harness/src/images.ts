@@ -427,10 +427,11 @@ export async function ensureImages(opts: EnsureImagesOptions = {}): Promise<Imag
   if (!IMAGE_VERSIONS.product) throw new Error('no appVersion in charts/flash-sale-operator/Chart.yaml');
   await ensurePodman();
   return withLock('images', async () => {
-    // leftovers of a run that was killed (we hold the lock, so none is in use)
+    // leftovers of a run that was killed (we hold the lock, so none is in use); only this lock's own: the metrics
+    // images build their contexts in the same folder under a lock of their own (metrics-images.ts)
+    const ours = ['fse-debootstrap.', ...RECIPE_LIST.map((r) => `image-${r.key}.`)];
     for (const d of existsSync(dirs.build) ? readdirSync(dirs.build) : [])
-      if (d.startsWith('fse-debootstrap.') || d.startsWith('image-'))
-        rmSync(join(dirs.build, d), { recursive: true, force: true });
+      if (ours.some((p) => d.startsWith(p))) rmSync(join(dirs.build, d), { recursive: true, force: true });
     const base = await ensureBase();
     const built: Partial<Record<ImageKey, Inspected>> = {};
     const recipe = (k: ImageKey) => RECIPE_LIST.find((r) => r.key === k)!;

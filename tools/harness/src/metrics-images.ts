@@ -123,6 +123,10 @@ export async function ensureMetricsImages(): Promise<MetricsImages> {
   await ensureImages({ only: ['pause'], archives: false });
   const version = `v${VERSIONS.prometheus}`;
   return withLock('metrics-images', async () => {
+    // leftovers of a run that was killed (we hold the lock, so none is in use)
+    for (const d of existsSync(dirs.build) ? readdirSync(dirs.build) : [])
+      if (d.startsWith('image-metrics-tools.') || d.startsWith('image-prometheus.'))
+        rmSync(join(dirs.build, d), { recursive: true, force: true });
     const recipe = (r: string) => readdirSync(join(RECIPES, r)).flatMap((f) => [f, readFileSync(join(RECIPES, r, f))]);
     const base = (await imageId(IMAGE_NAMES.base))?.split(' ')[0] ?? '';
     const toolsKey = sha([
