@@ -31,7 +31,7 @@ import { createRedis, parseAddrList, seedItem, topics } from '@flashsale/common'
 import autocannon from 'autocannon';
 import { Kafka, logLevel } from 'kafkajs';
 import { ThrowawayRedis } from '../e2e/support/throwaway-redis.ts';
-import { commandStats, perOrder, procTicks } from './scale-out.ts';
+import { commandStats, cpuMs, perOrder } from './scale-out.ts';
 
 const { values } = parseArgs({
   options: {
@@ -115,15 +115,6 @@ function byCommand(a: Stats, b: Stats, orders: number): Record<string, number> {
     if (k !== 'info' && per >= 0.005) out[k] = Number(per.toFixed(3));
   }
   return out;
-}
-
-/** CPU time (user + system) of a process so far, ms (Linux clock ticks of 10 ms). */
-function cpuMs(pid: number | undefined): number {
-  try {
-    return procTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')) * 10;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 /**

@@ -24,7 +24,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -35,7 +34,7 @@ import { LOAD_DEFAULTS, type LoadOptions } from '../cli/src/load/options.ts';
 import type { LoadRecord } from '../cli/src/load/run-load.ts';
 import { startUp } from '../cli/src/up.ts';
 import { freePort } from '../e2e/support/wait.ts';
-import { procTicks } from './scale-out.ts';
+import { cpuMs } from './scale-out.ts';
 
 process.removeAllListeners('warning');
 
@@ -61,15 +60,6 @@ const kafkaAddr = process.env.KAFKA_ADDR ?? '127.0.0.1:19092';
 const load1 = () => Number((loadavg()[0] ?? 0).toFixed(2));
 
 type RunLoad = (o: LoadOptions, items: string[]) => Promise<LoadRecord>;
-
-/** CPU time (user + system) of a process so far, ms (Linux clock ticks of 10 ms). */
-function cpuMs(pid: number | undefined): number {
-  try {
-    return procTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')) * 10;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 async function startCeiling(): Promise<{ url: string; stop: () => Promise<void>; pid: number | undefined }> {
   const port = await freePort();

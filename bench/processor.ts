@@ -25,6 +25,7 @@ import {
   topics,
 } from '@flashsale/common';
 import kafkajs from 'kafkajs';
+import { cpuMs } from './scale-out.ts';
 import { sendOrderBacklog } from './support/backlog.ts';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
@@ -133,12 +134,18 @@ async function main() {
   };
   let first = 0;
   let effectsDone = 0;
+  let cpuAtFirst = 0;
+  let cpuAtDone = 0;
   for (;;) {
     await new Promise((r) => setTimeout(r, 25));
     const s = await settled();
-    if (!first && s.touched > 0) first = performance.now();
+    if (!first && s.touched > 0) {
+      first = performance.now();
+      cpuAtFirst = cpuMs(child.pid);
+    }
     if (s.done >= ORDERS) {
       effectsDone = performance.now();
+      cpuAtDone = cpuMs(child.pid);
       break;
     }
     if (performance.now() - spawned > 600_000) throw new Error(`processor did not settle the backlog (${s.done})`);
@@ -168,6 +175,9 @@ async function main() {
     payment: { latency: `${values['latency-min']}..${values['latency-max']}`, failureRate: Number(values.failure) },
     processedPerSecond: Math.round(rate),
     processedPerSecondIncludingStartup: Math.round(withStart),
+    /** the processor's own CPU (all its threads) per order between the first and the last effect: steadier than
+     *  orders/s on a shared machine */
+    processorCpuUsPerOrder: Math.round(((cpuAtDone - cpuAtFirst) * 1000) / ORDERS),
     secondsToCommitAfterLastEffect: Number(((done - effectsDone) / 1000).toFixed(2)),
     evalshaCeilingPerSecond: Math.round(ceil),
     evalshaCeilingBeforeAfter: [Math.round(ceilBefore), Math.round(ceilAfter)],
@@ -186,7 +196,7 @@ async function main() {
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(
-    `processor: ${report.processedPerSecond} orders/s; EVALSHA ceiling ${report.evalshaCeilingPerSecond}/s ` +
+    `processor: ${report.processedPerSecond} orders/s (${report.processorCpuUsPerOrder} µs CPU per order); EVALSHA ceiling ${report.evalshaCeilingPerSecond}/s ` +
       `(ratio ${report.ratioOrdersToEvalsha}; ${report.ratioToRedisBoundLimit} of the 2-calls-per-order limit) ` +
       `on ${report.machine.cores} x ${report.machine.cpu}, load average ${report.machine.loadAverage1m}\n`,
   );

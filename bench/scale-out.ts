@@ -64,6 +64,15 @@ export function procTicks(stat: string): number {
   return Number(rest[11]) + Number(rest[12]);
 }
 
+/** CPU time (user + system) of a process so far, ms (Linux clock ticks of 10 ms); NaN once it is gone. */
+export function cpuMs(pid: number | undefined): number {
+  try {
+    return procTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Busy and total clock ticks of the whole machine from the first line of /proc/stat. */
 export function machineTicks(stat: string): { busy: number; total: number } {
   const f = (stat.split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);

@@ -5,19 +5,27 @@
 -- ARGV[1] now ms, ARGV[2] hold ttl ms, ARGV[3] item id, ARGV[4] stock channel, ARGV[5] status channel,
 -- ARGV[6] order record ttl seconds, ARGV[7] order key prefix, ARGV[8] user key prefix (order key = prefix .. order id,
 -- user units = prefix .. user id: the item's hash tag, so the same slot; a fixed KEYS count lets the client route the
--- call by KEYS[1]), then for order i (b = 8 + 5(i - 1)): ARGV[b + 1] order id, ARGV[b + 2] user id, ARGV[b + 3]
--- quantity, ARGV[b + 4] correlation id, ARGV[b + 5] request id
--- Returns one {status, reason, remaining, hold_expires_at, replayed (0|1)} per order, in order.
+-- call by KEYS[1]), ARGV[9] the orders: a JSON array of [order id, user id, quantity, correlation id, request id].
+-- Returns a JSON array of one [status, reason, remaining, hold_expires_at, replayed (0|1)] per order, in order.
+-- Orders in and answers out as one JSON string each: the client's cost per reply element was most of the call's.
 -- The order hash is the dedupe marker: only an absent or QUEUED order is acted on; any other status is
 -- returned unchanged, so a redelivered message changes nothing.
-local n = (#ARGV - 8) / 5
-if n < 1 or n ~= math.floor(n) then
-  return redis.error_reply('ERR expected 8 + 5N arguments')
+if #ARGV ~= 9 then
+  return redis.error_reply('ERR expected 9 arguments')
 end
--- every quantity is checked before anything is written: an error leaves no order half done
-for i = 1, n do
-  local qty = tonumber(ARGV[8 + 5 * (i - 1) + 3])
-  if qty == nil or qty < 1 then
+local decoded, orders = pcall(cjson.decode, ARGV[9])
+if not decoded or type(orders) ~= 'table' or #orders < 1 then
+  return redis.error_reply('ERR ARGV[9] must be a non-empty JSON array of orders')
+end
+-- every order is checked before anything is written: an error leaves no order half done
+for i = 1, #orders do
+  local o = orders[i]
+  if type(o) ~= 'table' or type(o[1]) ~= 'string' or type(o[2]) ~= 'string' or type(o[4]) ~= 'string'
+    or type(o[5]) ~= 'string' then
+    return redis.error_reply('ERR order ' .. i .. ' must be [order id, user id, quantity, correlation id, request id]')
+  end
+  local qty = tonumber(o[3])
+  if qty == nil or qty < 1 or qty ~= math.floor(qty) then
     return redis.error_reply('ERR quantity must be a positive integer')
   end
 end
@@ -25,13 +33,13 @@ local now = ARGV[1]
 local meta = redis.call('HMGET', KEYS[2], 'initial', 'per_user_limit')
 local limit = tonumber(meta[2] or '0')
 local out = {}
-for i = 1, n do
-  local b = 8 + 5 * (i - 1)
-  local id, user, qty = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3])
+for i = 1, #orders do
+  local o = orders[i]
+  local id, user, qty = o[1], o[2], tonumber(o[3])
   local okey, ukey = ARGV[7] .. id, ARGV[8] .. user
   local function finish(st, reason, remaining, expires)
     redis.call('HSET', okey, 'status', st, 'reason', reason, 'user_id', user, 'quantity', qty,
-      'correlation_id', ARGV[b + 4], 'request_id', ARGV[b + 5], 'updated_at', now)
+      'correlation_id', o[4], 'request_id', o[5], 'updated_at', now)
     if redis.call('HEXISTS', okey, 'created_at') == 0 then
       redis.call('HSET', okey, 'created_at', now)
     end
@@ -44,8 +52,8 @@ for i = 1, n do
   end
   local status = redis.call('HGET', okey, 'status')
   if status and status ~= 'QUEUED' then
-    local o = redis.call('HMGET', okey, 'reason', 'hold_expires_at')
-    out[i] = {status, o[1] or '', tonumber(redis.call('GET', KEYS[1]) or '0'), o[2] or '', 1}
+    local stored = redis.call('HMGET', okey, 'reason', 'hold_expires_at')
+    out[i] = {status, stored[1] or '', tonumber(redis.call('GET', KEYS[1]) or '0'), stored[2] or '', 1}
   elseif not meta[1] then
     out[i] = finish('REJECTED', 'unknown_item', 0, '')
   else
@@ -68,4 +76,4 @@ for i = 1, n do
     end
   end
 end
-return out
+return cjson.encode(out)

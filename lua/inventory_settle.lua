@@ -6,20 +6,28 @@
 -- KEYS[1] stock, KEYS[2] meta, KEYS[3] holds (zset)
 -- ARGV[1] now ms, ARGV[2] item id, ARGV[3] stock channel, ARGV[4] status channel, ARGV[5] user key prefix, ARGV[6]
 -- order key prefix (key = prefix .. user or order id: the item's hash tag, so the same slot; a fixed KEYS count lets
--- the client route the call by KEYS[1]), then for order i (b = 6 + 3(i - 1)): ARGV[b + 1] order id, ARGV[b + 2] final
--- status (CONFIRMED | PAYMENT_FAILED | EXPIRED), ARGV[b + 3] reason (releases)
--- Returns one {status, outcome, units returned} per order, in order. A confirm's outcome is confirmed | replay (already
+-- the client route the call by KEYS[1]), ARGV[7] the holds: a JSON array of [order id, final status (CONFIRMED |
+-- PAYMENT_FAILED | EXPIRED), reason (releases)].
+-- Returns a JSON array of one [status, outcome, units returned] per order, in order (one string each way: the client's
+-- cost per reply element was most of the call's). A confirm's outcome is confirmed | replay (already
 -- CONFIRMED) | not_reserved (another final status won, e.g. PAYMENT_FAILED) | expired (the hold's deadline passed
 -- before the payment landed: the hold is released here as EXPIRED with reason paid_after_expiry, so the caller must
 -- refund; also when the sweeper had expired the hold already: the reason becomes paid_after_expiry, the record of the
 -- charge a refund needs). A release's outcome is released | replay | not_reserved.
-local n = (#ARGV - 6) / 3
-if n < 1 or n ~= math.floor(n) then
-  return redis.error_reply('ERR expected 6 + 3N arguments')
+if #ARGV ~= 7 then
+  return redis.error_reply('ERR expected 7 arguments')
 end
--- every final status is checked before anything is written: an error leaves no hold half settled
-for i = 1, n do
-  local final = ARGV[6 + 3 * (i - 1) + 2]
+local decoded, holds = pcall(cjson.decode, ARGV[7])
+if not decoded or type(holds) ~= 'table' or #holds < 1 then
+  return redis.error_reply('ERR ARGV[7] must be a non-empty JSON array of holds')
+end
+-- every hold is checked before anything is written: an error leaves no hold half settled
+for i = 1, #holds do
+  local h = holds[i]
+  if type(h) ~= 'table' or type(h[1]) ~= 'string' or type(h[3]) ~= 'string' then
+    return redis.error_reply('ERR hold ' .. i .. ' must be [order id, final status, reason]')
+  end
+  local final = h[2]
   if final ~= 'CONFIRMED' and final ~= 'PAYMENT_FAILED' and final ~= 'EXPIRED' then
     return redis.error_reply('ERR final status must be CONFIRMED, PAYMENT_FAILED or EXPIRED')
   end
@@ -91,13 +99,13 @@ local function release(okey, id, final, reason)
 end
 
 local out = {}
-for i = 1, n do
-  local b = 6 + 3 * (i - 1)
-  local okey = ARGV[6] .. ARGV[b + 1]
-  if ARGV[b + 2] == 'CONFIRMED' then
-    out[i] = confirm(okey, ARGV[b + 1])
+for i = 1, #holds do
+  local h = holds[i]
+  local okey = ARGV[6] .. h[1]
+  if h[2] == 'CONFIRMED' then
+    out[i] = confirm(okey, h[1])
   else
-    out[i] = release(okey, ARGV[b + 1], ARGV[b + 2], ARGV[b + 3])
+    out[i] = release(okey, h[1], h[2], h[3])
   end
 end
-return out
+return cjson.encode(out)

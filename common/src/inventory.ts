@@ -87,10 +87,12 @@ export function reserveManyArgs(
     orderPrefix,
     userPrefix,
   ];
+  const packed: [string, string, number, string, string][] = [];
   for (const o of orders) {
     if (o.itemId !== itemId) throw new Error(`order ${o.orderId} is not of item ${itemId}`);
-    args.push(o.orderId, o.userId, o.quantity, o.correlationId, o.requestId);
+    packed.push([o.orderId, o.userId, o.quantity, o.correlationId, o.requestId]);
   }
+  args.push(JSON.stringify(packed));
   return { keys: base, args };
 }
 
@@ -103,9 +105,9 @@ export function reserveArgs(
   return reserveManyArgs(sale, o.itemId, [o], holdTtlMs, now);
 }
 
-/** The answers of one reserve call, one per order in the order given. */
+/** The answers of one reserve call (a JSON array), one per order in the order given. */
 export function parseReserveMany(res: unknown): ReserveResult[] {
-  return (res as ReserveTuple[]).map((t) => ({
+  return (JSON.parse(res as string) as ReserveTuple[]).map((t) => ({
     status: t[0],
     reason: t[1],
     remaining: Number(t[2]),
@@ -171,8 +173,8 @@ export async function settleMany(
   const { base, userPrefix, orderPrefix } = scriptKeys(sale, itemId);
   const ch = channels(sale);
   const args: (string | number)[] = [now, itemId, ch.stock, ch.status, userPrefix, orderPrefix];
-  for (const h of holds) args.push(h.orderId, h.final, h.reason);
-  const res = (await callScript(r, 'inventory_settle', base, args)) as [
+  args.push(JSON.stringify(holds.map((h) => [h.orderId, h.final, h.reason])));
+  const res = JSON.parse((await callScript(r, 'inventory_settle', base, args)) as string) as [
     SettleResult['status'],
     SettleResult['outcome'],
     number,

@@ -35,7 +35,7 @@ export function parseAddrList(text: string, what = 'address'): RedisEndpoint[] {
   return parts.map((p) => {
     const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(p);
     const port = m ? Number(m[2]) : Number.NaN;
-    if (!m || !m[1] || port < 1 || port > 65535) throw new Error(`${what} "${p}" is not host:port`);
+    if (!m?.[1] || port < 1 || port > 65535) throw new Error(`${what} "${p}" is not host:port`);
     return { host: m[1].replace(/^\[|\]$/g, ''), port };
   });
 }

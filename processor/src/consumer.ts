@@ -25,7 +25,7 @@ import {
   topics,
   waitForLeaders,
 } from '@flashsale/common';
-import type { Admin, Consumer, Kafka as KafkaClient } from 'kafkajs';
+import type { Admin, Consumer, Kafka as KafkaClient, KafkaMessage } from 'kafkajs';
 import kafkajs from 'kafkajs';
 
 // kafkajs is CommonJS; its spread exports are invisible to ESM named imports
@@ -43,6 +43,31 @@ export interface InMessage {
 }
 
 export type BatchHandler = (messages: InMessage[]) => Promise<void>;
+
+/** A fetched message; its headers become strings on first use (only a dead letter or a poison message reads them). */
+class FetchedMessage implements InMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly timestamp: number;
+  private readonly raw: KafkaMessage['headers'];
+  private decoded: Record<string, string> | undefined;
+  constructor(topic: string, partition: number, m: KafkaMessage) {
+    this.topic = topic;
+    this.partition = partition;
+    this.offset = m.offset;
+    this.key = m.key ?? null;
+    this.value = m.value ?? null;
+    this.timestamp = Number(m.timestamp);
+    this.raw = m.headers;
+  }
+  get headers(): Record<string, string> {
+    this.decoded ??= headersToStrings(this.raw);
+    return this.decoded;
+  }
+}
 
 export interface ConsumerOptions {
   brokers: string[];
@@ -166,17 +191,7 @@ export class OrdersConsumer {
           Math.max(500, Math.floor(this.o.sessionTimeoutMs / 10)),
         );
         try {
-          await handle(
-            batch.messages.map((m) => ({
-              topic: batch.topic,
-              partition: batch.partition,
-              offset: m.offset,
-              key: m.key ?? null,
-              value: m.value ?? null,
-              headers: headersToStrings(m.headers),
-              timestamp: Number(m.timestamp),
-            })),
-          );
+          await handle(batch.messages.map((m) => new FetchedMessage(batch.topic, batch.partition, m)));
         } finally {
           clearInterval(hb);
         }

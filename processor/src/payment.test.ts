@@ -39,6 +39,31 @@ describe('simulated payment provider', () => {
     expect(await chargeWithTimeout(d, req(1), 50)).toMatchObject({ ok: false, reason: 'payment_failed' });
   });
 
+  it('times out a provider that ignores the abort signal, and tells it through the signal', async () => {
+    let seen: AbortSignal | undefined;
+    const deaf = {
+      charge: (_r: unknown, signal: AbortSignal) => {
+        seen = signal;
+        return new Promise<never>(() => {});
+      },
+      refund: () => new Promise<never>(() => {}),
+    };
+    const t0 = Date.now();
+    const [a, b] = await Promise.all([chargeWithTimeout(deaf, req(1), 40), chargeWithTimeout(deaf, req(2), 40)]);
+    expect(a).toMatchObject({ ok: false, reason: 'payment_timeout' });
+    expect(b).toMatchObject({ ok: false, reason: 'payment_timeout' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(39);
+    expect(seen?.aborted).toBe(true);
+    expect(await refundWithTimeout(deaf, req(3), 20)).toMatchObject({ ok: false });
+    // a provider that throws is a failed payment, not a crash
+    const broken = { charge: () => Promise.reject(new Error('tls handshake failed')), refund: deaf.refund };
+    expect(await chargeWithTimeout(broken, req(4), 1000)).toEqual({
+      ok: false,
+      reason: 'payment_failed',
+      error: 'tls handshake failed',
+    });
+  });
+
   it('refunds, records every request per order id, and turns a slow refund into a failure after the timeout', async () => {
     const p = new SimulatedPaymentProvider({
       failureRate: 0,

@@ -1,5 +1,4 @@
 /** Payment behind an interface; the simulated provider fails a seedable share of orders. */
-import { createHash } from 'node:crypto';
 
 export type PaymentResult = { ok: true } | { ok: false; reason: 'payment_failed' | 'payment_timeout'; error: string };
 export type RefundResult = { ok: true } | { ok: false; error: string };
@@ -12,7 +11,10 @@ export interface PaymentRequest {
 }
 
 export interface PaymentProvider {
-  /** Charge once per order id (the provider's idempotency key): a retry after a crash returns the same result. */
+  /**
+   * Charge once per order id (the provider's idempotency key): a retry after a crash returns the same result. The
+   * signal aborts once the caller has given up (the payment timeout); the caller does not wait for the provider.
+   */
   charge(req: PaymentRequest, signal: AbortSignal): Promise<PaymentResult>;
   /**
    * Refund the order's charge, once per order id (the same idempotency key): a second call after a crash refunds
@@ -30,12 +32,30 @@ export interface SimulatedPaymentOptions {
   latencyMaxMs: number;
 }
 
-/** Three uniform numbers in [0, 1) derived from (seed, order id): the same order always gets the same fate. */
-function draws(seed: string, orderId: string): [number, number, number] {
-  const h = createHash('sha256').update(`${seed}\0${orderId}`).digest();
-  const u = (o: number) => h.readUInt32BE(o) / 2 ** 32;
-  return [u(0), u(4), u(8)];
+/** 32 bits of a string, seeded (murmur3's mixing): a simulation's dice, not a digest. */
+function hash32(s: string, seed: number): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    h = Math.imul(h ^ s.charCodeAt(i), 0x5bd1e995);
+    h ^= h >>> 15;
+  }
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
+
+/**
+ * Three uniform numbers in [0, 1) derived from (seed, order id): the same order always gets the same fate. A hash,
+ * not sha256: this runs once per order on the processor's hot path, and only has to be deterministic and uniform.
+ */
+export function draws(seed: string, orderId: string): [number, number, number] {
+  const s = `${seed}\0${orderId}`;
+  return [hash32(s, 0x9e3779b9) / 2 ** 32, hash32(s, 0x7f4a7c15) / 2 ** 32, hash32(s, 0x94d049bb) / 2 ** 32];
+}
+
+const DECLINED: PaymentResult = { ok: false, reason: 'payment_failed', error: 'card declined (simulated)' };
+const PAID: PaymentResult = { ok: true };
+const NO_ANSWER = 'payment provider did not answer in time';
 
 export class SimulatedPaymentProvider implements PaymentProvider {
   readonly opts: SimulatedPaymentOptions;
@@ -45,84 +65,131 @@ export class SimulatedPaymentProvider implements PaymentProvider {
     this.opts = opts;
   }
 
-  /** Refunds always succeed, after the order's payment latency; a repeated request is recorded, not refunded again. */
+  /** whole milliseconds: every distinct timer duration is its own timer list in Node */
+  private latency(draw: number): number {
+    return Math.round(this.opts.latencyMinMs + draw * (this.opts.latencyMaxMs - this.opts.latencyMinMs));
+  }
+
+  /** Refunds always succeed, after the order's payment latency; a repeated request is recorded, not refunded again.
+   *  A refund the caller gave up on before it was done is not done. */
   refund(req: PaymentRequest, signal: AbortSignal): Promise<RefundResult> {
     const [, , lat] = draws(this.opts.seed, req.orderId);
-    const latency = this.opts.latencyMinMs + lat * (this.opts.latencyMaxMs - this.opts.latencyMinMs);
     return new Promise((resolve) => {
-      const onAbort = () => {
-        clearTimeout(timer);
-        resolve({ ok: false, error: 'payment provider did not answer in time' });
-      };
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
+      setTimeout(() => {
+        if (signal.aborted) return resolve({ ok: false, error: NO_ANSWER });
         this.refunded.set(req.orderId, (this.refunded.get(req.orderId) ?? 0) + 1);
         resolve({ ok: true });
-      }, latency);
-      signal.addEventListener('abort', onAbort, { once: true });
-      if (signal.aborted) onAbort();
+      }, this.latency(lat));
     });
   }
 
   charge(req: PaymentRequest, signal: AbortSignal): Promise<PaymentResult> {
     const [fail, kind, lat] = draws(this.opts.seed, req.orderId);
     const failing = fail < this.opts.failureRate;
-    const hangs = failing && kind < this.opts.timeoutShare;
-    const latency = this.opts.latencyMinMs + lat * (this.opts.latencyMaxMs - this.opts.latencyMinMs);
-    return new Promise((resolve) => {
-      const done = (r: PaymentResult) => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        resolve(r);
-      };
-      const onAbort = () =>
-        done({ ok: false, reason: 'payment_timeout', error: 'payment provider did not answer in time' });
-      signal.addEventListener('abort', onAbort);
-      // a hanging payment never answers: only the caller's timeout ends it
-      const timer = hangs
-        ? setTimeout(() => {}, 2 ** 31 - 1)
-        : setTimeout(
-            () =>
-              done(
-                failing ? { ok: false, reason: 'payment_failed', error: 'card declined (simulated)' } : { ok: true },
-              ),
-            latency,
-          );
-      if (signal.aborted) onAbort();
-    });
+    // a hanging payment never answers on its own: it ends when the caller gives up
+    if (failing && kind < this.opts.timeoutShare)
+      return new Promise((resolve) => {
+        const gaveUp = () => resolve({ ok: false, reason: 'payment_timeout', error: NO_ANSWER });
+        if (signal.aborted) gaveUp();
+        else signal.addEventListener('abort', gaveUp, { once: true });
+      });
+    return new Promise((resolve) => setTimeout(resolve, this.latency(lat), failing ? DECLINED : PAID));
   }
 }
 
+/**
+ * Calls that started within the same millisecond share one timer and one abort signal: the payment timeout costs a
+ * timer per millisecond of traffic instead of a timer, an AbortController and a listener per order. A call times out
+ * between timeoutMs and timeoutMs + 1 after it started.
+ */
+interface DeadlineGroup {
+  startedAt: number;
+  timeoutMs: number;
+  ctl: AbortController;
+  timer: NodeJS.Timeout;
+  /** calls still waiting, each told when the deadline passes */
+  waiting: Set<() => void>;
+}
+
+let current: DeadlineGroup | undefined;
+
+function deadlineGroup(timeoutMs: number): DeadlineGroup {
+  const now = performance.now();
+  if (current && current.timeoutMs === timeoutMs && now - current.startedAt < 1) return current;
+  if (current && current.waiting.size === 0) clearTimeout(current.timer);
+  const g: DeadlineGroup = {
+    startedAt: now,
+    timeoutMs,
+    ctl: new AbortController(),
+    waiting: new Set(),
+    timer: setTimeout(() => {
+      g.ctl.abort();
+      for (const expire of g.waiting) expire();
+    }, timeoutMs + 1),
+  };
+  current = g;
+  return g;
+}
+
+/** `call` under the timeout: its answer, or `onTimeout` once the deadline passes (the provider is not waited for). */
+function withDeadline<T>(
+  timeoutMs: number,
+  call: (signal: AbortSignal) => Promise<T>,
+  onTimeout: T,
+  onError: (e: Error) => T,
+): Promise<T> {
+  const g = deadlineGroup(timeoutMs);
+  return new Promise<T>((resolve) => {
+    const end = (r: T) => {
+      if (!g.waiting.delete(expire)) return; // answered already, or expired
+      if (g.waiting.size === 0 && g !== current) clearTimeout(g.timer);
+      resolve(r);
+    };
+    const expire = () => end(onTimeout);
+    g.waiting.add(expire);
+    let started: Promise<T>;
+    try {
+      started = call(g.ctl.signal);
+    } catch (e) {
+      return end(onError(e as Error));
+    }
+    started.then(end, (e: Error) => end(onError(e)));
+  });
+}
+
+const TIMED_OUT: PaymentResult = { ok: false, reason: 'payment_timeout', error: NO_ANSWER };
+
 /** Call the provider with a timeout; a timeout is a `payment_timeout` failure. */
-export async function chargeWithTimeout(
+export function chargeWithTimeout(
   provider: PaymentProvider,
   req: PaymentRequest,
   timeoutMs: number,
 ): Promise<PaymentResult> {
-  const ctl = new AbortController();
-  const timer = setTimeout(() => ctl.abort(), timeoutMs);
-  try {
-    return await provider.charge(req, ctl.signal);
-  } catch (e) {
-    return { ok: false, reason: 'payment_failed', error: (e as Error).message };
-  } finally {
-    clearTimeout(timer);
-  }
+  return withDeadline(
+    timeoutMs,
+    (signal) => provider.charge(req, signal),
+    TIMED_OUT,
+    (e) => ({
+      ok: false,
+      reason: 'payment_failed',
+      error: e.message,
+    }),
+  );
 }
 
 /** Ask the provider for a refund with a timeout; a timeout or an error is a failed refund. */
-export async function refundWithTimeout(
+export function refundWithTimeout(
   provider: PaymentProvider,
   req: PaymentRequest,
   timeoutMs: number,
 ): Promise<RefundResult> {
-  const ctl = new AbortController();
-  const timer = setTimeout(() => ctl.abort(), timeoutMs);
-  try {
-    return await provider.refund(req, ctl.signal);
-  } catch (e) {
-    return { ok: false, error: (e as Error).message };
-  } finally {
-    clearTimeout(timer);
-  }
+  return withDeadline(
+    timeoutMs,
+    (signal) => provider.refund(req, signal),
+    { ok: false, error: NO_ANSWER },
+    (e) => ({
+      ok: false,
+      error: e.message,
+    }),
+  );
 }

@@ -314,6 +314,12 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
       await seedItem(r, sale, item, 5);
       const bad = [reserveInput(item, 1, 'u1'), { ...reserveInput(item, 2, 'u2'), quantity: 0 }];
       await expect(reserveMany(r, sale, item, bad, 60_000)).rejects.toThrow(/quantity/);
+      // a fractional quantity would fail DECRBY half way through the call: refused up front too
+      const half = [reserveInput(item, 1, 'u1'), { ...reserveInput(item, 2, 'u2'), quantity: 1.5 }];
+      await expect(reserveMany(r, sale, item, half, 60_000)).rejects.toThrow(/quantity must be a positive integer/);
+      // an order whose fields are not all strings (a missing request id) names the order
+      const missing = [reserveInput(item, 1, 'u1'), { ...reserveInput(item, 2, 'u2'), requestId: undefined as never }];
+      await expect(reserveMany(r, sale, item, missing, 60_000)).rejects.toThrow(/order 2 must be \[order id/);
       expect(await r.exists(itemKeys(sale, item).order(`${item}.o1`))).toBe(0);
       expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 5, held: 0 });
     });

@@ -67,6 +67,8 @@ describe('processor metrics', () => {
       AUDIT_INTERVAL: '1h',
       OFFSETS_INTERVAL: '1h',
       TOPIC_PARTITIONS: '1',
+      // the gate holds payments back for as long as the test needs: the timeout must not end them first
+      PAYMENT_TIMEOUT: '60s',
     });
     // the holds' clock: phase B lets a hold's TTL pass without waiting for it
     const clock = new TestClock();

@@ -32,6 +32,8 @@ export interface HandlerDeps {
 export interface OrderContext extends HandlerDeps {
   clock: Clock;
   counts: BucketCounts;
+  /** the level lets `order_processed` lines through */
+  logsOrders: boolean;
   /** the plain items' confirms and releases, one call per item and turn */
   settles: SettleBatcher;
   /** one Redis call under the retry policy */
@@ -43,6 +45,7 @@ export function orderContext(d: HandlerDeps): OrderContext {
   return {
     ...d,
     clock,
+    logsOrders: d.log.isLevelEnabled('info'),
     settles: new SettleBatcher(d.redis, d.config.sale, clock),
     counts: d.buckets ?? createBucketCounts(d.redis, d.config.sale),
     retry: (what, fn) => withRedisRetry(d.config.redisRetry, d.log, what, fn),

@@ -29,20 +29,22 @@ export function finish(ctx: OrderContext, w: Work, outcome: string): void {
   const ms = Date.now() - w.started;
   ctx.metrics.processed.inc();
   ctx.metrics.duration.observe(ms / 1000);
-  ctx.log.info(
-    {
-      event: 'order_processed',
-      correlation_id: w.order?.correlation_id ?? w.msg.headers[DLQ_HEADERS.correlationId],
-      order_id: w.order?.order_id,
-      user_id: w.order?.user_id,
-      item_id: w.order?.item_id,
-      outcome,
-      processing_time_ms: ms,
-      partition: w.msg.partition,
-      offset: w.msg.offset,
-    },
-    'Order processed',
-  );
+  // the log line's object is built only when it is written (one per order: at LOG_LEVEL warn it costs nothing)
+  if (ctx.logsOrders)
+    ctx.log.info(
+      {
+        event: 'order_processed',
+        correlation_id: w.order?.correlation_id ?? w.msg.headers[DLQ_HEADERS.correlationId],
+        order_id: w.order?.order_id,
+        user_id: w.order?.user_id,
+        item_id: w.order?.item_id,
+        outcome,
+        processing_time_ms: ms,
+        partition: w.msg.partition,
+        offset: w.msg.offset,
+      },
+      'Order processed',
+    );
 }
 
 /** A failure, counted by reason; with `dlq` the order gets a dead letter (./dead-letters.ts). */
