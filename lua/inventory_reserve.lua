@@ -32,48 +32,76 @@ end
 local now = ARGV[1]
 local meta = redis.call('HMGET', KEYS[2], 'initial', 'per_user_limit')
 local limit = tonumber(meta[2] or '0')
+-- Redis CPU is the limit of a batch's reserve, and most of it is the cost of each redis.call: the stock, the held
+-- counter and the holds set are read once and written once per call (the script is atomic, so nobody sees the
+-- difference); each order costs its record, its user's units and its status event.
+local stock = tonumber(redis.call('GET', KEYS[1]) or '0')
+local taken = 0
+local holds = {}
 local out = {}
-for i = 1, #orders do
+
+local function reserveOne(i)
   local o = orders[i]
   local id, user, qty = o[1], o[2], tonumber(o[3])
   local okey, ukey = ARGV[7] .. id, ARGV[8] .. user
+  local status = redis.call('HGET', okey, 'status')
   local function finish(st, reason, remaining, expires)
-    redis.call('HSET', okey, 'status', st, 'reason', reason, 'user_id', user, 'quantity', qty,
-      'correlation_id', o[4], 'request_id', o[5], 'updated_at', now)
-    if redis.call('HEXISTS', okey, 'created_at') == 0 then
-      redis.call('HSET', okey, 'created_at', now)
-    end
+    local set = {'HSET', okey, 'status', st, 'reason', reason, 'user_id', user, 'quantity', qty,
+      'correlation_id', o[4], 'request_id', o[5], 'updated_at', now}
     if expires ~= '' then
-      redis.call('HSET', okey, 'hold_expires_at', expires)
+      set[#set + 1] = 'hold_expires_at'
+      set[#set + 1] = expires
+    end
+    -- an absent record gets its created_at with the rest; a QUEUED one (the gateway's) has it already
+    if not status then
+      set[#set + 1] = 'created_at'
+      set[#set + 1] = now
+    end
+    redis.call(unpack(set))
+    if status then
+      redis.call('HSETNX', okey, 'created_at', now)
     end
     redis.call('EXPIRE', okey, ARGV[6])
     redis.call('PUBLISH', ARGV[5], cjson.encode({order_id = id, item_id = ARGV[3], status = st}))
     return {st, reason, remaining, expires, 0}
   end
-  local status = redis.call('HGET', okey, 'status')
   if status and status ~= 'QUEUED' then
     local stored = redis.call('HMGET', okey, 'reason', 'hold_expires_at')
-    out[i] = {status, stored[1] or '', tonumber(redis.call('GET', KEYS[1]) or '0'), stored[2] or '', 1}
+    out[i] = {status, stored[1] or '', stock, stored[2] or '', 1}
   elseif not meta[1] then
     out[i] = finish('REJECTED', 'unknown_item', 0, '')
+  elseif limit > 0 and tonumber(redis.call('GET', ukey) or '0') + qty > limit then
+    out[i] = finish('LIMIT_EXCEEDED', 'per_user_limit', stock, '')
+  elseif stock < qty then
+    out[i] = finish('SOLD_OUT', stock == 0 and 'sold_out' or 'insufficient_stock', stock, '')
   else
-    local remaining = tonumber(redis.call('GET', KEYS[1]) or '0')
-    if limit > 0 and tonumber(redis.call('GET', ukey) or '0') + qty > limit then
-      out[i] = finish('LIMIT_EXCEEDED', 'per_user_limit', remaining, '')
-    elseif remaining < qty then
-      out[i] = finish('SOLD_OUT', remaining == 0 and 'sold_out' or 'insufficient_stock', remaining, '')
-    else
-      remaining = redis.call('DECRBY', KEYS[1], qty)
-      redis.call('HINCRBY', KEYS[2], 'held', qty)
-      local expires = tonumber(now) + tonumber(ARGV[2])
-      redis.call('ZADD', KEYS[3], expires, id)
-      redis.call('INCRBY', ukey, qty)
-      redis.call('EXPIRE', ukey, ARGV[6])
-      if remaining == 0 then
-        redis.call('PUBLISH', ARGV[4], cjson.encode({event = 'sold_out', item_id = ARGV[3], remaining = 0}))
-      end
-      out[i] = finish('RESERVED', '', remaining, tostring(expires))
+    stock = stock - qty
+    taken = taken + qty
+    local expires = tonumber(now) + tonumber(ARGV[2])
+    holds[#holds + 1] = expires
+    holds[#holds + 1] = id
+    redis.call('INCRBY', ukey, qty)
+    redis.call('EXPIRE', ukey, ARGV[6])
+    if stock == 0 then
+      redis.call('PUBLISH', ARGV[4], cjson.encode({event = 'sold_out', item_id = ARGV[3], remaining = 0}))
     end
+    out[i] = finish('RESERVED', '', stock, tostring(expires))
   end
+end
+
+-- an error half way (a key of the wrong type) still leaves every order before it whole: the stock, held counter and
+-- holds set get what those orders took before the error goes back to the caller
+local ok, err = pcall(function()
+  for i = 1, #orders do
+    reserveOne(i)
+  end
+end)
+if taken > 0 then
+  redis.call('DECRBY', KEYS[1], taken)
+  redis.call('HINCRBY', KEYS[2], 'held', taken)
+  redis.call('ZADD', KEYS[3], unpack(holds))
+end
+if not ok then
+  error(err)
 end
 return cjson.encode(out)

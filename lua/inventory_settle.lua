@@ -34,13 +34,23 @@ for i = 1, #holds do
 end
 local now = ARGV[1]
 
+-- As in inventory_reserve.lua, Redis CPU goes mostly to the redis.call count: the stock, the item's counters and the
+-- holds set are written once per call with what its holds changed (the script is atomic); each hold costs one read,
+-- its record, its user's units (a release) and its events.
+local stock -- read on the first give-back (restock events need the level before it)
+local backToStock = 0
+local delta = {held = 0, confirmed = 0, released = 0, expired = 0}
+local settled = {}
+
 -- units back to stock: the item's counters, the user's units, and a restock event when the item had sold out
 local function giveBack(okey, id, qty, user, counter, final, reason)
-  redis.call('ZREM', KEYS[3], id)
-  local before = tonumber(redis.call('GET', KEYS[1]) or '0')
-  redis.call('INCRBY', KEYS[1], qty)
-  redis.call('HINCRBY', KEYS[2], 'held', -qty)
-  redis.call('HINCRBY', KEYS[2], counter, qty)
+  settled[#settled + 1] = id
+  stock = stock or tonumber(redis.call('GET', KEYS[1]) or '0')
+  local before = stock
+  stock = stock + qty
+  backToStock = backToStock + qty
+  delta.held = delta.held - qty
+  delta[counter] = delta[counter] + qty
   if user then
     local left = redis.call('DECRBY', ARGV[5] .. user, qty)
     if left <= 0 then redis.call('DEL', ARGV[5] .. user) end
@@ -50,7 +60,8 @@ local function giveBack(okey, id, qty, user, counter, final, reason)
 end
 
 local function confirm(okey, id)
-  local st = redis.call('HGET', okey, 'status')
+  local o = redis.call('HMGET', okey, 'status', 'quantity', 'user_id', 'hold_expires_at')
+  local st = o[1]
   if st == 'CONFIRMED' then
     return {st, 'replay', 0}
   end
@@ -61,36 +72,35 @@ local function confirm(okey, id)
   if st ~= 'RESERVED' then
     return {st or 'UNKNOWN', 'not_reserved', 0}
   end
-  local o = redis.call('HMGET', okey, 'quantity', 'user_id', 'hold_expires_at')
-  local qty = tonumber(o[1] or '0')
-  local deadline = tonumber(o[3] or '0')
+  local qty = tonumber(o[2] or '0')
+  local deadline = tonumber(o[4] or '0')
   if deadline > 0 and tonumber(now) > deadline then
-    local before = giveBack(okey, id, qty, o[2], 'expired', 'EXPIRED', 'paid_after_expiry')
+    local before = giveBack(okey, id, qty, o[3], 'expired', 'EXPIRED', 'paid_after_expiry')
     if before == 0 then
       redis.call('PUBLISH', ARGV[3], cjson.encode({event = 'restocked', item_id = ARGV[2], remaining = qty}))
     end
     redis.call('PUBLISH', ARGV[4], cjson.encode({order_id = id, item_id = ARGV[2], status = 'EXPIRED'}))
     return {'EXPIRED', 'expired', 0}
   end
-  redis.call('ZREM', KEYS[3], id)
-  redis.call('HINCRBY', KEYS[2], 'held', -qty)
-  redis.call('HINCRBY', KEYS[2], 'confirmed', qty)
+  settled[#settled + 1] = id
+  delta.held = delta.held - qty
+  delta.confirmed = delta.confirmed + qty
   redis.call('HSET', okey, 'status', 'CONFIRMED', 'reason', '', 'updated_at', now)
   redis.call('PUBLISH', ARGV[4], cjson.encode({order_id = id, item_id = ARGV[2], status = 'CONFIRMED'}))
   return {'CONFIRMED', 'confirmed', 0}
 end
 
 local function release(okey, id, final, reason)
-  local st = redis.call('HGET', okey, 'status')
+  local o = redis.call('HMGET', okey, 'status', 'quantity', 'user_id')
+  local st = o[1]
   if st == final then
     return {st, 'replay', 0}
   end
   if st ~= 'RESERVED' then
     return {st or 'UNKNOWN', 'not_reserved', 0}
   end
-  local o = redis.call('HMGET', okey, 'quantity', 'user_id')
-  local qty = tonumber(o[1] or '0')
-  local before = giveBack(okey, id, qty, o[2], final == 'EXPIRED' and 'expired' or 'released', final, reason)
+  local qty = tonumber(o[2] or '0')
+  local before = giveBack(okey, id, qty, o[3], final == 'EXPIRED' and 'expired' or 'released', final, reason)
   if before == 0 and qty > 0 then
     redis.call('PUBLISH', ARGV[3], cjson.encode({event = 'restocked', item_id = ARGV[2], remaining = qty}))
   end
@@ -99,13 +109,31 @@ local function release(okey, id, final, reason)
 end
 
 local out = {}
-for i = 1, #holds do
-  local h = holds[i]
-  local okey = ARGV[6] .. h[1]
-  if h[2] == 'CONFIRMED' then
-    out[i] = confirm(okey, h[1])
-  else
-    out[i] = release(okey, h[1], h[2], h[3])
+-- an error half way (a key of the wrong type) still leaves every hold before it whole: the stock, counters and holds
+-- set get what those holds changed before the error goes back to the caller
+local ok, err = pcall(function()
+  for i = 1, #holds do
+    local h = holds[i]
+    local okey = ARGV[6] .. h[1]
+    if h[2] == 'CONFIRMED' then
+      out[i] = confirm(okey, h[1])
+    else
+      out[i] = release(okey, h[1], h[2], h[3])
+    end
   end
+end)
+if #settled > 0 then
+  redis.call('ZREM', KEYS[3], unpack(settled))
+end
+if backToStock > 0 then
+  redis.call('INCRBY', KEYS[1], backToStock)
+end
+for _, counter in ipairs({'held', 'confirmed', 'released', 'expired'}) do
+  if delta[counter] ~= 0 then
+    redis.call('HINCRBY', KEYS[2], counter, delta[counter])
+  end
+end
+if not ok then
+  error(err)
 end
 return cjson.encode(out)

@@ -324,6 +324,26 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
       expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 5, held: 0 });
     });
 
+    it('an error half way through a call (a key of the wrong type) leaves every order before it whole', async () => {
+      const item = 'many4';
+      await seedItem(r, sale, item, 5);
+      await r.set(itemKeys(sale, item).order(`${item}.o2`), 'not a hash');
+      const orders = [0, 1, 2, 3].map((n) => reserveInput(item, n, `u${n}`));
+      await expect(reserveMany(r, sale, item, orders, 60_000)).rejects.toThrow(/WRONGTYPE/);
+      // o0 and o1 hold their units, counted and in the holds set (so the sweeper can expire them); o3 never ran
+      expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 3, held: 2, holds: 2, drift: 0 });
+      expect(await r.hget(itemKeys(sale, item).order(`${item}.o1`), 'status')).toBe('RESERVED');
+      expect(await r.exists(itemKeys(sale, item).order(`${item}.o3`))).toBe(0);
+      // the same for a settle: o0 confirmed and counted, its hold gone, before o2's key fails the call
+      const holds = [`${item}.o0`, `${item}.o2`].map((orderId) => ({
+        orderId,
+        final: 'CONFIRMED' as const,
+        reason: '',
+      }));
+      await expect(settleMany(r, sale, item, holds)).rejects.toThrow(/WRONGTYPE/);
+      expect(await auditItem(r, sale, item)).toMatchObject({ remaining: 3, confirmed: 1, held: 1, holds: 1, drift: 0 });
+    });
+
     it('settles several holds of an item in one call, each exactly once', async () => {
       const item = 'many3';
       await seedItem(r, sale, item, 4);
