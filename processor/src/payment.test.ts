@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chargeWithTimeout, refundWithTimeout, SimulatedPaymentProvider } from './payment.ts';
+import { chargeWithTimeout, draws, refundWithTimeout, SimulatedPaymentProvider } from './payment.ts';
 
 const req = (n: number) => ({ orderId: `i.${n}`, userId: 'u', itemId: 'i', quantity: 1 });
 
@@ -78,5 +78,24 @@ describe('simulated payment provider', () => {
     const slow = new SimulatedPaymentProvider({ ...p.opts, latencyMinMs: 5000, latencyMaxMs: 5000 });
     expect(await refundWithTimeout(slow, req(2), 30)).toMatchObject({ ok: false });
     expect(slow.refunded.has('i.2')).toBe(false);
+  });
+});
+
+describe('draws', () => {
+  it('are uniform enough: each of the three falls in every tenth of [0, 1) about equally often', () => {
+    const n = 20_000;
+    const tenths = [0, 1, 2].map(() => new Array<number>(10).fill(0));
+    for (let i = 0; i < n; i++) {
+      const d = draws('seed', `item${i % 16}.o${i}`);
+      for (const [k, x] of d.entries()) {
+        expect(x).toBeGreaterThanOrEqual(0);
+        expect(x).toBeLessThan(1);
+        tenths[k]![Math.floor(x * 10)]!++;
+      }
+    }
+    for (const t of tenths) for (const c of t) expect(Math.abs(c - n / 10)).toBeLessThan(n / 10 / 5);
+    // the three are not the same number, nor tied to each other
+    const [a, b] = draws('seed', 'item1.o1');
+    expect(a).not.toBe(b);
   });
 });
