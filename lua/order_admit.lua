@@ -2,7 +2,7 @@
 -- check, the per-user limit and the QUEUED order record. Every key carries the item's hash tag {<sale>:<item>}, the
 -- tag the processor's reserve already needs for the order record and the user's units, so this runs on one Redis
 -- Cluster slot. The order record is the idempotency claim: its id is derived from (sale, user, key), so a retry
--- finds it; KEYS[2] holds the answer once Kafka acknowledged (lua/order_answer.lua).
+-- finds it; KEYS[2] holds the answer once Kafka acknowledged (storeOrderAnswer, common/src/order.ts).
 -- KEYS[1] order hash, KEYS[2] stored answer (string '<quantity> <body>'), KEYS[3] user bucket (string
 --         '<tokens> <ms>'), KEYS[4] units the user holds or bought (the processor's counter)
 -- ARGV[1] now ms (the gateway's clock), [2] user id, [3] quantity, [4] correlation id, [5] request id (the key),

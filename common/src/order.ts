@@ -1,7 +1,8 @@
 /** The order contract shared by gateway, processor, operator and CLI. */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { itemIdSchema, saleNameSchema, userIdSchema } from './keys.ts';
+import { itemIdSchema, itemKeys, saleNameSchema, userIdSchema } from './keys.ts';
+import type { RedisClient } from './redis.ts';
 
 export const ORDER_STATUSES = [
   'QUEUED',
@@ -147,3 +148,17 @@ export const ORDER_FIELDS = {
 
 /** How long order records stay readable after a sale (for status lookups and the audit). */
 export const ORDER_RECORD_TTL_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Store the 202 of an order Kafka acknowledged, for replays: `<quantity> <body>` at `itemKeys(sale, item).answer(order
+ * id)`, read by lua/order_admit.lua and by the gateway's sold-out path. Written only after the acknowledgement, so a
+ * retry never replays a 202 for an order that is not in Kafka; a later answer of the same order (a stale claim taken
+ * over and sent again) replaces it: both are true answers. A plain SET (it was a script that did only this SET): in the
+ * item's slot, on the connection the admission used, so a retry after the 202 finds it.
+ */
+export function storeOrderAnswer(
+  r: RedisClient,
+  a: { sale: string; itemId: string; orderId: string; quantity: number; body: string; ttlMs: number },
+): Promise<unknown> {
+  return r.set(itemKeys(a.sale, a.itemId).answer(a.orderId), `${a.quantity} ${a.body}`, 'PX', a.ttlMs);
+}

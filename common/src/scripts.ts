@@ -22,7 +22,6 @@ export const SCRIPTS = {
   inventory_expire: 3,
   inventory_audit: 3,
   order_admit: 4,
-  order_answer: 1,
   order_cancel: 1,
   order_stuck: 1,
   order_refund: 2,

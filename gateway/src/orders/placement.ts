@@ -1,10 +1,10 @@
 /**
  * Order step 4, placement: the admitted order goes to Kafka (`send` resolves only after acks=all); then its 202 is
- * stored for replays (lua/order_answer.lua, one script call not awaited: commands on one connection and one slot run
- * in order, so a retry that arrives after the 202 finds it). When Kafka does not acknowledge, the QUEUED record this
+ * stored for replays (`storeOrderAnswer`: one SET, not awaited: commands on one connection and one slot run in order,
+ * so a retry that arrives after the 202 finds it). When Kafka does not acknowledge, the QUEUED record this
  * request created is deleted (lua/order_cancel.lua) so the client's retry with the same key starts afresh.
  */
-import { callScript, itemKeys, type OrderMessage, type RedisClient } from '@flashsale/common';
+import { callScript, itemKeys, type OrderMessage, type RedisClient, storeOrderAnswer } from '@flashsale/common';
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.ts';
 import { BreakerOpenError } from '../kafka/breaker.ts';
@@ -63,12 +63,14 @@ export class Placement {
 
   /** Store the 202 for replays; not awaited (if it fails, a retry finds the record and is answered from it). */
   storeAnswer(o: OrderRequest, orderId: string, body: string): void {
-    callScript(
-      this.redis,
-      'order_answer',
-      [itemKeys(this.sale, o.itemId).answer(orderId)],
-      [`${o.quantity} ${body}`, this.answerTtlMs],
-    ).catch(() => 0);
+    storeOrderAnswer(this.redis, {
+      sale: this.sale,
+      itemId: o.itemId,
+      orderId,
+      quantity: o.quantity,
+      body,
+      ttlMs: this.answerTtlMs,
+    }).catch(() => 0);
   }
 }
 
