@@ -23,7 +23,7 @@ import {
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireService } from '../../e2e/support/services.ts';
-import { freePort } from '../../e2e/support/wait.ts';
+import { freePort, freePortRun } from '../../e2e/support/wait.ts';
 import { EXIT } from '../src/exit.ts';
 import { exitOf, FLASHSALE, runCli, startCli } from './support.ts';
 
@@ -89,7 +89,7 @@ describe('flashsale up with stock buckets', () => {
   it('seeds the hot item over 4 buckets, starts the sale, and a load run sells it without oversell or loss', async () => {
     const file = join(dir, 'k4.yaml');
     await writeFile(file, manifest(4));
-    const up = await startCli(args(file, await freePort(), await freePort()));
+    const up = await startCli(args(file, await freePortRun(1), await freePort()));
     try {
       expect(up.ready.sale).toBe(sale);
       expect(await bucketCount(r, sale, 'hot')).toBe(4);
@@ -151,7 +151,7 @@ describe('flashsale up with stock buckets', () => {
   it('refuses another stockBuckets for the seeded item with exit code 2, naming item and field', async () => {
     const file = join(dir, 'k2.yaml');
     await writeFile(file, manifest(2));
-    const res = await runCli(FLASHSALE, args(file, await freePort(), await freePort()), { timeoutMs: 30_000 });
+    const res = await runCli(FLASHSALE, args(file, await freePortRun(1), await freePort()), { timeoutMs: 30_000 });
     expect(res.code).toBe(EXIT.usage);
     expect(res.stderr).toMatch(/spec\.items\[hot\]\.stockBuckets: .*seeded over 4 stock bucket\(s\), not 2/);
     // nothing changed

@@ -11,7 +11,7 @@ import { auditSale, createRedis, parseAddrList, type RedisClient, topics } from 
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireService } from '../../e2e/support/services.ts';
-import { freePort } from '../../e2e/support/wait.ts';
+import { freePort, freePortRun } from '../../e2e/support/wait.ts';
 import type { LoadReport } from '../src/load/report.ts';
 import { exitOf, FLASHSALE, runCli, startCli } from './support.ts';
 
@@ -47,8 +47,7 @@ describe('flashsale up + load', () => {
     redis = requireService('redis');
     brokers = requireService('kafka').brokers;
     // two processors listen on metricsPort and metricsPort + 1
-    let metricsPort = await freePort();
-    while (metricsPort >= 65535) metricsPort = await freePort();
+    const metricsPort = await freePortRun(2);
     const dir = await mkdtemp(join(tmpdir(), 'fs-up-'));
     logDir = join(dir, 'logs');
     const file = join(dir, 'sale.yaml');

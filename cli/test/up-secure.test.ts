@@ -15,7 +15,7 @@ import { auditSale, createRedis, parseAddrList, type RedisClient, topics } from 
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireService } from '../../e2e/support/services.ts';
-import { freePort } from '../../e2e/support/wait.ts';
+import { freePort, freePortRun } from '../../e2e/support/wait.ts';
 import { EXIT } from '../src/exit.ts';
 import type { LoadReport } from '../src/load/report.ts';
 import { sessionDir } from '../src/session.ts';
@@ -79,8 +79,7 @@ describe('flashsale up, load, status, dlq over Redis ACL+TLS and Kafka SASL_SSL 
     await writeFile(file, manifest(sale));
     await writeFile(kafkaPasswordFile, `${ks.password}\n`, { mode: 0o600 });
     env = { REDIS_USERNAME: rs.username, REDIS_PASSWORD: rs.password, KAFKA_USERNAME: ks.username };
-    let metricsPort = await freePort();
-    while (metricsPort >= 65535) metricsPort = await freePort();
+    const metricsPort = await freePortRun(2); // processors 0 and 1
     up = await startCli(
       [
         'up',

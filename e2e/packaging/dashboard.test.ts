@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardQueries } from '../../monitoring/dashboard.ts';
 import { requireService } from '../support/services.ts';
-import { eventually, freePort } from '../support/wait.ts';
+import { eventually, freePort, freePortRun } from '../support/wait.ts';
 import { fillVariables, promQuery, ROOT, runOk, startPrometheus } from './support.ts';
 
 const redis = requireService('redis');
@@ -47,7 +47,7 @@ let promUrl = '';
 let gatewayUrl = '';
 
 beforeAll(async () => {
-  const [gatewayPort, processorPort] = [await freePort(), await freePort()];
+  const [gatewayPort, processorPort] = [await freePort(), await freePortRun(1)];
   gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   start(
     process.execPath,

@@ -59,6 +59,36 @@ export async function expectStable(check: () => unknown | Promise<unknown>, ms: 
   }
 }
 
+/** Whether a loopback port can be listened on right now. */
+async function bindable(port: number, host: string): Promise<boolean> {
+  const srv = createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    srv.once('error', () => resolve(false));
+    srv.listen(port, host, () => resolve(true));
+  });
+  if (ok) {
+    srv.close();
+    await once(srv, 'close');
+  }
+  return ok;
+}
+
+/**
+ * `count` consecutive loopback ports nobody listens on right now (`flashsale up --metrics-port P` gives processor i
+ * the port P + i). Taken below the kernel's ephemeral range (32768-60999) and above the harness's fixed ports: a port
+ * from `freePort` is an ephemeral one, and the next one up can be any outgoing connection's local port by the time a
+ * processor listens on it (a CI run's processor-1 failed with EADDRINUSE so).
+ */
+export async function freePortRun(count: number, host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 28_000 + Math.floor(Math.random() * (2_000 - count));
+    let all = true;
+    for (let i = 0; i < count && all; i++) all = await bindable(base + i, host);
+    if (all) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports in 28000-29999 on ${host}`);
+}
+
 /** A loopback port nobody listens on right now. */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   const srv = createServer();
