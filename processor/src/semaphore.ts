@@ -7,33 +7,22 @@ export class Semaphore {
   constructor(n: number) {
     this.free = n;
   }
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    // the common case (a slot free) without an extra await: this runs once per payment
-    if (this.free > 0) {
-      this.free--;
-      return this.runHolding(fn);
-    }
-    return new Promise<void>((r) => this.waiters.push(r)).then(() => this.runHolding(fn));
-  }
-
-  private async runHolding<T>(fn: () => Promise<T>): Promise<T> {
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((r) => this.waiters.push(r));
     try {
       return await fn();
     } finally {
-      this.release();
-    }
-  }
-
-  private release(): void {
-    if (this.head < this.waiters.length) {
-      const next = this.waiters[this.head++]!;
-      if (this.head > 1024 && this.head * 2 > this.waiters.length) {
-        this.waiters = this.waiters.slice(this.head);
-        this.head = 0;
+      if (this.head < this.waiters.length) {
+        const next = this.waiters[this.head++]!;
+        if (this.head > 1024 && this.head * 2 > this.waiters.length) {
+          this.waiters = this.waiters.slice(this.head);
+          this.head = 0;
+        }
+        next();
+      } else {
+        this.free++;
       }
-      next();
-    } else {
-      this.free++;
     }
   }
 }
