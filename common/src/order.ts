@@ -1,5 +1,5 @@
 /** The order contract shared by gateway, processor, operator and CLI. */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { itemIdSchema, itemKeys, saleNameSchema, userIdSchema } from './keys.ts';
 import type { RedisClient } from './redis.ts';
@@ -66,7 +66,8 @@ export const orderIdSchema = z
  * late write of the first attempt are the same order, which the processor's dedupe handles once.
  */
 export function newOrderId(sale: string, itemId: string, userId: string, idempotencyKey: string): string {
-  const digest = createHash('sha256').update(`${sale}\0${userId}\0${idempotencyKey}`).digest('hex').slice(0, 32);
+  // crypto.hash: the same digest as createHash, without a Hash object per order
+  const digest = hash('sha256', `${sale}\0${userId}\0${idempotencyKey}`, 'hex').slice(0, 32);
   return `${itemId}.${digest}`;
 }
 

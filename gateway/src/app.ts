@@ -146,9 +146,9 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
     for (const end of [...ctx.streams]) end();
   });
   // While draining, every answer closes its connection, so keep-alive clients move to another instance.
-  app.addHook('onSend', async (_req, reply, payload) => {
+  app.addHook('onSend', (_req, reply, payload, done) => {
     if (ctx.closing) reply.header('Connection', 'close');
-    return payload;
+    done(null, payload);
   });
 
   let initialized: Promise<void> | undefined;

@@ -517,6 +517,9 @@ describe('single Redis only', () => {
       for (const name of Object.values(GATEWAY_METRICS)) expect(text).toContain(name);
       expect(text).toMatch(/http_requests_total\{method="POST",route="\/v1\/orders",status_code="202"\} \d+/);
       expect(text).toMatch(/gateway_circuit_breaker_state 0/);
+      // the seed's order latency: the order routes only
+      expect(text).toMatch(/gateway_request_duration_seconds_count\{route="\/v1\/orders",status_code="202"\} [1-9]/);
+      expect(text).not.toMatch(/gateway_request_duration_seconds_count\{route="\/metrics"/);
     });
 
     it('counts every order request as received, and body-parser refusals as validation failures', async () => {

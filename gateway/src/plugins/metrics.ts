@@ -1,4 +1,4 @@
-/** HTTP metrics for every route, and GET /metrics. */
+/** HTTP metrics for every route (and the original engine's order latency on the order routes), and GET /metrics. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type GatewayContext, global } from '../context.ts';
 import { routeSchemas } from '../route-schemas.ts';
@@ -9,14 +9,18 @@ type Timed = FastifyRequest & { [START]?: bigint; [ROUTE]?: string };
 
 const routeOf = (req: FastifyRequest) => req.routeOptions.url ?? 'unmatched';
 
+/** The routes that take orders: their latency is also `gateway_request_duration_seconds` (the seed's name). */
+export const ORDER_ROUTES: ReadonlySet<string> = new Set(['/v1/orders', '/buy']);
+
 export const metricsPlugin = (ctx: GatewayContext) =>
   global(async (app: FastifyInstance) => {
     const m = ctx.metrics;
-    app.addHook('onRequest', async (req) => {
+    app.addHook('onRequest', (req, _reply, next) => {
       const r = req as Timed;
       r[START] = process.hrtime.bigint();
       r[ROUTE] = routeOf(req);
       m.httpRequestsInProgress.inc({ method: req.method, route: r[ROUTE] });
+      next();
     });
     const done = (req: FastifyRequest, statusCode: number, size: number) => {
       const r = req as Timed;
@@ -24,15 +28,18 @@ export const metricsPlugin = (ctx: GatewayContext) =>
       const route = r[ROUTE] ?? routeOf(req);
       const seconds = Number(process.hrtime.bigint() - r[START]) / 1e9;
       r[START] = undefined;
-      const labels = { method: req.method, route, status_code: String(statusCode) };
+      const status = String(statusCode);
+      const labels = { method: req.method, route, status_code: status };
       m.httpRequestsInProgress.dec({ method: req.method, route });
       m.httpRequests.inc(labels);
       m.httpRequestDuration.observe(labels, seconds);
       if (size >= 0) m.httpResponseSize.observe(labels, size);
+      if (ORDER_ROUTES.has(route)) m.requestDuration.observe({ route, status_code: status }, seconds);
     };
-    app.addHook('onResponse', async (req, reply) => {
+    app.addHook('onResponse', (req, reply, next) => {
       const len = Number(reply.getHeader('content-length') ?? -1);
       done(req, reply.statusCode, Number.isFinite(len) ? len : -1);
+      next();
     });
     // Hijacked replies (SSE) skip onResponse: their route reports the end of the stream itself.
     ctx.finishHttp = done;

@@ -14,10 +14,10 @@ const results = new WeakMap<FastifyRequest, RateLimitResult>();
 
 export const rateLimitPlugin = (_ctx: GatewayContext) =>
   global(async (app: FastifyInstance) => {
-    app.addHook('onSend', async (req, reply, payload) => {
+    app.addHook('onSend', (req, reply, payload, done) => {
       const r = results.get(req);
-      if (r) for (const [k, v] of Object.entries(rateLimitHeaders(r))) reply.header(k, v);
-      return payload;
+      if (r) reply.headers(rateLimitHeaders(r));
+      done(null, payload);
     });
   });
 
