@@ -34,8 +34,30 @@ function itemTag(sale: string, item: string): string {
   return `${PREFIX}:{${sale}:${item}}`;
 }
 
-/** Keys of one item; all in one slot. */
-export const itemKeys = (sale: string, item: string) => {
+export type ItemKeys = Readonly<ReturnType<typeof buildItemKeys>>;
+const MAX_CACHED_SALES = 64;
+const MAX_CACHED_ITEMS = 10_000;
+const itemKeysCache = new Map<string, Map<string, ItemKeys>>();
+
+/** Keys of one item; all in one slot. Built once per item (the order paths ask for them several times per order). */
+export const itemKeys = (sale: string, item: string): ItemKeys => {
+  let bySale = itemKeysCache.get(sale);
+  if (!bySale) {
+    if (itemKeysCache.size >= MAX_CACHED_SALES) itemKeysCache.clear();
+    bySale = new Map();
+    itemKeysCache.set(sale, bySale);
+  }
+  let k = bySale.get(item);
+  if (!k) {
+    // items are checked against the sale before their keys are asked for, but a bound keeps any caller harmless
+    if (bySale.size >= MAX_CACHED_ITEMS) bySale.clear();
+    k = Object.freeze(buildItemKeys(sale, item));
+    bySale.set(item, k);
+  }
+  return k;
+};
+
+function buildItemKeys(sale: string, item: string) {
   const t = itemTag(sale, item);
   return {
     /** remaining units (integer string) */
@@ -63,7 +85,7 @@ export const itemKeys = (sale: string, item: string) => {
      */
     sweepLease: `${t}:sweep-lease`,
   };
-};
+}
 
 /**
  * Stock bucket `b` of a hot item (common/src/buckets.ts). Bucket 0 is the item's own `stock` key (so K = 1 is the

@@ -101,17 +101,20 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
     const body = JSON.stringify({ order_id: orderId, status, correlation_id: correlationId });
     placement.storeAnswer(o, orderId, body);
     m.ordersSuccessful.inc();
-    req.log.info(
-      {
-        event: 'order_queued',
-        order_id: orderId,
-        user_id: o.userId,
-        item_id: o.itemId,
-        quantity: o.quantity,
-        processing_time_ms: Number(process.hrtime.bigint() - started) / 1e6,
-      },
-      'Order queued successfully',
-    );
+    // the log object is built only when the level writes it (one per order at info)
+    if (ctx.log.isLevelEnabled('info')) {
+      req.log.info(
+        {
+          event: 'order_queued',
+          order_id: orderId,
+          user_id: o.userId,
+          item_id: o.itemId,
+          quantity: o.quantity,
+          processing_time_ms: Number(process.hrtime.bigint() - started) / 1e6,
+        },
+        'Order queued successfully',
+      );
+    }
     return reply
       .code(202)
       .header('Location', `/v1/orders/${orderId}`)
@@ -128,10 +131,12 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
       m.ordersValidationFailed.inc();
       return refuse(e as ApiError);
     }
-    req.log.debug(
-      { event: 'order_received', user_id: o.userId, item_id: o.itemId, quantity: o.quantity },
-      'Order received',
-    );
+    if (ctx.log.isLevelEnabled('debug')) {
+      req.log.debug(
+        { event: 'order_received', user_id: o.userId, item_id: o.itemId, quantity: o.quantity },
+        'Order received',
+      );
+    }
     try {
       return await place(req, reply, o, started);
     } catch (e) {
