@@ -32,6 +32,7 @@ import autocannon from 'autocannon';
 import { Kafka, logLevel } from 'kafkajs';
 import { ThrowawayRedis } from '../e2e/support/throwaway-redis.ts';
 import { commandStats, cpuMs, perOrder } from './scale-out.ts';
+import { orderRequests } from './support/order-requests.ts';
 
 const { values } = parseArgs({
   options: {
@@ -134,28 +135,13 @@ async function measure(
 }
 
 async function load(url: string, seconds: number, label: string, overallRate?: number) {
-  let n = 0;
-  const run = randomUUID().slice(0, 8);
   const result = await autocannon({
     url,
     connections,
     duration: seconds,
     ...(overallRate ? { overallRate } : {}),
-    requests: [
-      {
-        method: 'POST',
-        path: '/v1/orders',
-        setupRequest: (req) => {
-          n += 1;
-          return {
-            ...req,
-            headers: { 'content-type': 'application/json', 'idempotency-key': `${run}-${n}` },
-            // 20,000 users: the per-user bucket (60) never empties
-            body: JSON.stringify({ user_id: `u-${n % USERS}`, item_id: ITEM, quantity: 1 }),
-          };
-        },
-      },
-    ],
+    // 20,000 users: the per-user bucket (60) never empties
+    requests: orderRequests(ITEM, (n) => `u-${n % USERS}`),
   });
   return {
     label,

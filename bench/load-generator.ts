@@ -35,6 +35,7 @@ import type { LoadRecord } from '../cli/src/load/run-load.ts';
 import { startUp } from '../cli/src/up.ts';
 import { freePort } from '../e2e/support/wait.ts';
 import { cpuMs } from './scale-out.ts';
+import { orderRequests } from './support/order-requests.ts';
 
 process.removeAllListeners('warning');
 
@@ -125,32 +126,17 @@ async function generate(runLoad: RunLoad, url: string, workers: number, serverPi
 
 /** autocannon with unique users, keys and client addresses (so no rate limit or idempotency record is shared). */
 async function cannon(url: string, seconds: number, item: string) {
-  let n = 0;
-  const run = randomUUID().slice(0, 8);
   const load0 = load1();
   const cpu0 = process.cpuUsage();
   const r = await autocannon({
     url,
     connections: CONCURRENCY,
     duration: seconds,
-    requests: [
-      {
-        method: 'POST',
-        path: '/v1/orders',
-        setupRequest: (req) => {
-          n += 1;
-          return {
-            ...req,
-            headers: {
-              'content-type': 'application/json',
-              'idempotency-key': `${run}-${n}`,
-              'x-forwarded-for': `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`,
-            },
-            body: JSON.stringify({ user_id: `ac-${run}-${n}`, item_id: item, quantity: 1 }),
-          };
-        },
-      },
-    ],
+    requests: orderRequests(
+      item,
+      (n, run) => `ac-${run}-${n}`,
+      (n) => ({ 'x-forwarded-for': `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` }),
+    ),
   });
   const cpu = process.cpuUsage(cpu0);
   return {
