@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { itemKeys } from '@flashsale/common';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runOk } from '../packaging/support.ts';
-import { BurstLog, burst } from '../support/load.ts';
+import { BurstLog, burst, postOrder } from '../support/load.ts';
 import { eventually } from '../support/services.ts';
 import {
   type AlertState,
@@ -141,6 +141,20 @@ describe("alerts evaluated by the Prometheus Operator's Prometheus on real sales
       60_000,
     );
     await new Promise((r) => setTimeout(r, 2 * metrics.scrapeSeconds * 1000));
+
+    // Buyers who come after the sell-out are refused by the gateway's sold-out fast path: the SOLD_OUT refusals the
+    // failure rules must not count. A crowd whose last orders took the last units leaves none (the gateway queued
+    // every order before the processor sold out: one CI run), so late buyers come until one is refused.
+    const late = new BurstLog();
+    await eventually(
+      'a late buyer refused SOLD_OUT by the gateway',
+      async () => {
+        const body = { user_id: `late-${late.answers.length}`, item_id: 'sneaker-42', quantity: 1 };
+        const a = await postOrder(`http://${gateway}`, body, late);
+        return a.status === 409 && a.code === 'SOLD_OUT';
+      },
+      60_000,
+    );
 
     // what the rules read is there: refusals (sold out, limits, rate limits) and declined payments in the DLQ
     const sel = `namespace="${c.ns}",sale="${NORMAL}"`;
