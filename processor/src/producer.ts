@@ -52,7 +52,10 @@ export class DlqProducer implements DlqSink {
     const groups = new Map<number | string, OutRecord[]>();
     records.forEach((r, i) => {
       const k = r.partition ?? `single-${i}`;
-      groups.set(k, [...(groups.get(k) ?? []), r]);
+      const group = groups.get(k);
+      // appended in place: copying the group for each record made a batch of n letters cost n^2 / 2 copies
+      if (group) group.push(r);
+      else groups.set(k, [r]);
     });
     await Promise.all(
       [...groups.values()].map((rs) =>
