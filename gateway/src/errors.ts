@@ -2,7 +2,6 @@
 import { API_ERRORS, type ApiErrorBody, type ApiErrorCode } from '@flashsale/common';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import type { ZodError } from 'zod';
 
 export class ApiError extends Error {
   readonly code: ApiErrorCode;
@@ -21,16 +20,6 @@ export class ApiError extends Error {
     this.errors = opts.errors;
     this.headers = opts.headers ?? {};
   }
-}
-
-export function zodFieldErrors(err: ZodError, prefix = ''): { path: string; message: string }[] {
-  return err.issues.slice(0, 20).map((i) => {
-    const path = [prefix, ...i.path.map(String)].filter(Boolean).join('.');
-    if (i.code === 'unrecognized_keys') {
-      return { path: path || '(body)', message: `unknown field(s): ${i.keys.slice(0, 5).join(', ')}` };
-    }
-    return { path: path || '(body)', message: i.message };
-  });
 }
 
 export function errorBody(req: FastifyRequest, err: ApiError): ApiErrorBody {

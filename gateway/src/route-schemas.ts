@@ -23,6 +23,9 @@ import {
   saleView,
 } from './schemas.ts';
 
+/** The paths of the order routes: the API's and the original engine's (plugins/orders.ts, plugins/metrics.ts). */
+export const ORDER_ROUTES = { createOrder: '/v1/orders', buy: '/buy' } as const;
+
 type Code = keyof typeof API_ERRORS;
 const codesOf = (status: number) =>
   (Object.entries(API_ERRORS) as [Code, number][]).filter(([, s]) => s === status).map(([c]) => c);

@@ -1,7 +1,7 @@
 /** HTTP metrics for every route (and the original engine's order latency on the order routes), and GET /metrics. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type GatewayContext, global } from '../context.ts';
-import { routeSchemas } from '../route-schemas.ts';
+import { ORDER_ROUTES, routeSchemas } from '../route-schemas.ts';
 
 const START = Symbol('start');
 const ROUTE = Symbol('route');
@@ -9,8 +9,8 @@ type Timed = FastifyRequest & { [START]?: bigint; [ROUTE]?: string };
 
 const routeOf = (req: FastifyRequest) => req.routeOptions.url ?? 'unmatched';
 
-/** The routes that take orders: their latency is also `gateway_request_duration_seconds` (the seed's name). */
-export const ORDER_ROUTES: ReadonlySet<string> = new Set(['/v1/orders', '/buy']);
+/** The order routes' latency is also `gateway_request_duration_seconds` (the seed's name). */
+const ORDER_ROUTE_SET: ReadonlySet<string> = new Set(Object.values(ORDER_ROUTES));
 
 export const metricsPlugin = (ctx: GatewayContext) =>
   global(async (app: FastifyInstance) => {
@@ -34,7 +34,7 @@ export const metricsPlugin = (ctx: GatewayContext) =>
       m.httpRequests.inc(labels);
       m.httpRequestDuration.observe(labels, seconds);
       if (size >= 0) m.httpResponseSize.observe(labels, size);
-      if (ORDER_ROUTES.has(route)) m.requestDuration.observe({ route, status_code: status }, seconds);
+      if (ORDER_ROUTE_SET.has(route)) m.requestDuration.observe({ route, status_code: status }, seconds);
     };
     app.addHook('onResponse', (req, reply, next) => {
       const len = Number(reply.getHeader('content-length') ?? -1);

@@ -18,7 +18,7 @@ import { Admission } from '../orders/admission.ts';
 import { checkLocally, limitExceeded } from '../orders/local-checks.ts';
 import { type OrderRequest, parseOrder } from '../orders/parse.ts';
 import { brokerUnavailable, Placement } from '../orders/placement.ts';
-import { identityRouteSchemas } from '../route-schemas.ts';
+import { identityRouteSchemas, ORDER_ROUTES } from '../route-schemas.ts';
 import { handleError } from './core.ts';
 import { authenticate } from './identity.ts';
 import { applyRateLimit, localIpRateLimit } from './rate-limit.ts';
@@ -190,6 +190,6 @@ export const ordersPlugin = (ctx: GatewayContext) => async (app: FastifyInstance
   };
   // the schemas validate the body and the headers before the handler (route-schemas.ts, the OpenAPI document's source)
   const schemas = identityRouteSchemas(config.identity);
-  app.post('/v1/orders', { ...opts, schema: schemas.createOrder }, handle);
-  app.post('/buy', { ...opts, schema: schemas.buy }, handle);
+  app.post(ORDER_ROUTES.createOrder, { ...opts, schema: schemas.createOrder }, handle);
+  app.post(ORDER_ROUTES.buy, { ...opts, schema: schemas.buy }, handle);
 };
