@@ -5,6 +5,10 @@
  * and settles whole batches per script call, so the ceiling bounds Redis's share, not the processor's.
  *
  *   node bench/processor.ts [--orders 30000] [--items 16] [--partitions 6] [--latency-max 1ms] [--failure 0.1]
+ *                           [--timeout-share 0] [--timeout 200ms]
+ *
+ * Payments answer within the latency range; `--failure` of them fail, declined at once, or, for `--timeout-share` of
+ * the failures, hanging until the processor's payment timeout (`--timeout`): then not every payment is 0-1 ms.
  *   REDIS_ADDR / KAFKA_ADDR default to the harness's ports (make services-up).
  */
 import { spawn } from 'node:child_process';
@@ -38,6 +42,8 @@ const { values } = parseArgs({
     'latency-min': { type: 'string', default: '0ms' },
     'latency-max': { type: 'string', default: '1ms' },
     failure: { type: 'string', default: '0.1' },
+    'timeout-share': { type: 'string', default: '0' },
+    timeout: { type: 'string', default: '200ms' },
     'ceiling-ops': { type: 'string', default: '50000' },
     window: { type: 'string', default: '1000' },
   },
@@ -111,7 +117,8 @@ async function main() {
       PAYMENT_LATENCY_MIN: values['latency-min'],
       PAYMENT_LATENCY_MAX: values['latency-max'],
       PAYMENT_FAILURE_RATE: values.failure,
-      PAYMENT_TIMEOUT: '200ms',
+      PAYMENT_TIMEOUT_SHARE: values['timeout-share'],
+      PAYMENT_TIMEOUT: values.timeout,
       PAYMENT_CONCURRENCY: '1024',
       PARTITIONS_CONCURRENCY: String(PARTITIONS),
       ENSURE_TOPICS: 'false',
@@ -172,7 +179,13 @@ async function main() {
     orders: ORDERS,
     items: ITEMS,
     partitions: PARTITIONS,
-    payment: { latency: `${values['latency-min']}..${values['latency-max']}`, failureRate: Number(values.failure) },
+    payment: {
+      latency: `${values['latency-min']}..${values['latency-max']}`,
+      failureRate: Number(values.failure),
+      /** share of the failures that hang until the payment timeout instead of declining at once */
+      timeoutShare: Number(values['timeout-share']),
+      timeout: values.timeout,
+    },
     processedPerSecond: Math.round(rate),
     processedPerSecondIncludingStartup: Math.round(withStart),
     /** the processor's own CPU (all its threads) per order between the first and the last effect: steadier than

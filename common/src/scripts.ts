@@ -24,6 +24,8 @@ export const SCRIPTS = {
   order_admit: 4,
   order_cancel: 1,
   order_stuck: 1,
+  /** N order hashes of one item: the QUEUED ones sent before a time (lua/order_stuck_find.lua) */
+  order_stuck_find: 1,
   order_refund: 2,
   rate_limit: 1,
   inventory_bucket_claim: 3,

@@ -64,22 +64,45 @@ export interface StuckSweepDeps {
 
 const orderIdOfKey = (key: string) => key.slice(key.lastIndexOf(':order:') + ':order:'.length);
 
-/** Every QUEUED order of the sale last sent before `before` (ms), read page by page over the masters. */
+/** Order hashes per call of the find script at most: bounds how long one call holds Redis. */
+const FIND_CHUNK = 1000;
+
+/**
+ * Every QUEUED order of the sale last sent before `before` (ms), read page by page over the masters. The statuses
+ * are read in Redis (lua/order_stuck_find.lua, one call per item and chunk of a page): nearly every order is final, and
+ * one reply per order made a sweep over a big sale a real share of the processor's CPU.
+ */
 async function findStuck(redis: RedisClient, sale: string, before: number): Promise<Stuck[]> {
   const out: Stuck[] = [];
-  await scanPages(redis, orderKeyGlob(sale), async (node, keys) => {
-    const p = node.pipeline();
-    for (const k of keys) p.hmget(k, ...FIELDS);
-    const rows = (await p.exec()) ?? [];
-    keys.forEach((key, i) => {
-      const [err, values] = rows[i] ?? [];
-      if (err || !Array.isArray(values) || values[0] !== 'QUEUED') return;
-      const fields = Object.fromEntries(FIELDS.map((f, j) => [f, values[j] ?? null])) as Stuck['fields'];
-      const sent = Math.max(Number(fields.updated_at) || 0, Number(fields.republished_at) || 0);
-      if (sent === 0 || sent >= before) return;
-      const orderId = orderIdOfKey(key);
-      out.push({ key, orderId, itemId: itemOfOrderId(orderId), fields, republished: Number(fields.republished) || 0 });
-    });
+  await scanPages(redis, orderKeyGlob(sale), async (_node, keys) => {
+    const byItem = new Map<string, string[]>();
+    for (const k of keys) {
+      const tag = k.slice(0, k.indexOf('}'));
+      const list = byItem.get(tag);
+      if (list) list.push(k);
+      else byItem.set(tag, [k]);
+    }
+    for (const list of byItem.values()) {
+      for (let i = 0; i < list.length; i += FIND_CHUNK) {
+        const chunk = list.slice(i, i + FIND_CHUNK);
+        const flat = (await callScript(redis, 'order_stuck_find', [chunk[0]!], [before, ...chunk])) as (
+          | string
+          | null
+        )[];
+        for (let j = 0; j < flat.length; j += FIELDS.length + 1) {
+          const key = flat[j]!;
+          const fields = Object.fromEntries(FIELDS.map((f, n) => [f, flat[j + 1 + n] ?? null])) as Stuck['fields'];
+          const orderId = orderIdOfKey(key);
+          out.push({
+            key,
+            orderId,
+            itemId: itemOfOrderId(orderId),
+            fields,
+            republished: Number(fields.republished) || 0,
+          });
+        }
+      }
+    }
   });
   return out;
 }

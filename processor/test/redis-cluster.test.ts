@@ -4,10 +4,12 @@
  */
 import {
   auditItem,
+  callScript,
   confirm,
   createRedis,
   expireHolds,
   itemKeys,
+  newOrderId,
   type RedisClient,
   release,
   reserve,
@@ -15,6 +17,7 @@ import {
 } from '@flashsale/common';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../e2e/support/wait.ts';
 import { loadConfig } from '../src/config.ts';
 import { type ProcessorHandle, startProcessor } from '../src/processor.ts';
 import { checkConservation, makeOrders, processorEnv, produce, services, uniqueSale, waitAllFinal } from './support.ts';
@@ -96,4 +99,52 @@ describe('inventory scripts on Redis Cluster', () => {
     expect(audits.reduce((n, a) => n + a.confirmed, 0)).toBe(confirmed);
     expect(confirmed).toBeLessThanOrEqual(40);
   });
+
+  it('the stuck-order sweeper finds QUEUED orders on every master, and only the old ones', async () => {
+    const sale = uniqueSale('clstuck');
+    const items = Array.from({ length: 8 }, (_, i) => `item${i}`);
+    const at = (item: string, user: string, t: number) =>
+      callScript(c, 'order_admit', admitKeys(sale, item, user), admitArgs(user, t));
+    const lost: [string, string][] = [];
+    for (const item of items) {
+      await seedItem(c, sale, item, 10);
+      for (const n of [0, 1]) {
+        await at(item, `u${n}`, Date.now() - 60_000);
+        lost.push([item, newOrderId(sale, item, `u${n}`, `key-u${n}`)]);
+      }
+      await at(item, 'recent', Date.now()); // inside STUCK_ORDER_AFTER: left alone
+    }
+    await p?.stop();
+    p = await startProcessor(
+      loadConfig(
+        processorEnv(sale, {
+          REDIS_MODE: 'cluster',
+          REDIS_ADDR: addrs,
+          STUCK_ORDER_AFTER: '20s',
+          STUCK_SWEEP_INTERVAL: '300ms',
+          STUCK_REPUBLISH_ATTEMPTS: '0',
+        }),
+      ),
+      { defaultMetrics: false },
+    );
+    for (const [item, id] of lost) {
+      await eventually(
+        `${id} finalized`,
+        async () => (await c.hget(itemKeys(sale, item).order(id), 'status')) === 'REJECTED',
+      );
+    }
+    for (const item of items) {
+      const recent = newOrderId(sale, item, 'recent', 'key-recent');
+      expect(await c.hmget(itemKeys(sale, item).order(recent), 'status', 'reason')).toEqual(['QUEUED', null]);
+    }
+    const [first] = lost[0]!;
+    expect(await c.hmget(itemKeys(sale, first).order(lost[0]![1]), 'reason')).toEqual(['not_processed']);
+  });
 });
+
+const admitKeys = (sale: string, item: string, user: string) => {
+  const k = itemKeys(sale, item);
+  const id = newOrderId(sale, item, user, `key-${user}`);
+  return [k.order(id), k.answer(id), k.userBucket(user), k.user(user)];
+};
+const admitArgs = (user: string, at: number) => [at, user, 1, `corr-${user}`, `key-${user}`, 0, 0, 0, 30_000, 600, 0];
