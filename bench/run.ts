@@ -297,7 +297,8 @@ export function rows(r: Record<string, { ok: boolean; result: J | null; error?: 
       p.result,
       'processor orders/s (1 process, payment latency 0-1 ms, 10 % declined)',
       '>= 0.85 (issue 17) and >= 20,000/s',
-      (ratio, rate) => yes(ratio >= 0.85 && rate >= 20_000),
+      // the absolute target comes from the first benchmark issue; this machine's own EVALSHA ceiling is below it
+      (ratio, rate) => `ratio ${yes(ratio >= 0.85)}; 20,000/s ${yes(rate >= 20_000)}`,
     );
   } else missing('processor benchmark', p ? `failed: ${p.error}` : 'not run');
   const ph = r.processorHanging;
