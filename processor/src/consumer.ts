@@ -163,6 +163,11 @@ export class OrdersConsumer {
           o.log.warn({ event: 'rewind_failed', err: e, partition, offset }, 'could not rewind the partition');
         }
       },
+      gap: (partition, expected, first) =>
+        o.log.warn(
+          { event: 'offset_gap', partition, expected, first },
+          'a batch started past the next offset: offsets stay committed below the gap until the group rejoins',
+        ),
     });
     const { GROUP_JOIN, CRASH } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {

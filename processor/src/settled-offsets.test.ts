@@ -17,6 +17,7 @@ const tick = () => new Promise((r) => setImmediate(r));
 function tracker() {
   const commits: PartitionOffset[][] = [];
   const rewinds: [number, string][] = [];
+  const gaps: [number, string, string][] = [];
   let gate: Promise<void> = Promise.resolve();
   const o = new SettledOffsets({
     commit: async (offsets) => {
@@ -24,11 +25,13 @@ function tracker() {
       await gate;
     },
     rewind: (partition, offset) => rewinds.push([partition, offset]),
+    gap: (partition, expected, first) => gaps.push([partition, expected, first]),
   });
   return {
     o,
     commits,
     rewinds,
+    gaps,
     hold(p: Promise<void>) {
       gate = p;
     },
@@ -108,11 +111,12 @@ describe('SettledOffsets', () => {
     expect(commits.at(-1)).toEqual([{ partition: 0, offset: '30' }]);
   });
 
-  it('never commits past a gap in the offsets', async () => {
-    const { o, commits } = tracker();
+  it('never commits past a gap in the offsets, and says so', async () => {
+    const { o, commits, gaps } = tracker();
     const [a, b] = [settle(), settle()];
     o.add(0, '0', '9', a.promise, o.generation);
     o.add(0, '15', '19', b.promise, o.generation);
+    expect(gaps).toEqual([[0, '10', '15']]);
     a.resolve();
     b.resolve();
     await tick();

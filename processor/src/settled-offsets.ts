@@ -22,6 +22,8 @@ export interface SettledOffsetsOptions {
    * which the redelivered orders' dedupe markers make safe
    */
   rewind(partition: number, offset: string, error: unknown): void;
+  /** a batch started above the partition's next offset: nothing is committed past `expected` until a rejoin */
+  gap(partition: number, expected: string, first: string): void;
 }
 
 interface Batch {
@@ -75,7 +77,7 @@ export class SettledOffsets {
       if (!p || b.first < expected) {
         p = { batches: [], next: Math.min(b.first, p?.next ?? b.first), dirty: false };
         this.partitions.set(partition, p);
-      }
+      } else if (b.first > expected) this.o.gap(partition, String(expected), first);
       p.batches.push(b);
       owner = p;
     }
