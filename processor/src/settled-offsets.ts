@@ -152,16 +152,13 @@ export class SettledOffsets {
       this.checkIdle();
       return;
     }
-    this.committing = this.o.commit(offsets).then(
-      () => {
+    // a failed commit is not retried on its own: the next settled batch carries a later offset of the partition
+    this.committing = this.o
+      .commit(offsets)
+      .catch(() => {})
+      .then(() => {
         this.committing = undefined;
         this.flush();
-      },
-      () => {
-        // the commit is not retried on its own: the next settled batch carries a later offset of the partition
-        this.committing = undefined;
-        this.flush();
-      },
-    );
+      });
   }
 }
