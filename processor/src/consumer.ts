@@ -2,13 +2,11 @@
  * The processor's only Kafka consumer module: the orders consumer group, the DLQ observer (each dead letter's
  * timestamp and reason, for the DLQ gauges by reason) and the admin reads of real offsets (lag, DLQ size).
  *
- * Offsets: eachBatch with autoCommit off. A batch (one partition) is handed to the handler; once its reserves have
- * answered, its last offset is resolved so kafkajs fetches the partition's next batch, while the batch's payments,
- * confirms and dead letters finish behind it. Its offsets are committed only when it and every earlier batch of the
- * partition have settled (./settled-offsets.ts). eachBatch rather than eachMessage so one partition's reserves can
- * be pipelined to Redis in order and its payments run concurrently. A crash before the commit redelivers what was not
- * committed, which the dedupe marker makes harmless (a redelivered order still RESERVED is settled again: the charge
- * is idempotent per order id, the confirm a compare-and-set).
+ * Offsets: eachBatch with autoCommit off. A batch (one partition) is handed to the handler, which returns only
+ * when every effect is durable (Lua scripts answered, dead letters acknowledged); then the last offset is
+ * resolved and committed explicitly. eachBatch rather than eachMessage so one partition's reserves can be
+ * pipelined to Redis in order and its payments run concurrently. A crash before the commit redelivers the
+ * batch, which the dedupe marker makes harmless.
  */
 import {
   DLQ_HEADERS,
@@ -29,7 +27,6 @@ import {
 } from '@flashsale/common';
 import type { Admin, Consumer, Kafka as KafkaClient, KafkaMessage } from 'kafkajs';
 import kafkajs from 'kafkajs';
-import { type PartitionOffset, SettledOffsets } from './settled-offsets.ts';
 
 // kafkajs is CommonJS; its spread exports are invisible to ESM named imports
 const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
@@ -45,13 +42,7 @@ export interface InMessage {
   timestamp: number;
 }
 
-/** A batch in the handler: `reserved` when its holds are taken and answered, `settled` when every effect is durable. */
-export interface BatchRun {
-  reserved: Promise<void>;
-  settled: Promise<void>;
-}
-
-export type BatchHandler = (messages: InMessage[]) => BatchRun;
+export type BatchHandler = (messages: InMessage[]) => Promise<void>;
 
 /** A fetched message; its headers become strings on first use (only a dead letter or a poison message reads them). */
 class FetchedMessage implements InMessage {
@@ -127,9 +118,6 @@ export class OrdersConsumer {
   private readonly t: { orders: string; dlq: string };
   /** per DLQ partition: the dead letters observed, in offset order */
   private readonly dlqSeen = new Map<number, SeenDeadLetter[]>();
-  private readonly offsetsBehind: SettledOffsets;
-  /** eachBatch calls running now (stop() waits for them before draining the settles) */
-  private handing = 0;
   private joined = false;
   private crashed: Error | undefined;
 
@@ -152,28 +140,9 @@ export class OrdersConsumer {
       maxWaitTimeInMs: 1000,
     });
     this.admin = kafka.admin();
-    this.offsetsBehind = new SettledOffsets({
-      commit: (offsets) => this.commit(offsets),
-      rewind: (partition, offset, err) => {
-        o.log.warn({ event: 'batch_rewound', err, partition, offset }, 'a batch did not settle: reading it again');
-        try {
-          this.consumer.seek({ topic: this.t.orders, partition, offset });
-        } catch (e) {
-          // not running any more: the next owner reads from the committed offset, which is below this batch
-          o.log.warn({ event: 'rewind_failed', err: e, partition, offset }, 'could not rewind the partition');
-        }
-      },
-      gap: (partition, expected, first) =>
-        o.log.warn(
-          { event: 'offset_gap', partition, expected, first },
-          'a batch started past the next offset: offsets stay committed below the gap until the group rejoins',
-        ),
-    });
     const { GROUP_JOIN, CRASH } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
-      // kafkajs reads every assigned partition from its committed offset again
-      this.offsetsBehind.reset();
       // kafkajs restarted the consumer after a retriable crash and it is back in the group: healthy again
       this.crashed = undefined;
       o.log.info({ event: 'group_joined', assignment: e.payload.memberAssignment }, 'joined the processor group');
@@ -215,47 +184,32 @@ export class OrdersConsumer {
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.o.partitionsConcurrency,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isStale }) => {
-        const first = batch.messages[0];
         const last = batch.messages[batch.messages.length - 1];
-        if (!first || !last || isStale()) return;
-        this.handing++;
+        if (!last || isStale()) return;
         const hb = setInterval(
           () => heartbeat().catch(() => {}),
           Math.max(500, Math.floor(this.o.sessionTimeoutMs / 10)),
         );
         try {
-          const gen = this.offsetsBehind.generation;
-          const run = handle(batch.messages.map((m) => new FetchedMessage(batch.topic, batch.partition, m)));
-          try {
-            await run.reserved;
-          } catch (e) {
-            run.settled.catch(() => {}); // the same error, thrown here: kafkajs restarts from the committed offsets
-            throw e;
-          }
-          // an earlier batch that failed to settle rewound the partition: this one is read again too
-          if (isStale()) {
-            run.settled.catch(() => {});
-            return;
-          }
-          this.offsetsBehind.add(batch.partition, first.offset, last.offset, run.settled, gen);
-          resolveOffset(last.offset);
+          await handle(batch.messages.map((m) => new FetchedMessage(batch.topic, batch.partition, m)));
         } finally {
           clearInterval(hb);
-          this.handing--;
+        }
+        // Effects are durable: now (and only now) move the position and commit it.
+        resolveOffset(last.offset);
+        if (isStale()) return; // revoked meanwhile: the new owner redelivers, the dedupe marker absorbs it
+        const offset = String(Number(last.offset) + 1);
+        try {
+          await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset }]);
+        } catch (e) {
+          this.o.log.warn(
+            { event: 'commit_failed', err: e, partition: batch.partition, offset },
+            'offset commit failed',
+          );
         }
       },
     });
     await this.startObserver();
-  }
-
-  /** Commit settled offsets; a failure is logged, and the next settled batch of the partition commits past it. */
-  private async commit(offsets: PartitionOffset[]): Promise<void> {
-    const topic = this.t.orders;
-    try {
-      await this.consumer.commitOffsets(offsets.map((p) => ({ topic, ...p })));
-    } catch (e) {
-      this.o.log.warn({ event: 'commit_failed', err: e, offsets }, 'offset commit failed');
-    }
   }
 
   private async startObserver(): Promise<void> {
@@ -310,14 +264,7 @@ export class OrdersConsumer {
   }
 
   async stop(): Promise<void> {
-    // no new batch; the ones handed in settle and commit while this member still owns their partitions
-    try {
-      this.consumer.pause([{ topic: this.t.orders }]);
-    } catch {
-      // never started: nothing was handed in
-    }
-    while (this.handing > 0) await new Promise((r) => setTimeout(r, 10));
-    await this.offsetsBehind.drain();
+    // disconnect waits for the batch in flight (which commits) before leaving the group
     await this.consumer.disconnect().catch((e) => this.o.log.warn({ err: e }, 'consumer disconnect'));
     await this.observer.disconnect().catch(() => {});
     const observerGroup = `${processorGroupId(this.o.sale)}.dlq-observer.${this.o.instanceId}`;

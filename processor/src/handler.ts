@@ -9,12 +9,9 @@
  *    of an item that settle together in one call (settle-batch.ts); a payment after the hold expired is refunded
  *    (refund.ts);
  * 4. answer: the reserves that took no hold now (refusals, replays of final orders);
- * 5. dead letters: written and acknowledged.
- *
- * A batch answers twice: `reserved` after stages 1, 2 and 4 (the consumer then fetches the partition's next batch, so
- * the next reserves keep the partition's order), `settled` after 3 and 5 (only then are its offsets committed).
+ * 5. dead letters: written and acknowledged; only then does the caller commit the offsets.
  */
-import type { BatchRun, InMessage } from './consumer.ts';
+import type { InMessage } from './consumer.ts';
 import { answerReserves } from './order/answer.ts';
 import { type HandlerDeps, orderContext } from './order/context.ts';
 import { sendDeadLetters } from './order/dead-letters.ts';
@@ -28,20 +25,13 @@ export { buildDlqRecord } from './order/dead-letters.ts';
 export function createHandler(deps: HandlerDeps) {
   const ctx = orderContext(deps);
   const reserve = createReserve(ctx);
-  return function handleBatch(messages: InMessage[]): BatchRun {
+  return async function handleBatch(messages: InMessage[]): Promise<void> {
     const work = decode(ctx, messages);
     const valid = work.filter((w) => w.order);
     const settlements = new Settlements(ctx);
-    const reserved = (async () => {
-      await reserve(valid, settlements.start);
-      await answerReserves(ctx, valid, settlements.start);
-      // the next batch's holds would only wait for a payment slot (and their hold TTL would run meanwhile)
-      await ctx.paymentSlots.queueAtMost(ctx.config.payment.concurrency);
-    })();
-    const settled = reserved.then(async () => {
-      await settlements.done();
-      await sendDeadLetters(ctx, work);
-    });
-    return { reserved, settled };
+    await reserve(valid, settlements.start);
+    await answerReserves(ctx, valid, settlements.start);
+    await settlements.done();
+    await sendDeadLetters(ctx, work);
   };
 }

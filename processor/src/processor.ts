@@ -24,7 +24,7 @@ export interface ProcessorHandle {
    * their intervals)
    */
   refresh(): Promise<void>;
-  /** stop fetching, let the batches reserved so far settle, commit, close everything */
+  /** stop fetching, finish the batch in flight, commit, close everything */
   stop(): Promise<void>;
 }
 
@@ -157,9 +157,9 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
   const stop = () => {
     stopping ??= (async () => {
       draining = true;
-      log.info({ event: 'processor_draining' }, 'Stopping: settling the batches in flight');
-      // housekeeping first (it uses the admin client the consumer closes), then the consumer: it stops fetching and
-      // waits for the batches in flight to settle (they still have Redis and the DLQ producer) and commit
+      log.info({ event: 'processor_draining' }, 'Stopping: finishing the batch in flight');
+      // housekeeping first (it uses the admin client the consumer closes), then the consumer: its disconnect
+      // waits for the batch in flight, which still has Redis and the DLQ producer, and commits it
       await Promise.all(stoppers.map((s) => s()));
       await consumer.stop();
       await dlq.disconnect().catch(() => {});
