@@ -3,6 +3,7 @@ import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { itemIdSchema, itemKeys, saleNameSchema, userIdSchema } from './keys.ts';
 import type { RedisClient } from './redis.ts';
+import { callScript } from './scripts.ts';
 
 export const ORDER_STATUSES = [
   'QUEUED',
@@ -150,16 +151,29 @@ export const ORDER_FIELDS = {
 /** How long order records stay readable after a sale (for status lookups and the audit). */
 export const ORDER_RECORD_TTL_SECONDS = 7 * 24 * 3600;
 
+/** The stored 202 of one order: its quantity (a retry with another one is a mismatch) and its body. */
+export interface OrderAnswer {
+  orderId: string;
+  quantity: number;
+  body: string;
+}
+
 /**
- * Store the 202 of an order Kafka acknowledged, for replays: `<quantity> <body>` at `itemKeys(sale, item).answer(order
- * id)`, read by lua/order_admit.lua and by the gateway's sold-out path. Written only after the acknowledgement, so a
- * retry never replays a 202 for an order that is not in Kafka; a later answer of the same order (a stale claim taken
- * over and sent again) replaces it: both are true answers. A plain SET (it was a script that did only this SET): in the
- * item's slot, on the connection the admission used, so a retry after the 202 finds it.
+ * Store the 202s of orders of one item that Kafka acknowledged, for replays: `<quantity> <body>` at
+ * `itemKeys(sale, item).answer(order id)`, read by lua/order_admit.lua and by the gateway's sold-out path. Written only
+ * after the acknowledgement, so a retry never replays a 202 for an order that is not in Kafka; a later answer of the
+ * same order (a stale claim taken over and sent again) replaces it: both are true answers. One script call
+ * (lua/order_answers_store.lua) in the item's slot, on the connection the admission used, so a retry after the 202
+ * finds it.
  */
-export function storeOrderAnswer(
+export function storeOrderAnswers(
   r: RedisClient,
-  a: { sale: string; itemId: string; orderId: string; quantity: number; body: string; ttlMs: number },
+  a: { sale: string; itemId: string; ttlMs: number; answers: readonly OrderAnswer[] },
 ): Promise<unknown> {
-  return r.set(itemKeys(a.sale, a.itemId).answer(a.orderId), `${a.quantity} ${a.body}`, 'PX', a.ttlMs);
+  const keys = itemKeys(a.sale, a.itemId);
+  const first = a.answers[0];
+  if (!first) return Promise.resolve(0);
+  const args: (string | number)[] = [a.ttlMs];
+  for (const x of a.answers) args.push(keys.answer(x.orderId), `${x.quantity} ${x.body}`);
+  return callScript(r, 'order_answers_store', [keys.answer(first.orderId)], args);
 }

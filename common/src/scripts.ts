@@ -22,6 +22,8 @@ export const SCRIPTS = {
   inventory_expire: 3,
   inventory_audit: 3,
   order_admit: 4,
+  /** the stored 202s of N orders of one item (lua/order_answers_store.lua) */
+  order_answers_store: 1,
   order_cancel: 1,
   order_stuck: 1,
   /** N order hashes of one item: the QUEUED ones sent before a time (lua/order_stuck_find.lua) */

@@ -109,6 +109,29 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
       );
     });
 
+    it('stores the answers of orders acknowledged together, per item, before any retry that follows the 202s', async () => {
+      const bodies = Array.from({ length: 12 }, (_, i) => ({
+        user_id: `u-batch-${i}`,
+        item_id: i % 3 === 0 ? 'plum' : 'apple',
+        quantity: 1,
+      }));
+      const first = await Promise.all(bodies.map((b, i) => order(b, `k-batch-${i}`)));
+      expect(first.map((r) => r.statusCode)).toEqual(bodies.map(() => 202));
+      // retried at once: each answer was written ahead of the retry's admission on the item's connection
+      const again = await Promise.all(bodies.map((b, i) => order(b, `k-batch-${i}`)));
+      for (const [i, r] of again.entries()) {
+        expect(r.statusCode).toBe(202);
+        expect(r.headers['idempotent-replayed']).toBe('true');
+        expect(r.body).toBe(first[i]?.body);
+      }
+      for (const [i, r] of first.entries()) {
+        const { order_id } = JSON.parse(r.body) as { order_id: string };
+        const key = itemKeys(sale, bodies[i]?.item_id as string).answer(order_id);
+        expect(await redis.get(key)).toBe(`1 ${r.body}`);
+        expect(await redis.pttl(key)).toBeGreaterThan(0);
+      }
+    });
+
     it('answers 409 DUPLICATE_IN_FLIGHT while the first request with the key is still pending', async () => {
       // another gateway's claim that has no answer yet: the QUEUED record its admission created a moment ago
       const admission = new Admission(redis, { sale, userPolicy: null, pendingTtlMs: 60_000 });

@@ -1,6 +1,6 @@
 /**
  * Accepted orders whose Kafka message never reached a processor (processor/src/stuck-orders.ts), on real Redis and
- * Kafka: orders admitted as the gateway admits them (lua/order_admit.lua, then the stored 202 of storeOrderAnswer)
+ * Kafka: orders admitted as the gateway admits them (lua/order_admit.lua, then the stored 202 of storeOrderAnswers)
  * whose message is never produced. The processor's housekeeping sends them again and they are processed to a final
  * status; with no re-send allowed they are finalized REJECTED (reason not_processed) once the group has no lag. An
  * order admitted and sent normally, and one still inside STUCK_ORDER_AFTER, are left alone.
@@ -14,7 +14,7 @@ import {
   ORDER_RECORD_TTL_SECONDS,
   type RedisClient,
   seedItem,
-  storeOrderAnswer,
+  storeOrderAnswers,
 } from '@flashsale/common';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, expectStable } from '../../e2e/support/wait.ts';
@@ -44,7 +44,7 @@ async function admitted(sale: string, item: string, user: string, at: number): P
   )) as string[];
   expect(out[0]).toBe('new');
   const body = JSON.stringify({ order_id: id, status: 'QUEUED', correlation_id: `corr-${user}` });
-  await storeOrderAnswer(r, { sale, itemId: item, orderId: id, quantity: 1, body, ttlMs: 60_000 });
+  await storeOrderAnswers(r, { sale, itemId: item, ttlMs: 60_000, answers: [{ orderId: id, quantity: 1, body }] });
   return id;
 }
 

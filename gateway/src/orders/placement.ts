@@ -1,28 +1,30 @@
 /**
  * Order step 4, placement: the admitted order goes to Kafka (`send` resolves only after acks=all); then its 202 is
- * stored for replays (`storeOrderAnswer`: one SET, not awaited: commands on one connection and one slot run in order,
- * so a retry that arrives after the 202 finds it). When Kafka does not acknowledge, the QUEUED record this
- * request created is deleted (lua/order_cancel.lua) so the client's retry with the same key starts afresh.
+ * stored for replays (answers.ts: one script call per item for the orders of one acknowledgement, not awaited:
+ * commands on one connection and one slot run in order, so a retry that arrives after the 202 finds it). When Kafka
+ * does not acknowledge, the QUEUED record this request created is deleted (lua/order_cancel.lua) so the client's
+ * retry with the same key starts afresh.
  */
-import { callScript, itemKeys, type OrderMessage, type RedisClient, storeOrderAnswer } from '@flashsale/common';
+import { callScript, itemKeys, type OrderMessage, type RedisClient } from '@flashsale/common';
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.ts';
 import { BreakerOpenError } from '../kafka/breaker.ts';
 import type { OrderProducer } from '../kafka/producer.ts';
+import { AnswerStore } from './answers.ts';
 import type { OrderRequest } from './parse.ts';
 
 export class Placement {
   private readonly redis: RedisClient;
   private readonly producer: OrderProducer;
   private readonly sale: string;
-  private readonly answerTtlMs: number;
+  private readonly answers: AnswerStore;
   private readonly log: Logger;
 
   constructor(redis: RedisClient, producer: OrderProducer, opts: { sale: string; answerTtlMs: number }, log: Logger) {
     this.redis = redis;
     this.producer = producer;
     this.sale = opts.sale;
-    this.answerTtlMs = opts.answerTtlMs;
+    this.answers = new AnswerStore(redis, { sale: opts.sale, ttlMs: opts.answerTtlMs });
     this.log = log;
   }
 
@@ -63,14 +65,7 @@ export class Placement {
 
   /** Store the 202 for replays; not awaited (if it fails, a retry finds the record and is answered from it). */
   storeAnswer(o: OrderRequest, orderId: string, body: string): void {
-    storeOrderAnswer(this.redis, {
-      sale: this.sale,
-      itemId: o.itemId,
-      orderId,
-      quantity: o.quantity,
-      body,
-      ttlMs: this.answerTtlMs,
-    }).catch(() => 0);
+    this.answers.add(o.itemId, { orderId, quantity: o.quantity, body });
   }
 }
 
