@@ -72,6 +72,7 @@ async function start(main: string, port: number): Promise<Server> {
 /** Orders over 20,000 users (the per-user bucket never empties): accepted orders/s and CPU µs per accepted order. */
 async function drive(s: Server, overallRate: number | undefined, secs: number) {
   const c0 = cpuMs(s.child.pid);
+  const o0 = others.map((pid) => cpuMs(pid));
   const r = await autocannon({
     url: s.url,
     connections: 50,
@@ -80,8 +81,16 @@ async function drive(s: Server, overallRate: number | undefined, secs: number) {
     requests: orderRequests('widget', (n) => `u-${n % 20_000}`),
   });
   const accepted = r['2xx'];
-  return { perSecond: accepted / secs, cpuUs: ((cpuMs(s.child.pid) - c0) * 1000) / Math.max(1, accepted) };
+  const per = (ms: number) => (ms * 1000) / Math.max(1, accepted);
+  return {
+    perSecond: accepted / secs,
+    cpuUs: per(cpuMs(s.child.pid) - c0),
+    othersUs: others.map((pid, i) => per(cpuMs(pid) - (o0[i] ?? 0)).toFixed(0)).join(' / '),
+  };
 }
+
+/** Redis's and Kafka's processes (BENCH_OTHER_PIDS="pid pid"): their CPU per accepted order too. */
+const others = (process.env.BENCH_OTHER_PIDS ?? '').split(/\s+/).filter(Boolean).map(Number);
 
 const redis = createRedis({ mode: 'single', nodes: parseAddrList(redisAddr, 'REDIS_ADDR') });
 const admin = new Kafka({ clientId: 'bench-ab', brokers: kafkaAddr.split(','), logLevel: logLevel.NOTHING }).admin();
@@ -96,7 +105,7 @@ try {
       const fixed = await drive(s, rate, seconds);
       const sat = await drive(s, undefined, seconds);
       s.runs.push(
-        `at ${rate}/s: ${fixed.cpuUs.toFixed(0)} µs CPU per order; saturated: ${sat.perSecond.toFixed(0)}/s at ${sat.cpuUs.toFixed(0)} µs`,
+        `at ${rate}/s: ${fixed.cpuUs.toFixed(0)} µs CPU per order (others ${fixed.othersUs}); saturated: ${sat.perSecond.toFixed(0)}/s at ${sat.cpuUs.toFixed(0)} µs (others ${sat.othersUs})`,
       );
     }
   }
