@@ -1,7 +1,8 @@
 /**
  * The floor of bench/gateway.ts: a fastify server whose order route does what the architecture cannot avoid and
- * nothing else: one admission-sized Redis script (the gateway's own lua/order_admit.lua, same keys and arguments) and
- * one Kafka send with the client the gateway uses (kafkajs, idempotent, acks=all, batched every 2 ms), then 202.
+ * nothing else: one admission-sized Redis script per request (the gateway's own lua/order_admit.lua, same keys and
+ * arguments, one order per call) and one Kafka send with the client the gateway uses (kafkajs, idempotent, acks=all,
+ * batched every 2 ms), then 202.
  * No validation, no metrics, no breaker, no stored answer: what is left between this and the full path is the
  * gateway's own overhead.
  *
@@ -14,9 +15,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  callScript,
+  admitOrders,
   createRedis,
-  itemKeys,
   newOrderId,
   ORDER_RECORD_TTL_SECONDS,
   parseAddrList,
@@ -95,15 +95,25 @@ app.post('/v1/orders', async (req, reply) => {
   const body = req.body as { user_id: string; item_id: string; quantity: number };
   const key = String(req.headers['idempotency-key']);
   const orderId = newOrderId(sale, body.item_id, body.user_id, key);
-  const k = itemKeys(sale, body.item_id);
   const now = Date.now();
   const correlationId = randomUUID();
-  await callScript(
-    redis,
-    'order_admit',
-    [k.order(orderId), k.answer(orderId), k.userBucket(body.user_id), k.user(body.user_id)],
-    [now, body.user_id, body.quantity, correlationId, key, 0, 60, 1, 30_000, ORDER_RECORD_TTL_SECONDS, 0],
-  );
+  await admitOrders(redis, {
+    sale,
+    itemId: body.item_id,
+    policy: { capacity: 60, refillPerSecond: 1, pendingTtlMs: 30_000, recordTtlSeconds: ORDER_RECORD_TTL_SECONDS },
+    orders: [
+      {
+        orderId,
+        userId: body.user_id,
+        quantity: body.quantity,
+        correlationId,
+        requestId: key,
+        now,
+        perUserLimit: 0,
+        brokerOpen: false,
+      },
+    ],
+  });
   await send({
     key: body.item_id,
     value: JSON.stringify({ v: 1, order_id: orderId, sale, item_id: body.item_id, user_id: body.user_id }),

@@ -14,6 +14,7 @@ export * from './keys.ts';
 export * from './logger.ts';
 export * from './metrics.ts';
 export * from './order.ts';
+export * from './order-admit.ts';
 export * from './process-warnings.ts';
 export * from './redis.ts';
 export * from './sale-cleanup.ts';

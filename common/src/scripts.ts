@@ -21,7 +21,8 @@ export const SCRIPTS = {
   inventory_settle: 3,
   inventory_expire: 3,
   inventory_audit: 3,
-  order_admit: 4,
+  /** N orders of one item (lua/order_admit.lua, common/src/order-admit.ts) */
+  order_admit: 1,
   /** the stored 202s of N orders of one item (lua/order_answers_store.lua) */
   order_answers_store: 1,
   order_cancel: 1,

@@ -132,6 +132,41 @@ describe.each(REDIS_BACKENDS)('on $name Redis', (b) => {
       }
     });
 
+    it('admits the orders of one turn in one call, each in arrival order as if alone', async () => {
+      const admission = new Admission(redis, {
+        sale,
+        userPolicy: { capacity: 2, refillPerSecond: 0.001 },
+        pendingTtlMs: 60_000,
+      });
+      const now = Date.now();
+      const asked = [
+        { userId: 'u-turn1', itemId: 'apple', quantity: 1, key: 'k-turn-a' },
+        { userId: 'u-turn1', itemId: 'apple', quantity: 1, key: 'k-turn-a' }, // the same key: claimed just before
+        { userId: 'u-turn1', itemId: 'apple', quantity: 1, key: 'k-turn-b' }, // the bucket of 2 is empty now
+        { userId: 'u-turn2', itemId: 'apple', quantity: 1, key: 'k-turn-c' },
+        { userId: 'u-turn1', itemId: 'plum', quantity: 1, key: 'k-turn-d' }, // another item: its own bucket and call
+      ];
+      // admitted in the same turn, so the four apple orders share one script call
+      const got = await Promise.all(
+        asked.map((o, i) =>
+          admission.admit(o, {
+            orderId: admission.orderId(o),
+            correlationId: `corr-turn-${i}`,
+            now,
+            perUserLimit: 0,
+            brokerOpen: false,
+          }),
+        ),
+      );
+      expect(got.map((a) => a.kind)).toEqual(['new', 'inflight', 'limited', 'new', 'new']);
+      expect(got.map((a) => a.bucket?.remaining)).toEqual([1, 0, 0, 1, 1]);
+      const record = (o: (typeof asked)[number]) =>
+        redis.hmget(itemKeys(sale, o.itemId).order(admission.orderId(o)), 'status', 'correlation_id');
+      expect(await record(asked[0] as (typeof asked)[number])).toEqual(['QUEUED', 'corr-turn-0']);
+      expect(await record(asked[2] as (typeof asked)[number])).toEqual([null, null]);
+      expect(await record(asked[4] as (typeof asked)[number])).toEqual(['QUEUED', 'corr-turn-4']);
+    });
+
     it('answers 409 DUPLICATE_IN_FLIGHT while the first request with the key is still pending', async () => {
       // another gateway's claim that has no answer yet: the QUEUED record its admission created a moment ago
       const admission = new Admission(redis, { sale, userPolicy: null, pendingTtlMs: 60_000 });

@@ -4,7 +4,6 @@
  */
 import {
   auditItem,
-  callScript,
   confirm,
   createRedis,
   expireHolds,
@@ -20,7 +19,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../e2e/support/wait.ts';
 import { loadConfig } from '../src/config.ts';
 import { type ProcessorHandle, startProcessor } from '../src/processor.ts';
-import { checkConservation, makeOrders, processorEnv, produce, services, uniqueSale, waitAllFinal } from './support.ts';
+import {
+  admitAsGateway,
+  checkConservation,
+  makeOrders,
+  processorEnv,
+  produce,
+  services,
+  uniqueSale,
+  waitAllFinal,
+} from './support.ts';
 
 let c: RedisClient;
 let addrs = '';
@@ -103,8 +111,7 @@ describe('inventory scripts on Redis Cluster', () => {
   it('the stuck-order sweeper finds QUEUED orders on every master, and only the old ones', async () => {
     const sale = uniqueSale('clstuck');
     const items = Array.from({ length: 8 }, (_, i) => `item${i}`);
-    const at = (item: string, user: string, t: number) =>
-      callScript(c, 'order_admit', admitKeys(sale, item, user), admitArgs(user, t));
+    const at = (item: string, user: string, t: number) => admitAsGateway(c, { sale, item, user, at: t });
     const lost: [string, string][] = [];
     for (const item of items) {
       await seedItem(c, sale, item, 10);
@@ -141,10 +148,3 @@ describe('inventory scripts on Redis Cluster', () => {
     expect(await c.hmget(itemKeys(sale, first).order(lost[0]![1]), 'reason')).toEqual(['not_processed']);
   });
 });
-
-const admitKeys = (sale: string, item: string, user: string) => {
-  const k = itemKeys(sale, item);
-  const id = newOrderId(sale, item, user, `key-${user}`);
-  return [k.order(id), k.answer(id), k.userBucket(user), k.user(user)];
-};
-const admitArgs = (user: string, at: number) => [at, user, 1, `corr-${user}`, `key-${user}`, 0, 0, 0, 30_000, 600, 0];

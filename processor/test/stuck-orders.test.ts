@@ -6,12 +6,9 @@
  * order admitted and sent normally, and one still inside STUCK_ORDER_AFTER, are left alone.
  */
 import {
-  callScript,
   channels,
   itemKeys,
   PROCESSOR_METRICS as M,
-  newOrderId,
-  ORDER_RECORD_TTL_SECONDS,
   type RedisClient,
   seedItem,
   storeOrderAnswers,
@@ -20,7 +17,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, expectStable } from '../../e2e/support/wait.ts';
 import { loadConfig } from '../src/config.ts';
 import { type ProcessorHandle, startProcessor } from '../src/processor.ts';
-import { checkConservation, metricValue, newRedis, processorEnv, produce, uniqueSale } from './support.ts';
+import {
+  admitAsGateway,
+  checkConservation,
+  metricValue,
+  newRedis,
+  processorEnv,
+  produce,
+  uniqueSale,
+} from './support.ts';
 
 let r: RedisClient;
 const running: ProcessorHandle[] = [];
@@ -34,15 +39,8 @@ afterAll(() => r.disconnect());
 
 /** An order admitted by the gateway's script at `at` (ms) and answered 202; returns its id. */
 async function admitted(sale: string, item: string, user: string, at: number): Promise<string> {
-  const id = newOrderId(sale, item, user, `key-${user}`);
-  const k = itemKeys(sale, item);
-  const out = (await callScript(
-    r,
-    'order_admit',
-    [k.order(id), k.answer(id), k.userBucket(user), k.user(user)],
-    [at, user, 1, `corr-${user}`, `key-${user}`, 0, 0, 0, 30_000, ORDER_RECORD_TTL_SECONDS, 0],
-  )) as string[];
-  expect(out[0]).toBe('new');
+  const { orderId: id, reply } = await admitAsGateway(r, { sale, item, user, at });
+  expect(reply?.outcome).toBe('new');
   const body = JSON.stringify({ order_id: id, status: 'QUEUED', correlation_id: `corr-${user}` });
   await storeOrderAnswers(r, { sale, itemId: item, ttlMs: 60_000, answers: [{ orderId: id, quantity: 1, body }] });
   return id;

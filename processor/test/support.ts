@@ -1,6 +1,14 @@
 /** Test helpers over the real services handed over by the harness (never mocks). */
 import { randomUUID } from 'node:crypto';
-import { createRedis, parseAddrList, type RedisClient } from '@flashsale/common';
+import {
+  type AdmitReply,
+  admitOrders,
+  createRedis,
+  newOrderId,
+  ORDER_RECORD_TTL_SECONDS,
+  parseAddrList,
+  type RedisClient,
+} from '@flashsale/common';
 import { expect, inject } from 'vitest';
 import { eventually } from '../../e2e/support/wait.ts';
 import type { Clock } from '../src/clock.ts';
@@ -79,6 +87,32 @@ export const reserveInput = (item: string, n: number | string, user: string, qua
   correlationId: `c${n}`,
   requestId: `r${n}`,
 });
+
+/** An order admitted as the gateway admits it (lua/order_admit.lua): `user`'s key `key-<user>` at `at` (ms), no bucket. */
+export async function admitAsGateway(
+  r: RedisClient,
+  o: { sale: string; item: string; user: string; at: number },
+): Promise<{ orderId: string; reply: AdmitReply | undefined }> {
+  const orderId = newOrderId(o.sale, o.item, o.user, `key-${o.user}`);
+  const [reply] = await admitOrders(r, {
+    sale: o.sale,
+    itemId: o.item,
+    policy: { capacity: 0, refillPerSecond: 0, pendingTtlMs: 30_000, recordTtlSeconds: ORDER_RECORD_TTL_SECONDS },
+    orders: [
+      {
+        orderId,
+        userId: o.user,
+        quantity: 1,
+        correlationId: `corr-${o.user}`,
+        requestId: `key-${o.user}`,
+        now: o.at,
+        perUserLimit: 0,
+        brokerOpen: false,
+      },
+    ],
+  });
+  return { orderId, reply };
+}
 
 export function uniqueSale(prefix = 't'): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;

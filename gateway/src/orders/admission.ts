@@ -1,10 +1,23 @@
 /**
- * Order step 3, admission: one Redis script call (lua/order_admit.lua) takes the user's token, checks the idempotency
- * key, the per-user limit, and creates the QUEUED order record that is also the key's claim. All its keys carry the
- * item's hash tag `{<sale>:<item>}` (common/src/keys.ts itemKeys), the slot the processor's reserve already uses for
- * the order record and the user's units, so the call runs on Redis Cluster without CROSSSLOT.
+ * Order step 3, admission: one Redis script (lua/order_admit.lua) takes the user's token, checks the idempotency key,
+ * the per-user limit, and creates the QUEUED order record that is also the key's claim. All its keys carry the item's
+ * hash tag `{<sale>:<item>}` (common/src/keys.ts itemKeys), the slot the processor's reserve already uses for the
+ * order record and the user's units, so the call runs on Redis Cluster without CROSSSLOT. The orders of one item that
+ * arrive in one turn of the event loop share one call (admitted in arrival order, each as if alone): each request's
+ * handler runs in a callback of its own, so the call is made when the turn's I/O callbacks are done (setImmediate),
+ * which is when ioredis would have written them anyway; the per-command cost on the client, not Redis's work, was
+ * what a call per order added (docs/benchmarks.md, issue 17).
  */
-import { callScript, itemKeys, newOrderId, ORDER_RECORD_TTL_SECONDS, type RedisClient } from '@flashsale/common';
+import {
+  type AdmitPolicy,
+  type AdmitReply,
+  type AdmitRequest,
+  admitOrders,
+  itemKeys,
+  newOrderId,
+  ORDER_RECORD_TTL_SECONDS,
+  type RedisClient,
+} from '@flashsale/common';
 import type { RateLimitPolicy } from '../config.ts';
 import type { RateLimitResult } from '../rate-limit.ts';
 import type { OrderRequest } from './parse.ts';
@@ -37,71 +50,102 @@ export interface AdmissionOptions {
   pendingTtlMs: number;
 }
 
+interface Waiting {
+  request: AdmitRequest;
+  resolve: (r: AdmitReply) => void;
+  reject: (e: unknown) => void;
+}
+
 export class Admission {
   private readonly redis: RedisClient;
   private readonly opts: AdmissionOptions;
+  private readonly policy: AdmitPolicy;
+  /** item -> orders of this turn */
+  private waiting = new Map<string, Waiting[]>();
+  private scheduled = false;
 
   constructor(redis: RedisClient, opts: AdmissionOptions) {
     this.redis = redis;
     this.opts = opts;
+    this.policy = {
+      capacity: opts.userPolicy?.capacity ?? 0,
+      refillPerSecond: opts.userPolicy?.refillPerSecond ?? 0,
+      pendingTtlMs: opts.pendingTtlMs,
+      recordTtlSeconds: ORDER_RECORD_TTL_SECONDS,
+    };
   }
 
   orderId(o: OrderRequest): string {
     return newOrderId(this.opts.sale, o.itemId, o.userId, o.key);
   }
 
-  /** One script call; `bucket` is the user's bucket after it (undefined when rate limiting is disabled). */
+  /** One share of a script call; `bucket` is the user's bucket after it (undefined when rate limiting is disabled). */
   async admit(
     o: OrderRequest,
     a: { orderId: string; correlationId: string; now: number; perUserLimit: number; brokerOpen: boolean },
   ): Promise<Admitted & { bucket: RateLimitResult | undefined }> {
-    const k = itemKeys(this.opts.sale, o.itemId);
+    const reply = await this.enqueue(o.itemId, {
+      orderId: a.orderId,
+      userId: o.userId,
+      quantity: o.quantity,
+      correlationId: a.correlationId,
+      requestId: o.key,
+      now: a.now,
+      perUserLimit: a.perUserLimit,
+      brokerOpen: a.brokerOpen,
+    });
     const p = this.opts.userPolicy;
-    const r = (await callScript(
-      this.redis,
-      'order_admit',
-      [k.order(a.orderId), k.answer(a.orderId), k.userBucket(o.userId), k.user(o.userId)],
-      [
-        a.now,
-        o.userId,
-        o.quantity,
-        a.correlationId,
-        o.key,
-        a.perUserLimit,
-        p?.capacity ?? 0,
-        p?.refillPerSecond ?? 0,
-        this.opts.pendingTtlMs,
-        ORDER_RECORD_TTL_SECONDS,
-        a.brokerOpen ? 1 : 0,
-      ],
-    )) as [string, number, number, number, string?];
-    const [kind, remaining, retryMs, fullMs, detail = ''] = r;
     const bucket: RateLimitResult | undefined = p
       ? {
-          allowed: kind !== 'limited',
-          remaining: Number(remaining),
+          allowed: reply.outcome !== 'limited',
+          remaining: reply.remaining,
           limit: p.capacity,
-          retryAfterMs: Number(retryMs),
-          resetMs: Number(fullMs),
+          retryAfterMs: reply.retryMs,
+          resetMs: reply.fullMs,
           policy: USER_POLICY,
           windowSeconds: Math.round(p.capacity / p.refillPerSecond),
         }
       : undefined;
-    switch (kind) {
+    switch (reply.outcome) {
       case 'replay':
-        return { kind, body: detail, bucket };
+        return { kind: 'replay', body: reply.detail, bucket };
       case 'exists':
-        return { kind, status: detail, bucket };
-      case 'limited':
-      case 'mismatch':
-      case 'inflight':
-      case 'broker':
-      case 'limit':
-      case 'new':
-      case 'resend':
-        return { kind, bucket };
+        return { kind: 'exists', status: reply.detail, bucket };
       default:
-        throw new Error(`order_admit answered "${kind}"`);
+        return { kind: reply.outcome, bucket };
+    }
+  }
+
+  private enqueue(itemId: string, request: AdmitRequest): Promise<AdmitReply> {
+    return new Promise((resolve, reject) => {
+      const w = { request, resolve, reject };
+      const list = this.waiting.get(itemId);
+      if (list) list.push(w);
+      else this.waiting.set(itemId, [w]);
+      if (this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const items = this.waiting;
+    this.waiting = new Map();
+    for (const [itemId, list] of items) {
+      admitOrders(this.redis, {
+        sale: this.opts.sale,
+        itemId,
+        policy: this.policy,
+        orders: list.map((w) => w.request),
+      }).then(
+        (replies) => {
+          for (const [i, w] of list.entries()) w.resolve(replies[i] as AdmitReply);
+        },
+        (e: unknown) => {
+          for (const w of list) w.reject(e);
+        },
+      );
     }
   }
 

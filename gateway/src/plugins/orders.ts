@@ -5,7 +5,8 @@
  *      the buyer's identity when one is configured (identity/buyer.ts: a trusted proxy's header or a verified JWT)
  *   1. parse.ts         validation of the body and the idempotency key
  *   2. local-checks.ts  sale window, unknown item, sold-out flag, quantity above the per-user limit (no Redis)
- *   3. admission.ts     one Redis script: user bucket, idempotency, per-user limit, QUEUED record (the claim)
+ *   3. admission.ts     one Redis script (shared by the orders of an item in one event-loop turn): user bucket,
+ *                       idempotency, per-user limit, QUEUED record (the claim)
  *   4. placement.ts     Kafka (acks=all), then the 202 stored for replays; or the record cancelled and 503
  *
  * This file wires them to the routes: metrics, the answers of each outcome, errors. The route schemas validate the body
