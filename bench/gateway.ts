@@ -7,13 +7,17 @@
  * - floor: one admission-sized Redis script and one acks=all Kafka send per request, nothing else
  *   (bench/gateway-floor.ts).
  *
+ * The three are measured in turns (`--rounds`, each server `--duration` seconds a round, the order rotated every
+ * round) and each figure sums its rounds: the machine's speed drifts by a fifth within minutes, and in one run of
+ * each, seconds apart, the ratios moved with whichever server happened to get the faster minute.
+ *
  * Then the full path again at 80 % of its saturated rate (the p99 that counts), Redis work per accepted order from
  * `INFO commandstats` (script calls, and every command including those run inside scripts; the gateway's once-a-second
  * stock poll, counted while it idles, is taken off), the CPU each server spent per accepted order, and the RSS.
  * Redis is a private redis-server of this run (AOF everysec, as production runs it), so the command counts are this
  * run's alone; Kafka is the harness's.
  *
- *   node bench/gateway.ts [--duration 10] [--connections 50] [--warmup 2] [--gateway gateway/src/main.ts]
+ *   node bench/gateway.ts [--duration 10] [--rounds 3] [--connections 50] [--warmup 2] [--gateway gateway/src/main.ts]
  *                        [--floor-client kafkajs|platformatic]
  *   KAFKA_ADDR defaults to the harness's port (make services-up). --gateway measures another checkout's gateway.
  *
@@ -37,6 +41,7 @@ import { orderRequests } from './support/order-requests.ts';
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
     warmup: { type: 'string', default: '2' },
     gateway: { type: 'string', default: new URL('../gateway/src/main.ts', import.meta.url).pathname },
@@ -45,6 +50,7 @@ const { values } = parseArgs({
   },
 });
 const duration = Number(values.duration);
+const rounds = Math.max(1, Number(values.rounds));
 const connections = Number(values.connections);
 const warmup = Number(values.warmup);
 const kafkaAddr = process.env.KAFKA_ADDR ?? '127.0.0.1:19092';
@@ -157,6 +163,55 @@ async function load(url: string, seconds: number, label: string, overallRate?: n
   };
 }
 
+type Run = Awaited<ReturnType<typeof measure>>;
+
+/** Rounds of one server as one run: counts and CPU summed, the rate over all its seconds, p50/p99 the median round's. */
+function combine(runs: Run[]): Run & { rounds?: number } {
+  const first = runs[0];
+  if (!first) throw new Error('no rounds to combine');
+  const sum = (f: (r: Run) => number) => runs.reduce((s, r) => s + f(r), 0);
+  const median = (f: (r: Run) => number) => {
+    const v = runs.map(f).sort((a, b) => a - b);
+    return v[Math.floor(v.length / 2)] ?? Number.NaN;
+  };
+  const statusCodes: Record<string, number> = {};
+  for (const r of runs)
+    for (const [k, v] of Object.entries(r.statusCodes)) statusCodes[k] = (statusCodes[k] ?? 0) + (v ?? 0);
+  const ok2xx = sum((r) => r.ok2xx);
+  return {
+    label: first.label,
+    requests: sum((r) => r.requests),
+    ok2xx,
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    rps: sum((r) => r.rps) / runs.length,
+    acceptedPerSecond: ok2xx / (duration * runs.length),
+    p50: median((r) => r.p50),
+    p99: median((r) => r.p99),
+    statusCodes,
+    cpuMsPerAccepted: Number((sum((r) => r.cpuMsPerAccepted * r.ok2xx) / Math.max(1, ok2xx)).toFixed(3)),
+    rounds: runs.length,
+  };
+}
+
+/** `b - a` per command. */
+function delta(a: Stats, b: Stats): Stats {
+  const out: Stats = new Map();
+  for (const [k, v] of b) {
+    const x = a.get(k) ?? { calls: 0, usec: 0 };
+    out.set(k, { calls: v.calls - x.calls, usec: v.usec - x.usec });
+  }
+  return out;
+}
+
+/** `into += d` per command. */
+function add(into: Stats, d: Stats): void {
+  for (const [k, v] of d) {
+    const x = into.get(k) ?? { calls: 0, usec: 0 };
+    into.set(k, { calls: x.calls + v.calls, usec: x.usec + v.usec });
+  }
+}
+
 async function main() {
   const redisServer = new ThrowawayRedis();
   await redisServer.start();
@@ -189,35 +244,68 @@ async function main() {
     }
     const offsets = async () =>
       (await admin.fetchTopicOffsets(topics(sale).orders)).reduce((s, p) => s + Number(p.high), 0);
-    const base = await measure(noop, duration, 'no-op fastify route');
-    const s0 = await stats();
-    const floorRun = await measure(floor, duration, 'floor (script + send)');
-    const s1 = await stats();
     // the gateway's own background reads (the stock poll, once a second) do not scale with orders: counted while it
-    // idles and taken off the full run's window
+    // idles and taken off each of its runs
     const quiet = 3;
+    const sQuiet = await stats();
     await new Promise((r) => setTimeout(r, quiet * 1000));
     const sIdle = await stats();
-    const before = await offsets();
-    const full = await measure(gw, duration, 'gateway full path');
-    // the requests in flight when autocannon stopped finish (their orders reach Kafka) before anything is counted
-    await new Promise((r) => setTimeout(r, 500));
-    const after = await offsets();
-    const s2 = withoutBackground(await stats(), s1, sIdle, duration / quiet);
+    const runs = { base: [] as Run[], floor: [] as Run[], full: [] as Run[] };
+    const floorStats: Stats = new Map();
+    const fullStats: Stats = new Map();
+    let produced = 0;
+    const servers = [
+      { key: 'base' as const, run: () => measure(noop, duration, 'no-op fastify route') },
+      {
+        key: 'floor' as const,
+        run: async () => {
+          const a = await stats();
+          const r = await measure(floor, duration, 'floor (script + send)');
+          add(floorStats, delta(a, await stats()));
+          return r;
+        },
+      },
+      {
+        key: 'full' as const,
+        run: async () => {
+          const a = await stats();
+          const before = await offsets();
+          const r = await measure(gw, duration, 'gateway full path');
+          // the requests in flight when autocannon stopped finish (their orders reach Kafka) before anything is
+          // counted
+          await new Promise((res) => setTimeout(res, 500));
+          produced += (await offsets()) - before;
+          add(fullStats, withoutBackground(delta(a, await stats()), sQuiet, sIdle, (duration + 0.5) / quiet));
+          return r;
+        },
+      },
+    ];
+    for (let i = 0; i < rounds; i++) {
+      for (let j = 0; j < servers.length; j++) {
+        const s = servers[(i + j) % servers.length];
+        if (s) runs[s.key].push(await s.run());
+      }
+    }
+    const base = combine(runs.base);
+    const floorRun = combine(runs.floor);
+    const full = combine(runs.full);
     const rss = { gateway: rssMb(gw.child.pid), floor: rssMb(floor.child.pid), noop: rssMb(noop.child.pid) };
     const rate80 = Math.max(1, Math.round(full.acceptedPerSecond * 0.8));
     const at80 = await measure(gw, duration, 'gateway at 80 % rate', rate80);
-    // Per order that went through: the orders Kafka took in the window, not the 202s autocannon counted, which leave
+    // Per order that went through: the orders Kafka took in the windows, not the 202s autocannon counted, which leave
     // out the requests in flight when it stopped (their commands are in the window: 8.00 per order read as 8.01).
-    const orders = Math.max(full.ok2xx, after - before);
+    const orders = Math.max(full.ok2xx, produced);
+    const none: Stats = new Map();
     const redisPerOrder = {
-      full: { ...perOrder(sIdle, s2, orders), byCommand: byCommand(sIdle, s2, orders) },
-      floor: perOrder(s0, s1, floorRun.ok2xx),
+      full: { ...perOrder(none, fullStats, orders), byCommand: byCommand(none, fullStats, orders) },
+      floor: perOrder(none, floorStats, floorRun.ok2xx),
     };
 
     const fmt = (r: typeof base) =>
       `${r.label.padEnd(24)} ${r.acceptedPerSecond.toFixed(0).padStart(8)} /s  p50 ${String(r.p50).padStart(4)} ms  p99 ${String(r.p99).padStart(4)} ms  CPU ${r.cpuMsPerAccepted.toFixed(3)} ms/order  (${r.requests} requests, ${r.non2xx} non-2xx, ${r.errors} errors)`;
-    console.log(`\ngateway benchmark: ${connections} connections, ${duration} s each, sale ${sale}`);
+    console.log(
+      `\ngateway benchmark: ${connections} connections, ${rounds} round(s) of ${duration} s per server in turns, sale ${sale}`,
+    );
     for (const r of [base, floorRun, full, at80]) console.log(fmt(r));
     console.log(
       `ratio full/no-op ${(full.acceptedPerSecond / base.acceptedPerSecond).toFixed(3)}, full/floor ` +
@@ -232,17 +320,18 @@ async function main() {
     console.log(
       `RSS MB (now / peak): ${JSON.stringify(rss)}; load average ${load0.toFixed(1)} -> ${loadavg()[0]?.toFixed(1)}`,
     );
-    console.log(`Kafka messages produced during the measured run: ${after - before} (202 answers: ${full.ok2xx})`);
+    console.log(`Kafka messages produced during the measured runs: ${produced} (202 answers: ${full.ok2xx})`);
     console.log(
       JSON.stringify({
         sale,
         connections,
         duration,
+        rounds,
         base,
         floor: floorRun,
         full,
         at80: { ...at80, offeredRate: rate80 },
-        produced: after - before,
+        produced,
         redisPerOrder,
         rssMb: rss,
         loadAverage: [Number(load0.toFixed(2)), Number((loadavg()[0] ?? 0).toFixed(2))],

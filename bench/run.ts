@@ -44,8 +44,8 @@ const BENCHES: Bench[] = [
   {
     name: 'gateway',
     file: 'bench/gateway.ts',
-    args: ['--duration', quick ? '5' : '10', '--connections', '50'],
-    note: 'autocannon, 50 connections, full path vs no-op fastify route, same run',
+    args: ['--duration', quick ? '4' : '6', '--rounds', quick ? '2' : '3', '--connections', '50'],
+    note: 'autocannon, 50 connections, full path vs the no-op fastify route and the floor server, measured in turns (rounds of 6 s each, the order rotated), same run',
     timeoutMs: 180_000,
   },
   {
