@@ -21,7 +21,7 @@ describe('bench runner', () => {
       processor: { ok: false, result: null, error: 'exit 1' },
     });
     const gw = t.find((r) => r.figure.startsWith('gateway accepted'));
-    expect(gw).toMatchObject({ ratio: '0.300', met: '**no**' });
+    expect(gw).toMatchObject({ ratio: '0.300', met: 'ratio yes; 10,000/s **no**' });
     expect(t.find((r) => r.figure === 'processor benchmark')?.value).toMatch(/failed: exit 1/);
     expect(t.find((r) => r.figure === 'end-to-end benchmark')?.value).toBe('not run');
     expect(t.find((r) => r.figure === 'scale-out benchmark')?.value).toBe('not run');

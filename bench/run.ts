@@ -215,8 +215,8 @@ export function rows(r: Record<string, { ok: boolean; result: J | null; error?: 
       value: n(full),
       ceiling: `${n(base)} (no-op fastify route)`,
       ratio: n(full / base, 3),
-      target: '>= 0.30 and >= 10,000/s',
-      met: yes(full / base >= 0.3 && full >= 10_000),
+      target: '>= 0.30 (issue 17) and >= 10,000/s',
+      met: `ratio ${yes(full / base >= 0.3)}; 10,000/s ${yes(full >= 10_000)}`,
     });
     if (Number.isFinite(floor)) {
       out.push({
