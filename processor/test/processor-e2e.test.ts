@@ -182,10 +182,12 @@ describe('processor end to end', () => {
     const admin = kafkaClient('dup-lag').admin();
     await admin.connect();
     onTestFinished(() => admin.disconnect());
+    // at least every copy: a group rejoin (a heartbeat missed on a busy machine) delivers a batch in flight again,
+    // from the committed offset; deliveries may exceed the copies, effects may not (checked below)
     await eventually('every copy processed and committed', async () => {
       const lag = await groupLag(admin, processorGroupId(sale), topics(sale).orders);
       return lag.reduce((n, x) => n + x.lag, 0) === 0 &&
-        (await metricValue(reg, M.ordersProcessed)) === 2 * orders.length
+        (await metricValue(reg, M.ordersProcessed)) >= 2 * orders.length
         ? true
         : undefined;
     });

@@ -128,6 +128,8 @@ export class Admission {
     });
   }
 
+  // Called through ioredis's auto-pipeline, not around it: a call queued earlier in this turn on the item's
+  // connection (an order's stored answer, orders/answers.ts) stays ahead of this one, so a retry sees its answer.
   private flush(): void {
     this.scheduled = false;
     const items = this.waiting;
