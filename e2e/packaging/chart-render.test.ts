@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { flashSaleSpecObject } from '../../common/src/flashsale-spec.ts';
 import { LOG_LEVELS } from '../../common/src/logger.ts';
 import { envSchema as operatorEnvSchema } from '../../operator/src/config.ts';
+import { installCrd } from '../../operator/test/support.ts';
 import { CHART_NAMESPACE_PLACEHOLDER, generatedFiles } from '../../tools/gen-rules.ts';
 import { requireService } from '../support/services.ts';
 import {
@@ -218,6 +219,8 @@ describe('helm template', () => {
     expect(sample).toBeDefined();
     const manifest = sample!.replace(/^ {5}/gm, '');
     expect(manifest).toMatch(/^kind: FlashSale$/m);
+    // the CRD itself: files run in any order on a fresh cluster, and no other test here may have applied it yet
+    await installCrd();
     const dry = await run(kubectl, ['apply', '--dry-run=server', '-n', 'default', '-f', '-'], {
       env: { ...process.env, KUBECONFIG: kubeconfig },
       input: manifest,
