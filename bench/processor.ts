@@ -3,9 +3,11 @@
  * from Kafka (reserve + simulated payment + confirm/release + DLQ), beside the raw Redis EVALSHA ceiling of the
  * same reserve script (one order per call) measured in the same run, so the ratio is visible. The processor reserves
  * and settles whole batches per script call, so the ceiling bounds Redis's share, not the processor's.
+ * Measured in turns: `--rounds` processor runs (each a fresh backlog of `--orders` on a sale of its own), each between
+ * two ceiling runs; both figures are sums over their runs (count / seconds), so drift falls on both alike.
  *
- *   node bench/processor.ts [--orders 30000] [--items 16] [--partitions 6] [--latency-max 1ms] [--failure 0.1]
- *                           [--timeout-share 0] [--timeout 200ms]
+ *   node bench/processor.ts [--orders 30000] [--rounds 3] [--items 16] [--partitions 6] [--latency-max 1ms]
+ *                           [--failure 0.1] [--timeout-share 0] [--timeout 200ms]
  *
  * Payments answer within the latency range; `--failure` of them fail, declined at once, or, for `--timeout-share` of
  * the failures, hanging until the processor's payment timeout (`--timeout`): then not every payment is 0-1 ms.
@@ -46,11 +48,13 @@ const { values } = parseArgs({
     timeout: { type: 'string', default: '200ms' },
     'ceiling-ops': { type: 'string', default: '50000' },
     window: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const ORDERS = Number(values.orders);
 const ITEMS = Number(values.items);
 const PARTITIONS = Number(values.partitions);
+const ROUNDS = Number(values.rounds);
 const redisAddr = process.env.REDIS_ADDR ?? '127.0.0.1:16379';
 const kafkaAddr = process.env.KAFKA_ADDR ?? '127.0.0.1:19092';
 const sale = `bench-${randomUUID().slice(0, 8)}`;
@@ -61,7 +65,7 @@ const kafka = new Kafka({ clientId: 'bench-processor', brokers: kafkaAddr.split(
 const admin = kafka.admin();
 
 /** EVALSHA inventory_reserve as fast as one auto-pipelined connection goes, `window` calls in flight. */
-async function ceiling(ops: number, window: number, tag: string): Promise<number> {
+async function ceiling(ops: number, window: number, tag: string): Promise<Timed> {
   const s = `${sale}-ceiling-${tag}`;
   for (const i of items) await seedItem(redis, s, i, ops);
   let next = 0;
@@ -79,36 +83,45 @@ async function ceiling(ops: number, window: number, tag: string): Promise<number
     }
   };
   await Promise.all(Array.from({ length: window }, worker));
-  return ops / ((performance.now() - t0) / 1000);
+  return { count: ops, seconds: (performance.now() - t0) / 1000 };
 }
 
-async function produceBacklog(): Promise<void> {
+/** A count and the seconds it took; rounds add up as sums, not as a mean of rates. */
+interface Timed {
+  count: number;
+  seconds: number;
+}
+const perSecond = (t: Timed[]) => t.reduce((n, x) => n + x.count, 0) / t.reduce((n, x) => n + x.seconds, 0);
+
+/** One round's sale: its topics, stock for every order (each is reserved and paid), the backlog in Kafka. */
+async function prepareRound(round: string): Promise<void> {
+  await ensureTopics(admin, { sale: round, partitions: PARTITIONS, replication: 1 });
+  for (const i of items) await seedItem(redis, round, i, ORDERS);
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
-  await sendOrderBacklog(producer, sale, items, ORDERS, 'b');
+  await sendOrderBacklog(producer, round, items, ORDERS, 'b');
   await producer.disconnect();
 }
 
-async function lag(): Promise<number> {
-  const l = await groupLag(admin, processorGroupId(sale), topics(sale).orders);
+async function lag(round: string): Promise<number> {
+  const l = await groupLag(admin, processorGroupId(round), topics(round).orders);
   return l.reduce((n, p) => n + p.lag, 0);
 }
 
-async function main() {
-  await admin.connect();
-  await ensureTopics(admin, { sale, partitions: PARTITIONS, replication: 1 });
-  for (const i of items) await seedItem(redis, sale, i, ORDERS); // enough stock: every order is reserved and paid
-  process.stderr.write(`producing ${ORDERS} orders over ${ITEMS} items and ${PARTITIONS} partitions...\n`);
-  await produceBacklog();
+interface Drained extends Timed {
+  /** the processor's own CPU (all its threads) between its first and its last effect, ms */
+  cpuMs: number;
+  /** from the spawn to the last commit */
+  secondsWithStartup: number;
+  secondsToCommitAfterLastEffect: number;
+}
 
-  process.stderr.write('measuring the EVALSHA ceiling...\n');
-  const ceilBefore = await ceiling(Number(values['ceiling-ops']), Number(values.window), 'before');
-
-  process.stderr.write('starting the processor...\n');
+/** One processor process drains the round's backlog; timed from its first effect in Redis to its last. */
+async function drain(round: string): Promise<Drained> {
   const child = spawn(process.execPath, [new URL('../processor/src/main.ts', import.meta.url).pathname], {
     env: {
       ...process.env,
-      SALE_NAME: sale,
+      SALE_NAME: round,
       REDIS_ADDR: redisAddr,
       KAFKA_ADDR: kafkaAddr,
       LOG_LEVEL: 'error',
@@ -129,7 +142,7 @@ async function main() {
   // start: the first effect in Redis; end: every order settled (confirmed or released); then the commit catches up
   const settled = async () => {
     const m = await Promise.all(
-      items.map((i) => redis.hmget(`fs:{${sale}:${i}}:meta`, 'confirmed', 'released', 'held')),
+      items.map((i) => redis.hmget(`fs:{${round}:${i}}:meta`, 'confirmed', 'released', 'held')),
     );
     return m.reduce(
       (acc, a) => ({
@@ -157,26 +170,78 @@ async function main() {
     }
     if (performance.now() - spawned > 600_000) throw new Error(`processor did not settle the backlog (${s.done})`);
   }
-  while ((await lag()) > 0) await new Promise((r) => setTimeout(r, 50));
+  while ((await lag(round)) > 0) await new Promise((r) => setTimeout(r, 50));
   const done = performance.now();
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
+  return {
+    count: ORDERS,
+    seconds: (effectsDone - first) / 1000,
+    cpuMs: cpuAtDone - cpuAtFirst,
+    secondsWithStartup: (done - spawned) / 1000,
+    secondsToCommitAfterLastEffect: (done - effectsDone) / 1000,
+  };
+}
 
-  // the ceiling again after the run: the machine is shared, so bracket the processor run
-  process.stderr.write('measuring the EVALSHA ceiling again...\n');
-  const ceilAfter = await ceiling(Number(values['ceiling-ops']), Number(values.window), 'after');
-  const ceil = (ceilBefore + ceilAfter) / 2;
+/** The final statuses of a round's orders, from the items' counters. */
+async function outcome(round: string) {
   const audit = await Promise.all(
-    items.map((i) => redis.hmget(`fs:{${sale}:${i}}:meta`, 'confirmed', 'released', 'held')),
+    items.map((i) => redis.hmget(`fs:{${round}:${i}}:meta`, 'confirmed', 'released', 'held')),
   );
   const confirmed = audit.reduce((n, a) => n + Number(a[0]), 0);
   const released = audit.reduce((n, a) => n + Number(a[1]), 0);
-  const rate = ORDERS / ((effectsDone - first) / 1000);
-  const withStart = ORDERS / ((done - spawned) / 1000);
+  return { confirmed, released, total: confirmed + released };
+}
+
+/** Every key and topic of the run: the rounds' sales and the ceilings' (SCAN, never KEYS). */
+async function cleanUp(rounds: string[]): Promise<void> {
+  for (const round of rounds) {
+    await deleteTopics(admin, round);
+    await admin.deleteGroups([processorGroupId(round)]).catch(() => {});
+  }
+  const ceilings = Array.from({ length: ROUNDS + 1 }, (_, i) => `${sale}-ceiling-${i}`);
+  for (const prefix of [...rounds, ...ceilings]) {
+    for (const pattern of saleKeyPatterns(prefix)) {
+      const r = redis as import('ioredis').Redis;
+      let cursor = '0';
+      do {
+        const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await r.unlink(...keys);
+      } while (cursor !== '0');
+    }
+  }
+}
+
+async function main() {
+  await admin.connect();
+  const rounds = Array.from({ length: ROUNDS }, (_, i) => `${sale}-r${i + 1}`);
+  for (const round of rounds) {
+    process.stderr.write(`producing ${ORDERS} orders over ${ITEMS} items and ${PARTITIONS} partitions (${round})...\n`);
+    await prepareRound(round);
+  }
+  // in turns: ceiling, processor, ceiling, ..., ceiling: the machine's speed drifts, and each processor run is
+  // bracketed by ceilings, so both sides of the ratio see the same drift
+  const ceilings: Timed[] = [];
+  const drained: Drained[] = [];
+  const ops = Number(values['ceiling-ops']);
+  const window = Number(values.window);
+  for (const [i, round] of rounds.entries()) {
+    process.stderr.write(`round ${i + 1}/${ROUNDS}: the EVALSHA ceiling, then the processor...\n`);
+    ceilings.push(await ceiling(ops, window, String(i)));
+    drained.push(await drain(round));
+  }
+  ceilings.push(await ceiling(ops, window, String(ROUNDS)));
+
+  const outcomes = await Promise.all(rounds.map(outcome));
+  const rate = perSecond(drained);
+  const ceil = perSecond(ceilings);
   const cpus = os.cpus();
   const report = {
     sale,
-    orders: ORDERS,
+    orders: ORDERS * ROUNDS,
+    ordersPerRound: ORDERS,
+    rounds: ROUNDS,
     items: ITEMS,
     partitions: PARTITIONS,
     payment: {
@@ -186,16 +251,26 @@ async function main() {
       timeoutShare: Number(values['timeout-share']),
       timeout: values.timeout,
     },
+    /** every round's orders over the sum of their seconds from the first to the last effect */
     processedPerSecond: Math.round(rate),
-    processedPerSecondIncludingStartup: Math.round(withStart),
+    processedPerSecondIncludingStartup: Math.round(
+      (ORDERS * ROUNDS) / drained.reduce((n, d) => n + d.secondsWithStartup, 0),
+    ),
+    processedPerSecondByRound: drained.map((d) => Math.round(d.count / d.seconds)),
     /** the processor's own CPU (all its threads) per order between the first and the last effect: steadier than
      *  orders/s on a shared machine */
-    processorCpuUsPerOrder: Math.round(((cpuAtDone - cpuAtFirst) * 1000) / ORDERS),
-    secondsToCommitAfterLastEffect: Number(((done - effectsDone) / 1000).toFixed(2)),
+    processorCpuUsPerOrder: Math.round((drained.reduce((n, d) => n + d.cpuMs, 0) * 1000) / (ORDERS * ROUNDS)),
+    secondsToCommitAfterLastEffect: Number(
+      Math.max(...drained.map((d) => d.secondsToCommitAfterLastEffect)).toFixed(2),
+    ),
     evalshaCeilingPerSecond: Math.round(ceil),
-    evalshaCeilingBeforeAfter: [Math.round(ceilBefore), Math.round(ceilAfter)],
+    evalshaCeilingByRun: ceilings.map((c) => Math.round(c.count / c.seconds)),
     ratioOrdersToEvalsha: Number((rate / ceil).toFixed(3)),
-    outcome: { confirmed, released, total: confirmed + released },
+    outcome: {
+      confirmed: outcomes.reduce((n, o) => n + o.confirmed, 0),
+      released: outcomes.reduce((n, o) => n + o.released, 0),
+      total: outcomes.reduce((n, o) => n + o.total, 0),
+    },
     machine: {
       cpu: cpus[0]?.model,
       cores: cpus.length,
@@ -208,24 +283,12 @@ async function main() {
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(
-    `processor: ${report.processedPerSecond} orders/s (${report.processorCpuUsPerOrder} µs CPU per order); EVALSHA ceiling ${report.evalshaCeilingPerSecond}/s ` +
+    `processor: ${report.processedPerSecond} orders/s (${report.processorCpuUsPerOrder} µs CPU per order; rounds ${report.processedPerSecondByRound.join(', ')}); ` +
+      `EVALSHA ceiling ${report.evalshaCeilingPerSecond}/s (runs ${report.evalshaCeilingByRun.join(', ')}) ` +
       `(ratio ${report.ratioOrdersToEvalsha}) ` +
       `on ${report.machine.cores} x ${report.machine.cpu}, load average ${report.machine.loadAverage1m}\n`,
   );
-  // leave nothing behind: the sale's topics and every key of the run (SCAN, never KEYS)
-  await deleteTopics(admin, sale);
-  await admin.deleteGroups([processorGroupId(sale)]).catch(() => {});
-  for (const prefix of [sale, `${sale}-ceiling-before`, `${sale}-ceiling-after`]) {
-    for (const pattern of saleKeyPatterns(prefix)) {
-      const r = redis as import('ioredis').Redis;
-      let cursor = '0';
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await r.unlink(...keys);
-      } while (cursor !== '0');
-    }
-  }
+  await cleanUp(rounds);
   await admin.disconnect();
   redis.disconnect();
 }

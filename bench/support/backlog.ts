@@ -1,11 +1,12 @@
 /** The order backlog the processor benchmarks drain: produced straight to the orders topic, before or during a case. */
-import { encodeOrder, topics } from '@flashsale/common';
+import { encodeOrder, type OrderMessage, orderMessageHeaders, topics } from '@flashsale/common';
 import type { Producer } from 'kafkajs';
 
 /**
  * Send `n` one-unit orders over `items` (round robin, keyed by item as the gateway keys them) to the sale's orders
  * topic, acks=all, 2,000 messages per request. Order ids are `<item>.<prefix><n>`, so a second backlog with another
- * prefix is new orders, not replays.
+ * prefix is new orders, not replays. Each message carries the gateway's headers (common/src/order.ts), so the processor
+ * decodes what it decodes in production.
  */
 export async function sendOrderBacklog(
   producer: Producer,
@@ -19,8 +20,7 @@ export async function sendOrderBacklog(
     const messages = [];
     for (let i = start; i < Math.min(n, start + 2000); i++) {
       const item = items[i % items.length] as string;
-      const correlationId = `c${i}`;
-      const value = encodeOrder({
+      const order: OrderMessage = {
         v: 1,
         order_id: `${item}.${prefix}${i}`,
         sale,
@@ -28,10 +28,10 @@ export async function sendOrderBacklog(
         user_id: `u${i}`,
         quantity: 1,
         request_id: `r${i}`,
-        correlation_id: correlationId,
+        correlation_id: `c${i}`,
         created_at: now,
-      });
-      messages.push({ key: item, value, headers: { correlation_id: correlationId } });
+      };
+      messages.push({ key: item, value: encodeOrder(order), headers: orderMessageHeaders(order) });
     }
     await producer.send({ topic: topics(sale).orders, acks: -1, messages });
   }

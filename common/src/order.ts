@@ -102,6 +102,16 @@ export const ORDER_HEADERS = {
   schemaVersion: 'schema_version',
 } as const;
 
+/** The headers of an order message, as the gateway sends it (a poison value still names its request by them). */
+export function orderMessageHeaders(order: Pick<OrderMessage, 'v' | 'correlation_id' | 'request_id'>) {
+  return {
+    [ORDER_HEADERS.correlationId]: order.correlation_id,
+    [ORDER_HEADERS.requestId]: order.request_id,
+    [ORDER_HEADERS.contentType]: 'application/json',
+    [ORDER_HEADERS.schemaVersion]: String(order.v),
+  };
+}
+
 /** What the gateway answers and the status endpoint returns. */
 export const orderViewSchema = z.object({
   order_id: orderIdSchema,

@@ -17,8 +17,9 @@ import {
   encodeOrder,
   itemOfOrderId,
   type Logger,
-  ORDER_HEADERS,
+  type OrderMessage,
   orderKeyGlob,
+  orderMessageHeaders,
   type RedisClient,
   saleKeys,
   scanPages,
@@ -116,7 +117,7 @@ export function stuckSweepOnce(d: StuckSweepDeps) {
   const republish = async (batch: Stuck[]) => {
     const records = batch.map((s) => {
       const f = s.fields;
-      const msg = encodeOrder({
+      const order: OrderMessage = {
         v: 1,
         order_id: s.orderId,
         sale,
@@ -126,17 +127,11 @@ export function stuckSweepOnce(d: StuckSweepDeps) {
         request_id: f.request_id ?? '',
         correlation_id: f.correlation_id ?? '',
         created_at: new Date(Number(f.created_at) || now()).toISOString(),
-      });
+      };
       return {
         key: s.itemId,
-        value: msg,
-        headers: {
-          [ORDER_HEADERS.correlationId]: f.correlation_id ?? '',
-          [ORDER_HEADERS.requestId]: f.request_id ?? '',
-          [ORDER_HEADERS.contentType]: 'application/json',
-          [ORDER_HEADERS.schemaVersion]: '1',
-          republished: String(s.republished + 1),
-        },
+        value: encodeOrder(order),
+        headers: { ...orderMessageHeaders(order), republished: String(s.republished + 1) },
       };
     });
     // sent first, marked after: a crash in between re-sends once more (harmless), never skips the re-send; the mark

@@ -7,8 +7,8 @@ import {
   encodeOrder,
   type KafkaSasl,
   kafkaSecurityOptions,
-  ORDER_HEADERS,
   type OrderMessage,
+  orderMessageHeaders,
   type TlsOption,
 } from '@flashsale/common';
 import {
@@ -304,12 +304,7 @@ export class OrderProducer {
     const message: Message = {
       key: order.item_id,
       value: encodeOrder(order),
-      headers: {
-        [ORDER_HEADERS.correlationId]: order.correlation_id,
-        [ORDER_HEADERS.requestId]: order.request_id,
-        [ORDER_HEADERS.contentType]: 'application/json',
-        [ORDER_HEADERS.schemaVersion]: String(order.v),
-      },
+      headers: orderMessageHeaders(order),
     };
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ message, resolve, reject });
