@@ -1,6 +1,7 @@
 /** The order contract shared by gateway, processor, operator and CLI. */
 import { hash } from 'node:crypto';
 import { z } from 'zod';
+import { compiledCheck } from './compiled-check.ts';
 import { itemIdSchema, itemKeys, saleNameSchema, userIdSchema } from './keys.ts';
 import type { RedisClient } from './redis.ts';
 import { callScript } from './scripts.ts';
@@ -125,14 +126,17 @@ export const orderViewSchema = z.object({
 });
 export type OrderView = z.infer<typeof orderViewSchema>;
 
+/** The order schema's check for every message written and read (a ZodError when it fails): compiled-check.ts. */
+const checkOrder = compiledCheck(orderMessageSchema);
+
 export function encodeOrder(msg: OrderMessage): Buffer {
-  return Buffer.from(JSON.stringify(orderMessageSchema.parse(msg)));
+  return Buffer.from(JSON.stringify(checkOrder(msg)));
 }
 
 /** Parse a Kafka value; throws a ZodError or SyntaxError that names what is wrong. */
 export function decodeOrder(value: Buffer | null): OrderMessage {
   if (!value) throw new Error('order message has no value');
-  return orderMessageSchema.parse(JSON.parse(value.toString('utf8')));
+  return checkOrder(JSON.parse(value.toString('utf8')));
 }
 
 /**

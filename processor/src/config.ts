@@ -80,8 +80,9 @@ export const envSchema = z.object({
   /** how often DLQ gauges and consumer lag are computed from topic offsets */
   OFFSETS_INTERVAL: duration('5s'),
   SHUTDOWN_TIMEOUT: duration('25s'),
-  /** V8's young-generation cap (--max-semi-space-size, MB; 0: V8's default of 64 MB): common/src/heap.ts */
-  V8_MAX_SEMI_SPACE_MB: int(8, 0, 1024),
+  /** V8's young-generation cap (--max-semi-space-size, MB; 0: V8's default of 64 MB): common/src/heap.ts. 12, not the
+   *  gateway's 8: a backlog drain keeps whole batches young; docs/benchmarks.md, issue 17 sixth round */
+  V8_MAX_SEMI_SPACE_MB: int(12, 0, 1024),
   /** V8's old-generation growth between full GCs (--heap-growing-percent; 0: V8's own factor): common/src/heap.ts */
   V8_HEAP_GROWING_PERCENT: int(50, 0, 1000),
   /** readiness (/readyz, /health): a Redis PING with no answer after this long counts as down */
