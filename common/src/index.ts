@@ -26,3 +26,4 @@ export * from './seed-items.ts';
 export * from './tls.ts';
 export * from './topics.ts';
 export * from './trusted-proxies.ts';
+export * from './turn-batch.ts';

@@ -58,6 +58,17 @@ interface Node {
   proc?: ChildProcess | undefined;
 }
 
+/**
+ * A cluster id as Kafka's own Uuid.randomUuid makes it: 16 random bytes in base64url, never starting with '-'. The
+ * storage tool reads `-t -abc` as a flag without its value and exits 1 (one id in 64 did; a CI run met one).
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 export class KafkaCluster {
   readonly dir = mkdtempSync(join(tmpdir(), 'fse-kafka3-'));
   readonly nodes: Node[] = [];
@@ -99,9 +110,15 @@ export class KafkaCluster {
 
   private run(cmd: string, args: string[]): Promise<void> {
     return new Promise((resolve, reject) => {
-      const p = spawn(cmd, args, { cwd: this.dir, stdio: 'ignore' });
+      const p = spawn(cmd, args, { cwd: this.dir, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      p.stderr.on('data', (d: Buffer) => {
+        stderr = (stderr + d.toString()).slice(-2000);
+      });
       p.on('error', reject);
-      p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.at(-3)} exited with ${code}`))));
+      p.on('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`${cmd} ${args.slice(-5).join(' ')} exited with ${code}: ${stderr}`)),
+      );
     });
   }
 
@@ -150,7 +167,7 @@ export class KafkaCluster {
         ].join('\n'),
       );
     }
-    const clusterId = randomBytes(16).toString('base64url');
+    const clusterId = newClusterId();
     await Promise.all(
       this.nodes.map((n) =>
         this.run(...this.java('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', n.config], '128m')),

@@ -13,10 +13,14 @@ import {
   type AdmitReply,
   type AdmitRequest,
   admitOrders,
+  answerWaiters,
   itemKeys,
   newOrderId,
   ORDER_RECORD_TTL_SECONDS,
   type RedisClient,
+  TurnBatch,
+  type Waiter,
+  waitInBatch,
 } from '@flashsale/common';
 import type { RateLimitPolicy } from '../config.ts';
 import type { RateLimitResult } from '../rate-limit.ts';
@@ -50,29 +54,26 @@ export interface AdmissionOptions {
   pendingTtlMs: number;
 }
 
-interface Waiting {
-  request: AdmitRequest;
-  resolve: (r: AdmitReply) => void;
-  reject: (e: unknown) => void;
-}
-
 export class Admission {
   private readonly redis: RedisClient;
   private readonly opts: AdmissionOptions;
-  private readonly policy: AdmitPolicy;
   /** item -> orders of this turn */
-  private waiting = new Map<string, Waiting[]>();
-  private scheduled = false;
+  private readonly batch: TurnBatch<Waiter<AdmitRequest, AdmitReply>>;
 
   constructor(redis: RedisClient, opts: AdmissionOptions) {
     this.redis = redis;
     this.opts = opts;
-    this.policy = {
+    const policy: AdmitPolicy = {
       capacity: opts.userPolicy?.capacity ?? 0,
       refillPerSecond: opts.userPolicy?.refillPerSecond ?? 0,
       pendingTtlMs: opts.pendingTtlMs,
       recordTtlSeconds: ORDER_RECORD_TTL_SECONDS,
     };
+    // Called through ioredis's auto-pipeline, not around it: a call queued earlier in this turn on the item's
+    // connection (an order's stored answer, orders/answers.ts) stays ahead of this one, so a retry sees its answer.
+    this.batch = new TurnBatch(setImmediate, (itemId, waiters) =>
+      answerWaiters(waiters, (orders) => admitOrders(redis, { sale: opts.sale, itemId, policy, orders })),
+    );
   }
 
   orderId(o: OrderRequest): string {
@@ -84,7 +85,7 @@ export class Admission {
     o: OrderRequest,
     a: { orderId: string; correlationId: string; now: number; perUserLimit: number; brokerOpen: boolean },
   ): Promise<Admitted & { bucket: RateLimitResult | undefined }> {
-    const reply = await this.enqueue(o.itemId, {
+    const reply = await waitInBatch(this.batch, o.itemId, {
       orderId: a.orderId,
       userId: o.userId,
       quantity: o.quantity,
@@ -113,41 +114,6 @@ export class Admission {
         return { kind: 'exists', status: reply.detail, bucket };
       default:
         return { kind: reply.outcome, bucket };
-    }
-  }
-
-  private enqueue(itemId: string, request: AdmitRequest): Promise<AdmitReply> {
-    return new Promise((resolve, reject) => {
-      const w = { request, resolve, reject };
-      const list = this.waiting.get(itemId);
-      if (list) list.push(w);
-      else this.waiting.set(itemId, [w]);
-      if (this.scheduled) return;
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    });
-  }
-
-  // Called through ioredis's auto-pipeline, not around it: a call queued earlier in this turn on the item's
-  // connection (an order's stored answer, orders/answers.ts) stays ahead of this one, so a retry sees its answer.
-  private flush(): void {
-    this.scheduled = false;
-    const items = this.waiting;
-    this.waiting = new Map();
-    for (const [itemId, list] of items) {
-      admitOrders(this.redis, {
-        sale: this.opts.sale,
-        itemId,
-        policy: this.policy,
-        orders: list.map((w) => w.request),
-      }).then(
-        (replies) => {
-          for (const [i, w] of list.entries()) w.resolve(replies[i] as AdmitReply);
-        },
-        (e: unknown) => {
-          for (const w of list) w.reject(e);
-        },
-      );
     }
   }
 

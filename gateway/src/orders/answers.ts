@@ -6,38 +6,20 @@
  * (process.nextTick), before ioredis writes its pipeline (setImmediate), so it reaches Redis ahead of any retry that
  * follows the 202 on the same connection, as a SET made in the handler did.
  */
-import { type OrderAnswer, type RedisClient, storeOrderAnswers } from '@flashsale/common';
+import { type OrderAnswer, type RedisClient, storeOrderAnswers, TurnBatch } from '@flashsale/common';
 
 export class AnswerStore {
-  private readonly redis: RedisClient;
-  private readonly sale: string;
-  private readonly ttlMs: number;
   /** item -> answers of this turn */
-  private pending = new Map<string, OrderAnswer[]>();
-  private scheduled = false;
+  private readonly batch: TurnBatch<OrderAnswer>;
 
   constructor(redis: RedisClient, opts: { sale: string; ttlMs: number }) {
-    this.redis = redis;
-    this.sale = opts.sale;
-    this.ttlMs = opts.ttlMs;
+    this.batch = new TurnBatch(process.nextTick, (itemId, answers) => {
+      storeOrderAnswers(redis, { sale: opts.sale, itemId, ttlMs: opts.ttlMs, answers }).catch(() => 0);
+    });
   }
 
   /** Not awaited: if the write fails, a retry finds the order record and is answered from it (docs/api.md). */
   add(itemId: string, answer: OrderAnswer): void {
-    const list = this.pending.get(itemId);
-    if (list) list.push(answer);
-    else this.pending.set(itemId, [answer]);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    process.nextTick(() => this.flush());
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    const items = this.pending;
-    this.pending = new Map();
-    for (const [itemId, answers] of items) {
-      storeOrderAnswers(this.redis, { sale: this.sale, itemId, ttlMs: this.ttlMs, answers }).catch(() => 0);
-    }
+    this.batch.add(itemId, answer);
   }
 }
