@@ -46,6 +46,9 @@ for (const arg of runs) {
       if (file.status === 'failed' && file.assertionResults.length === 0) {
         failedHere += 1;
         console.error(`suite failed without tests: ${file.name}: ${file.message ?? ''}`);
+      } else if (file.status === 'failed' && file.message) {
+        // a failed hook (beforeAll) skips the file's tests: its error says why they were skipped
+        named.push(`file failed: ${file.name}: ${firstLine(file.message)}`);
       }
     }
   } catch (err) {
@@ -63,6 +66,6 @@ if (runs.length === 0) {
   console.error('no vitest report given: counted as one failure');
   failed += 1;
 }
-for (const line of named) console.log(line.slice(0, 400));
+for (const line of named) console.log(line.slice(0, 1200));
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);

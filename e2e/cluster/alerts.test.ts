@@ -92,7 +92,7 @@ beforeAll(async () => {
   await Promise.all(
     sales.map(async (m) => {
       await waitRulesLoaded(metrics, c.ns, m.metadata.name);
-      if (m.spec.processor.replicas !== 0) await waitScraped(metrics, c.ns, m.metadata.name);
+      if (m.spec.processor.replicas !== 0) await waitScraped(metrics, c, m.metadata.name);
     }),
   );
   // the lag sale's orders go in first: its alert waits 5 minutes, while the other cases run

@@ -181,7 +181,7 @@ async function gatewayPods(): Promise<{ colour: string; image: string }[]> {
 describe('blue-green analysis of a preview that serves live orders (real node, real metrics)', () => {
   it('a good version passes the analysis on real requests and is promoted automatically', async () => {
     await applyAndWaitReady(c, sale(PRODUCT_TAG));
-    await waitScraped(metrics, c.ns, SALE);
+    await waitScraped(metrics, c, SALE);
     const first = await rollout();
     const watch = await watchStatus(c, SALE);
     const flow = orderStream(`http://${await c.serviceAddr(`${SALE}-gateway`)}`);

@@ -12,7 +12,14 @@ import type { ServiceEndpoints } from '../../tools/harness/src/types.ts';
 import type { PromSample } from '../packaging/support.ts';
 import { promQuery } from '../packaging/support.ts';
 import { eventually } from '../support/services.ts';
-import { type Json, quickstartSale, type RealCluster, type SaleManifest, useRealCluster } from './support.ts';
+import {
+  crashReport,
+  type Json,
+  quickstartSale,
+  type RealCluster,
+  type SaleManifest,
+  useRealCluster,
+} from './support.ts';
 
 export type Metrics = NonNullable<ServiceEndpoints['metrics']>;
 
@@ -108,7 +115,7 @@ export async function alertsOf(metrics: Metrics, ns: string, sale: string): Prom
 }
 
 /** Waits until Prometheus evaluates the sale's rule group (the operator's PrometheusRule, picked up by its labels). */
-export async function waitRulesLoaded(metrics: Metrics, ns: string, sale: string, timeoutMs = 180_000) {
+export async function waitRulesLoaded(metrics: Metrics, ns: string, sale: string, timeoutMs = 300_000) {
   const group = `flashsale.${ns}.${sale}`;
   return eventually(
     `Prometheus to load and evaluate the rule group ${group}`,
@@ -125,8 +132,13 @@ export async function waitRulesLoaded(metrics: Metrics, ns: string, sale: string
   );
 }
 
-/** Waits until the sale's gateway and processor pods are scraped (up == 1 with the sale label). */
-export async function waitScraped(metrics: Metrics, ns: string, sale: string, timeoutMs = 180_000) {
+/**
+ * Waits until the sale's gateway and processor pods are scraped (up == 1 with the sale label); names crashes if not.
+ * A new ServiceMonitor reaches Prometheus through the operator's config Secret, the kubelet's sync of that volume and
+ * the config reloader: minutes on a busy node (a CI run once took more than 3).
+ */
+export async function waitScraped(metrics: Metrics, c: RealCluster, sale: string, timeoutMs = 300_000) {
+  const ns = c.ns;
   await eventually(
     `Prometheus scraping ${ns}/${sale}'s gateway and processor`,
     async () => {
@@ -135,7 +147,10 @@ export async function waitScraped(metrics: Metrics, ns: string, sale: string, ti
       return [...jobs].some((j) => j?.endsWith('-gateway')) && [...jobs].some((j) => j?.endsWith('-metrics'));
     },
     timeoutMs,
-  );
+  ).catch(async (e) => {
+    const crashes = await crashReport(c);
+    throw new Error(`${(e as Error).message}${crashes.line}${crashes.logs}`);
+  });
 }
 
 /**

@@ -70,7 +70,7 @@ async function sendBacklog(sale: string, processors: number) {
     async () => (await processorReplicas(c, sale)).ready === processors,
     240_000,
   );
-  await waitScraped(metrics, c.ns, sale);
+  await waitScraped(metrics, c, sale);
   const log = await burst(`http://${await c.serviceAddr(`${sale}-gateway`)}`, {
     items: ['item-a'],
     total: ORDERS,
@@ -205,7 +205,7 @@ describe('gateway autoscaling and pre-scaling on the real node', () => {
     });
     const ready = await applyAndWaitReady(c, manifest);
     expect(condition(ready, 'ScalingReady')).toMatchObject({ status: 'True', reason: 'KedaScaledObjects' });
-    await waitScraped(metrics, c.ns, sale);
+    await waitScraped(metrics, c, sale);
     const tl = timeline(c, metrics, sale, 3000, 'gateway');
     // the query the gateway's ScaledObject uses
     const rate = gatewayRequestRateQuery(`namespace="${c.ns}",sale="${sale}"`);

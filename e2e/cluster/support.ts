@@ -153,8 +153,36 @@ export async function applyAndWaitReady(c: RealCluster, m: SaleManifest, timeout
   ).catch(async (e) => {
     const fs = await getSale(c, m.metadata.name).catch(() => undefined);
     const pods = await c.tryKubectl(['get', 'pods', '-o', 'wide']);
-    throw new Error(`${(e as Error).message}\nstatus: ${JSON.stringify(fs?.status)}\npods:\n${pods.stdout}`);
+    const crashes = await crashReport(c);
+    throw new Error(
+      `${(e as Error).message}${crashes.line}\nstatus: ${JSON.stringify(fs?.status)}\npods:\n${pods.stdout}${crashes.logs}`,
+    );
   });
+}
+
+/**
+ * The namespace's restarted containers, for a test that timed out waiting on them: `line` (one line, for the first
+ * line of an error, which is what a CI summary shows) names each with its restarts, last exit and last log line;
+ * `logs` has the tail of each one's previous log. The logs go with the namespace, so this is the only record.
+ */
+export async function crashReport(c: RealCluster): Promise<{ line: string; logs: string }> {
+  const r = await c.tryKubectl(['get', 'pods', '-o', 'json']);
+  if (r.code !== 0) return { line: '', logs: '' };
+  const parts: string[] = [];
+  let logs = '';
+  for (const pod of (JSON.parse(r.stdout) as Json).items as Json[]) {
+    for (const cs of (pod.status?.containerStatuses ?? []) as Json[]) {
+      if (!cs.restartCount) continue;
+      const last = cs.lastState?.terminated ?? {};
+      const prev = await c.tryKubectl(['logs', '--previous', '--tail=15', pod.metadata.name, '-c', cs.name]);
+      const tail = prev.stdout.trimEnd().split('\n');
+      parts.push(
+        `${pod.metadata.name}/${cs.name} restarted ${cs.restartCount}x (exit ${last.exitCode ?? '?'} ${last.reason ?? ''}): ${(tail.at(-1) ?? '').slice(0, 300)}`,
+      );
+      logs += `\n--- previous log of ${pod.metadata.name}/${cs.name}\n${tail.join('\n')}`;
+    }
+  }
+  return { line: parts.length ? `; restarts: ${parts.join('; ')}` : '', logs };
 }
 
 /** Pods of a sale's component (gateway or processor), from the API server. */

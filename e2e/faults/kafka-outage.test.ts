@@ -9,12 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ThrowawayKafka } from '../../gateway/test/support/throwaway-kafka.ts';
 import { assertBooks, auditRun, openOrders, redisOf, StatusWatch } from '../support/audit.ts';
 import type { Answer } from '../support/load.ts';
-import { steadyStream } from '../support/load.ts';
+import { burst, steadyStream } from '../support/load.ts';
 import { type Proc, startGateway, startProcessor } from '../support/procs.ts';
 import { recordFault } from '../support/report.ts';
 import { kafkaAdmin, prepareSale, saleProcEnv, uniqueSale } from '../support/sale.ts';
 import { requireService } from '../support/services.ts';
-import { eventually } from '../support/wait.ts';
+import { eventually, sleep } from '../support/wait.ts';
 
 const sale = uniqueSale('fkafka');
 const items = { tv: 150, radio: 150 };
@@ -172,4 +172,42 @@ describe('Kafka broker outage', () => {
       await stream.stop();
     }
   }, 115_000);
+
+  it('a processor started before its broker and topics waits, alive and not ready, then sells once they exist', async () => {
+    // the order the operator creates things in: the Deployments first, the topics once the broker answers
+    const late = uniqueSale('fkafka-late');
+    await kafka.stop();
+    const env = saleProcEnv(late, requireService('redis').addr, kafka.brokers);
+    const p = await startProcessor(env, { wait: false });
+    procs.push(p);
+    await eventually('the processor to say it waits for Kafka', () => p.output.includes('"startup_waiting"'), 30_000);
+    // past the ~11 s after which kafkajs's own retries gave up and the processor exited (into CrashLoopBackOff)
+    await sleep(15_000);
+    expect(p.alive, `processor exited:\n${p.tail()}`).toBe(true);
+    expect((await fetch(`${p.url}/livez`)).status).toBe(200);
+    expect((await fetch(`${p.url}/readyz`)).status).toBe(503);
+
+    await kafka.start(60_000);
+    await prepareSale({ redis, brokers: kafka.brokers, sale: late, items: { lamp: 5 }, partitions: 2 });
+    await p.waitHealthy('/readyz', 60_000);
+    const gw = await startGateway(env);
+    procs.push(gw);
+    const lateWatch = await new StatusWatch(requireService('redis').addr, late).start();
+    try {
+      const log = await burst(gw.url, { items: ['lamp'], total: 8, concurrency: 2 });
+      expect(log.accepted.size).toBeGreaterThanOrEqual(5);
+      const audit = await auditRun({
+        redis,
+        sale: late,
+        accepted: log.accepted,
+        watch: lateWatch,
+        waitFinalMs: 30_000,
+      });
+      assertBooks(audit);
+      expect(audit.confirmed + audit.released).toBeGreaterThan(0);
+      expect(p.alive).toBe(true);
+    } finally {
+      lateWatch.close();
+    }
+  }, 150_000);
 });

@@ -13,6 +13,7 @@ import { createMetrics } from './metrics.ts';
 import { type PaymentProvider, SimulatedPaymentProvider } from './payment.ts';
 import { DlqProducer } from './producer.ts';
 import { Semaphore } from './semaphore.ts';
+import { untilStarted } from './startup.ts';
 import { stuckSweepOnce } from './stuck-orders.ts';
 
 export interface ProcessorHandle {
@@ -111,11 +112,13 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
   });
   const port = (server.address() as AddressInfo).port;
 
-  await consumer.connectAdmin();
-  if (config.topics.ensure) await consumer.ensureTopics(config.topics.partitions, config.topics.replication);
-  else await consumer.awaitTopics();
-  await dlq.connect();
-  const dlqPartitions = await consumer.partitionCount(topics(config.sale).dlq);
+  const dlqPartitions = await untilStarted(log, 'Kafka and the sale topics', async () => {
+    await consumer.connectAdmin();
+    if (config.topics.ensure) await consumer.ensureTopics(config.topics.partitions, config.topics.replication);
+    else await consumer.awaitTopics();
+    await dlq.connect();
+    return consumer.partitionCount(topics(config.sale).dlq);
+  });
 
   // stock buckets per item, read once and shared by the handler, the sweeper and the audit
   const buckets = createBucketCounts(redis, config.sale);

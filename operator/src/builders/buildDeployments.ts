@@ -206,6 +206,10 @@ export function buildProcessorDeployment(input: DeploymentInput) {
     env,
     resources: p.resources ?? defaultResources,
     securityContext: containerSecurityContext,
+    // up to 60 s to answer at all before liveness counts, as the gateway's: a pod with a small CPU request on a busy
+    // node loads its modules slowly, and liveness alone (3 x 10 s) killed processors there before they listened,
+    // again on every restart (CrashLoopBackOff)
+    startupProbe: { httpGet: { path: '/livez', port: 'metrics' }, periodSeconds: 2, failureThreshold: 30 },
     // liveness checks only the process: a Redis or Kafka outage makes processors unready, never restarts them all
     livenessProbe: { httpGet: { path: '/livez', port: 'metrics' }, periodSeconds: 10, failureThreshold: 3 },
     readinessProbe: {

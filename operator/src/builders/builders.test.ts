@@ -118,7 +118,7 @@ describe('builders', () => {
     expect(d.spec.selector.matchLabels).toEqual({ [LABELS.sale]: 'bf', [LABELS.component]: 'gateway' });
   });
 
-  it('processor Deployment: fixed replicas when given, /livez and /ready probes, rolling with maxUnavailable 0, secret env', () => {
+  it('processor Deployment: fixed replicas when given, startup, /livez and /ready probes, rolling with maxUnavailable 0, secret env', () => {
     const s = spec({ redis: { passwordSecretRef: { name: 'r', key: 'pw' } }, processor: { image: 'mine:2' } });
     const d = buildProcessorDeployment({ sale, spec: s, defaults, replicas: 3, configHash: 'h' });
     expect(d.spec).toMatchObject({ replicas: 3, strategy: { rollingUpdate: { maxUnavailable: 0 } } });
@@ -127,6 +127,16 @@ describe('builders', () => {
     // liveness is the process alone, readiness its dependencies (a Redis outage: unready, not restarted)
     expect(c.livenessProbe.httpGet).toEqual({ path: '/livez', port: 'metrics' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'metrics' });
+    // as long to start as the gateway (60 s) before liveness counts: on a busy node a processor killed by liveness
+    // before it listened was killed again on every restart
+    for (const part of [
+      c,
+      buildGatewayDeployment({ sale, spec: s, defaults, replicas: undefined, configHash: 'h' }).spec.template.spec
+        .containers[0] as Json,
+    ]) {
+      expect(part.startupProbe.httpGet.path).toBe('/livez');
+      expect(part.startupProbe.periodSeconds * part.startupProbe.failureThreshold).toBeGreaterThanOrEqual(60);
+    }
     expect(c.env).toContainEqual({ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'r', key: 'pw' } } });
     expect(c.env).toContainEqual({ name: 'HOLD_TTL', value: '5m' });
   });

@@ -197,6 +197,9 @@ imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: 100Mi, nodefs.available: 1%, nodefs.inodesFree: 1%, imagefs.available: 1%}
 maxPods: 110
 registerNode: true
+# a pod's Secret and ConfigMap volumes follow their objects on its next sync (1 min by default, more on a busy node):
+# the Prometheus Operator's config for a sale's new ServiceMonitor reaches the Prometheus pod sooner
+syncFrequency: 15s
 `;
 }
 
