@@ -169,7 +169,9 @@ export function buildGatewayDeployment(input: DeploymentInput) {
     env,
     resources: g.resources ?? defaultResources,
     securityContext: containerSecurityContext,
-    startupProbe: { httpGet: { path: '/livez', port: 'http' }, periodSeconds: 2, failureThreshold: 30 },
+    // up to 120 s to answer at all before liveness counts: a pod with a small CPU request on a busy node loads its
+    // modules slowly (a 30m CPU limit took the processor over 60 s), and a kill then only starts it over
+    startupProbe: { httpGet: { path: '/livez', port: 'http' }, periodSeconds: 2, failureThreshold: 60 },
     livenessProbe: { httpGet: { path: '/livez', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
     readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
     // keep serving while the endpoint removal propagates to kube-proxy / load balancers, then SIGTERM drains
@@ -206,10 +208,9 @@ export function buildProcessorDeployment(input: DeploymentInput) {
     env,
     resources: p.resources ?? defaultResources,
     securityContext: containerSecurityContext,
-    // up to 60 s to answer at all before liveness counts, as the gateway's: a pod with a small CPU request on a busy
-    // node loads its modules slowly, and liveness alone (3 x 10 s) killed processors there before they listened,
+    // as the gateway's (120 s): liveness alone (3 x 10 s) killed processors on a busy node before they listened, and
     // again on every restart (CrashLoopBackOff)
-    startupProbe: { httpGet: { path: '/livez', port: 'metrics' }, periodSeconds: 2, failureThreshold: 30 },
+    startupProbe: { httpGet: { path: '/livez', port: 'metrics' }, periodSeconds: 2, failureThreshold: 60 },
     // liveness checks only the process: a Redis or Kafka outage makes processors unready, never restarts them all
     livenessProbe: { httpGet: { path: '/livez', port: 'metrics' }, periodSeconds: 10, failureThreshold: 3 },
     readinessProbe: {

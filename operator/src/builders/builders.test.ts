@@ -127,7 +127,7 @@ describe('builders', () => {
     // liveness is the process alone, readiness its dependencies (a Redis outage: unready, not restarted)
     expect(c.livenessProbe.httpGet).toEqual({ path: '/livez', port: 'metrics' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'metrics' });
-    // as long to start as the gateway (60 s) before liveness counts: on a busy node a processor killed by liveness
+    // as long to start as the gateway (120 s) before liveness counts: on a busy node a processor killed by liveness
     // before it listened was killed again on every restart
     for (const part of [
       c,
@@ -135,7 +135,7 @@ describe('builders', () => {
         .containers[0] as Json,
     ]) {
       expect(part.startupProbe.httpGet.path).toBe('/livez');
-      expect(part.startupProbe.periodSeconds * part.startupProbe.failureThreshold).toBeGreaterThanOrEqual(60);
+      expect(part.startupProbe.periodSeconds * part.startupProbe.failureThreshold).toBeGreaterThanOrEqual(120);
     }
     expect(c.env).toContainEqual({ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'r', key: 'pw' } } });
     expect(c.env).toContainEqual({ name: 'HOLD_TTL', value: '5m' });
