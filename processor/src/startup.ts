@@ -8,22 +8,13 @@
 import type { Logger } from '@flashsale/common';
 import { Backoff } from './order/retry-policy.ts';
 
-/** the delays between tries: 0.5 s doubled up to 10 s (half of it jitter) */
-export const STARTUP_RETRY = { attempts: Number.POSITIVE_INFINITY, baseMs: 500, maxMs: 10_000 };
-
-/** Runs `step` until it resolves; every failure is logged (event `startup_waiting`) with what failed and why. */
-export async function untilStarted<T>(
-  log: Logger,
-  what: string,
-  step: () => Promise<T>,
-  retry: typeof STARTUP_RETRY = STARTUP_RETRY,
-): Promise<T> {
-  const backoff = new Backoff(retry);
+/** Runs `step` until it resolves, 0.5 s apart doubled up to 10 s; every failure is logged (`startup_waiting`). */
+export async function untilStarted<T>(log: Logger, what: string, step: () => Promise<T>): Promise<T> {
+  const backoff = new Backoff({ attempts: Number.POSITIVE_INFINITY, baseMs: 500, maxMs: 10_000 });
   for (let attempt = 1; ; attempt++) {
     try {
       return await step();
     } catch (e) {
-      if (attempt >= retry.attempts) throw e;
       log.warn(
         { event: 'startup_waiting', what, attempt, err: (e as Error).message },
         `Start-up waits for ${what}; retrying`,
