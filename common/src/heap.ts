@@ -15,21 +15,40 @@
  * that has them; whoever starts the service (the image, the operator, `flashsale up`, the tests) needs no flag of its
  * own.
  */
+import { flushCompileCache } from 'node:module';
+
 export interface HeapSettings {
   /** --max-semi-space-size, MB (0: V8's default, 64 MB on Node 24) */
   maxSemiSpaceMb: number;
   /** --heap-growing-percent (0: V8's own growing factor) */
   heapGrowingPercent: number;
+  /** the environment of the re-executed process: this one's, with the compile cache on (`withCompileCache`) */
+  env: Record<string, string | undefined>;
 }
 
-/** Re-execute this process with the heap flags it lacks (a flag already given, or a setting of 0, is left alone). */
-export function applyHeapSettings(s: HeapSettings): void {
-  const has = (flag: string) => process.execArgv.some((a) => a.startsWith(flag));
+/** The V8 flags of these settings that `execArgv` does not already have (a setting of 0 adds none). */
+export function heapFlags(
+  s: Pick<HeapSettings, 'maxSemiSpaceMb' | 'heapGrowingPercent'>,
+  execArgv: readonly string[] = [],
+): string[] {
+  const has = (flag: string) => execArgv.some((a) => a.startsWith(flag));
   const add: string[] = [];
   if (s.maxSemiSpaceMb > 0 && !has('--max-semi-space-size')) add.push(`--max-semi-space-size=${s.maxSemiSpaceMb}`);
   if (s.heapGrowingPercent > 0 && !has('--heap-growing-percent')) {
     add.push(`--heap-growing-percent=${s.heapGrowingPercent}`);
   }
-  if (add.length === 0) return;
-  process.execve?.(process.execPath, [process.execPath, ...add, ...process.execArgv, ...process.argv.slice(1)]);
+  return add;
+}
+
+/**
+ * Re-execute this process with the heap flags it lacks (a flag already given, or a setting of 0, is left alone), and
+ * with Node's compile cache on (compile-cache.ts): the new process then loads every module from the cache, without
+ * the TypeScript stripper (about 18 MB resident) and without compiling again what this one just compiled.
+ */
+export function applyHeapSettings(s: HeapSettings): void {
+  const add = heapFlags(s, process.execArgv);
+  if (add.length === 0 || !process.execve) return;
+  // a process that is about to be replaced never reaches the exit that writes the cache
+  flushCompileCache();
+  process.execve(process.execPath, [process.execPath, ...add, ...process.execArgv, ...process.argv.slice(1)], s.env);
 }

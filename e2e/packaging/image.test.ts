@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureImages, IMAGE_NAMES, podmanEnv } from '../../tools/harness/src/images.ts';
+import { cacheReads, PARTS, STOP_AT_CONFIG } from '../../tools/warm-compile-cache.ts';
 import { assertBooks, auditRun, redisOf, StatusWatch } from '../support/audit.ts';
 import { burst } from '../support/load.ts';
 import { prepareSale, saleProcEnv, uniqueSale } from '../support/sale.ts';
@@ -152,6 +153,23 @@ describe('the product image (podman build of the Dockerfile)', () => {
     const processor = await inImage(['node', 'processor/src/main.ts'], ['--env', 'SALE_NAME=Not A Sale']);
     expect(processor.code).toBe(2);
     expect(processor.stdout + processor.stderr).toContain('SALE_NAME');
+  });
+
+  it("its parts start from Node's compile cache: every TypeScript module found stripped and compiled, with and without their heap flags", async () => {
+    for (const { main, flagSets } of PARTS) {
+      for (const flags of flagSets) {
+        const env = Object.entries({ ...STOP_AT_CONFIG, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' }).flatMap(([k, v]) => [
+          '--env',
+          `${k}=${v}`,
+        ]);
+        const r = await inImage(['node', ...flags, main], env);
+        expect(r.code, r.stderr.slice(-2000)).toBe(2);
+        const { hits, misses } = cacheReads(r.stderr);
+        // the gateway loads 40-60 of the repository's modules; a cache that misses loads the type stripper again
+        expect(hits, `${main} ${flags.join(' ')}`).toBeGreaterThan(10);
+        expect(misses, `${main} ${flags.join(' ')}`).toEqual([]);
+      }
+    }
   });
 
   it('its gateway and processor sell a sale out over the real Redis and Kafka: audit clean, JSON logs only, SIGTERM exits 0', async () => {

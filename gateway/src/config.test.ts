@@ -17,7 +17,12 @@ describe('loadConfig', () => {
     // 60 per 1m: a burst of 60, refilled at 1 token per second
     expect(c.rateLimit.orderUser).toEqual({ capacity: 60, refillPerSecond: 1 });
     expect(c.rateLimit.failOpen).toBe(true);
-    expect(c.heap).toEqual({ maxSemiSpaceMb: 8, heapGrowingPercent: 50 });
+    expect(c.heap).toMatchObject({ maxSemiSpaceMb: 8, heapGrowingPercent: 50 });
+    // the re-executed process gets this environment, with Node's compile cache on (common/src/compile-cache.ts)
+    expect(c.heap.env).toMatchObject({
+      SALE_NAME: 'spring',
+      NODE_COMPILE_CACHE: expect.stringContaining('node-compile-cache'),
+    });
     expect(loadConfig({ SALE_NAME: 's', V8_MAX_SEMI_SPACE_MB: '0' }).heap.maxSemiSpaceMb).toBe(0);
     expect(c.shutdownTimeoutMs).toBe(30_000);
   });

@@ -25,6 +25,7 @@ import {
   tlsEnvShape,
   tlsPairFromEnv,
   trustedProxyProblem,
+  withCompileCache,
 } from '@flashsale/common';
 import { z } from 'zod';
 import type { IdentityConfig } from './identity/buyer.ts';
@@ -202,7 +203,7 @@ export interface GatewayConfig {
   bodyLimit: number;
   shutdownTimeoutMs: number;
   /** --max-semi-space-size the process runs with (0: V8's default) */
-  /** V8 flags the process re-executes itself with (common/src/heap.ts) */
+  /** V8 flags the process re-executes itself with, and its environment there (common/src/heap.ts) */
   heap: HeapSettings;
   sse: { heartbeatMs: number; maxDurationMs: number };
   stockPollIntervalMs: number;
@@ -282,7 +283,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     idempotency: { ttlMs: e.IDEMPOTENCY_TTL, pendingTtlMs: e.IDEMPOTENCY_PENDING_TTL },
     bodyLimit: e.BODY_LIMIT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
-    heap: { maxSemiSpaceMb: e.V8_MAX_SEMI_SPACE_MB, heapGrowingPercent: e.V8_HEAP_GROWING_PERCENT },
+    heap: {
+      maxSemiSpaceMb: e.V8_MAX_SEMI_SPACE_MB,
+      heapGrowingPercent: e.V8_HEAP_GROWING_PERCENT,
+      env: withCompileCache(env),
+    },
     sse: { heartbeatMs: e.SSE_HEARTBEAT, maxDurationMs: e.SSE_MAX_DURATION },
     stockPollIntervalMs: e.STOCK_POLL_INTERVAL,
     healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT,

@@ -15,6 +15,7 @@ import {
   type TlsSettings,
   tlsEnvShape,
   tlsPairFromEnv,
+  withCompileCache,
 } from '@flashsale/common';
 import { z } from 'zod';
 
@@ -130,7 +131,7 @@ export interface ProcessorConfig {
   auditIntervalMs: number;
   offsetsIntervalMs: number;
   shutdownTimeoutMs: number;
-  /** V8 flags the process re-executes itself with (common/src/heap.ts) */
+  /** V8 flags the process re-executes itself with, and its environment there (common/src/heap.ts) */
   heap: HeapSettings;
   healthCheckTimeoutMs: number;
   topics: { ensure: boolean; partitions: number; replication: number };
@@ -192,7 +193,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     auditIntervalMs: e.AUDIT_INTERVAL,
     offsetsIntervalMs: e.OFFSETS_INTERVAL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
-    heap: { maxSemiSpaceMb: e.V8_MAX_SEMI_SPACE_MB, heapGrowingPercent: e.V8_HEAP_GROWING_PERCENT },
+    heap: {
+      maxSemiSpaceMb: e.V8_MAX_SEMI_SPACE_MB,
+      heapGrowingPercent: e.V8_HEAP_GROWING_PERCENT,
+      env: withCompileCache(env),
+    },
     healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT,
     topics: { ensure: e.ENSURE_TOPICS, partitions: e.TOPIC_PARTITIONS, replication: e.TOPIC_REPLICATION },
   };
