@@ -289,6 +289,12 @@ async function main() {
     const base = combine(runs.base);
     const floorRun = combine(runs.floor);
     const full = combine(runs.full);
+    // each round's own ratios (its three runs were seconds apart): the spread says how far the machine's drift moves
+    // the summed ratio, which is the figure that counts
+    const roundRatios = runs.full.map((f, i) => ({
+      fullToNoop: Number((f.acceptedPerSecond / (runs.base[i]?.acceptedPerSecond ?? Number.NaN)).toFixed(3)),
+      fullToFloor: Number((f.acceptedPerSecond / (runs.floor[i]?.acceptedPerSecond ?? Number.NaN)).toFixed(3)),
+    }));
     const rss = { gateway: rssMb(gw.child.pid), floor: rssMb(floor.child.pid), noop: rssMb(noop.child.pid) };
     const rate80 = Math.max(1, Math.round(full.acceptedPerSecond * 0.8));
     const at80 = await measure(gw, duration, 'gateway at 80 % rate', rate80);
@@ -313,6 +319,10 @@ async function main() {
         `${(floorRun.acceptedPerSecond / base.acceptedPerSecond).toFixed(3)}`,
     );
     console.log(
+      `per round: full/no-op ${roundRatios.map((r) => r.fullToNoop).join(', ')}; full/floor ` +
+        roundRatios.map((r) => r.fullToFloor).join(', '),
+    );
+    console.log(
       `Redis per accepted order: full path ${redisPerOrder.full.scriptCalls} script calls, ` +
         `${redisPerOrder.full.commands} commands ${JSON.stringify(redisPerOrder.full.byCommand)}; floor ` +
         `${redisPerOrder.floor.scriptCalls} / ${redisPerOrder.floor.commands}`,
@@ -331,6 +341,7 @@ async function main() {
         floor: floorRun,
         full,
         at80: { ...at80, offeredRate: rate80 },
+        roundRatios,
         produced,
         redisPerOrder,
         rssMb: rss,

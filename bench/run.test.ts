@@ -26,6 +26,39 @@ describe('bench runner', () => {
     expect(t.find((r) => r.figure === 'end-to-end benchmark')?.value).toBe('not run');
     expect(t.find((r) => r.figure === 'scale-out benchmark')?.value).toBe('not run');
   });
+
+  it("shows each round's ratio range beside the summed ratio (gateway against its no-op and floor, processor against the ceilings around it)", () => {
+    const t = rows({
+      gateway: {
+        ok: true,
+        result: {
+          full: { acceptedPerSecond: 4000 },
+          base: { acceptedPerSecond: 12_000 },
+          floor: { acceptedPerSecond: 5000 },
+          roundRatios: [
+            { fullToNoop: 0.31, fullToFloor: 0.72 },
+            { fullToNoop: 0.35, fullToFloor: 0.91 },
+          ],
+        },
+      },
+      processor: {
+        ok: true,
+        result: {
+          processedPerSecond: 12_000,
+          evalshaCeilingPerSecond: 15_000,
+          processedPerSecondByRound: [10_000, 14_000],
+          evalshaCeilingByRun: [12_000, 14_000, 16_000],
+        },
+      },
+    });
+    expect(t.find((r) => r.figure.startsWith('gateway accepted orders/s (full'))?.ratio).toBe(
+      '0.333; rounds 0.31-0.35',
+    );
+    const floor = t.find((r) => r.figure.startsWith('gateway accepted orders/s beside the floor'));
+    expect(floor).toMatchObject({ ratio: '0.800; rounds 0.72-0.91', met: 'yes' });
+    // 10,000 / 13,000 and 14,000 / 15,000
+    expect(t.find((r) => r.figure.startsWith('processor orders/s (1 process'))?.ratio).toBe('0.800; rounds 0.77-0.93');
+  });
 });
 
 describe('scale-out figures', () => {

@@ -219,11 +219,15 @@ export function rows(r: Record<string, { ok: boolean; result: J | null; error?: 
     const full = num(get(g.result, 'full', 'acceptedPerSecond'));
     const base = num(get(g.result, 'base', 'acceptedPerSecond'));
     const floor = num(get(g.result, 'floor', 'acceptedPerSecond'));
+    const perRound = (k: string) => {
+      const v = ((get(g.result, 'roundRatios') as J[] | undefined) ?? []).map((x) => num(x[k]));
+      return v.length > 1 ? `; rounds ${n(Math.min(...v), 2)}-${n(Math.max(...v), 2)}` : '';
+    };
     out.push({
       figure: 'gateway accepted orders/s (full path, 1 process)',
       value: n(full),
       ceiling: `${n(base)} (no-op fastify route)`,
-      ratio: n(full / base, 3),
+      ratio: `${n(full / base, 3)}${perRound('fullToNoop')}`,
       target: '>= 0.30 (issue 17) and >= 10,000/s',
       met: `ratio ${yes(full / base >= 0.3)}; 10,000/s ${yes(full >= 10_000)}`,
     });
@@ -232,7 +236,7 @@ export function rows(r: Record<string, { ok: boolean; result: J | null; error?: 
         figure: 'gateway accepted orders/s beside the floor (one admission script + one acks=all send per request)',
         value: n(full),
         ceiling: `${n(floor)} (floor server; ${n(floor / base, 3)} x the no-op)`,
-        ratio: n(full / floor, 3),
+        ratio: `${n(full / floor, 3)}${perRound('fullToFloor')}`,
         target: '>= 0.8',
         met: yes(full / floor >= 0.8),
       });
@@ -291,11 +295,17 @@ export function rows(r: Record<string, { ok: boolean; result: J | null; error?: 
   ) => {
     const rate = num(res.processedPerSecond);
     const ceil = num(res.evalshaCeilingPerSecond);
+    // each round against the mean of the two ceiling runs around it: the spread the machine's drift gives
+    const byRound = ((res.processedPerSecondByRound as number[] | undefined) ?? []).map((r, i) => {
+      const c = (res.evalshaCeilingByRun as number[] | undefined) ?? [];
+      return r / (((c[i] ?? Number.NaN) + (c[i + 1] ?? Number.NaN)) / 2);
+    });
+    const spread = byRound.length > 1 ? `; rounds ${n(Math.min(...byRound), 2)}-${n(Math.max(...byRound), 2)}` : '';
     out.push({
       figure,
       value: n(rate),
       ceiling: `${n(ceil)} (EVALSHA reserve, same run)`,
-      ratio: n(rate / ceil, 3),
+      ratio: `${n(rate / ceil, 3)}${spread}`,
       target,
       met: met(rate / ceil, rate),
     });
