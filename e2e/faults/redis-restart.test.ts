@@ -8,13 +8,13 @@
 import type { RedisClient } from '@flashsale/common';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assertBooks, auditRun, openOrders, redisOf, StatusWatch } from '../support/audit.ts';
-import { steadyStream } from '../support/load.ts';
+import { burst, steadyStream } from '../support/load.ts';
 import { type Proc, startGateway, startProcessor } from '../support/procs.ts';
 import { recordFault } from '../support/report.ts';
 import { prepareSale, saleProcEnv, uniqueSale } from '../support/sale.ts';
 import { requireService } from '../support/services.ts';
 import { ThrowawayRedis } from '../support/throwaway-redis.ts';
-import { eventually } from '../support/wait.ts';
+import { eventually, freePort } from '../support/wait.ts';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
@@ -115,4 +115,31 @@ async function scenario(kind: 'restart' | 'crash') {
 describe('Redis restarted during a burst', () => {
   it('restart (SIGTERM, AOF everysec): 0 oversold, 0 lost, resumes by itself', () => scenario('restart'), 100_000);
   it('crash (SIGKILL, AOF always): 0 oversold, 0 lost, resumes by itself', () => scenario('crash'), 100_000);
+});
+
+describe('Redis not there yet when the gateway starts', () => {
+  it('the gateway listens anyway: alive, not ready, orders refused with 503; then takes orders once Redis answers', async () => {
+    // a port where nothing listens yet (a pod started before its Redis: the kubelet restarted a gateway that never
+    // answered /livez until its start-up probe gave up)
+    const server = new ThrowawayRedis();
+    server.port = await freePort();
+    cleanup.push(() => server.destroy());
+    const brokers = requireService('kafka').brokers;
+    const sale = uniqueSale('fredis-late');
+    const gw = await startGateway({ ...saleProcEnv(sale, server.addr, brokers), REDIS_COMMAND_TIMEOUT: '1s' });
+    cleanup.push(() => gw.kill());
+    expect((await fetch(`${gw.url}/ready`)).status).toBe(503);
+    const early = await burst(gw.url, { items: ['lamp'], total: 2, concurrency: 1 });
+    expect(early.byStatus()).toEqual({ 503: 2 });
+    expect(gw.output).toContain('"sale_state_unavailable"');
+
+    await server.start();
+    const redis = redisOf(server.addr);
+    cleanup.push(() => redis.disconnect());
+    await prepareSale({ redis, brokers, sale, items: { lamp: 2 }, partitions: 1 });
+    await gw.waitHealthy('/ready', 30_000);
+    const log = await burst(gw.url, { items: ['lamp'], total: 2, concurrency: 1 });
+    expect(log.accepted.size, `gateway:\n${gw.tail()}`).toBe(2);
+    expect(gw.alive).toBe(true);
+  }, 90_000);
 });

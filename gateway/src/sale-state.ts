@@ -75,11 +75,32 @@ export class SaleState {
     this.sub.on('ready', () => {
       void this.refresh();
     });
-    try {
+    // The subscriber's commands wait for Redis without limit (they must survive reconnects), so with Redis down at
+    // start-up the first load is awaited for a bounded time only: the gateway listens, answers /livez and stays
+    // unready; the queued SUBSCRIBE, the 'ready' refresh above and the poll below load the state once Redis answers.
+    const first = (async () => {
       await this.sub.subscribe(ch.stock);
       await this.refresh();
-    } catch (e) {
-      this.log.warn({ event: 'sale_state_unavailable', err: (e as Error).message }, 'Stock state not loaded yet');
+    })();
+    const notLoaded = (err: string) =>
+      this.log.warn({ event: 'sale_state_unavailable', err }, 'Stock state not loaded yet');
+    let t: NodeJS.Timeout | undefined;
+    const waited = await Promise.race([
+      first.then(
+        () => 'loaded',
+        (e: Error) => e.message,
+      ),
+      new Promise<string>((resolve) => {
+        t = setTimeout(
+          () => resolve(`no answer from Redis within ${this.subscribeTimeoutMs} ms`),
+          this.subscribeTimeoutMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(t));
+    if (waited !== 'loaded') {
+      notLoaded(waited);
+      // a first load that fails after the wait is not an unhandled rejection; the refreshes retry it
+      first.catch(() => {});
     }
     const tick = () => {
       if (this.stopped) return;
