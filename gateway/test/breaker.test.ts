@@ -1,11 +1,14 @@
 /**
  * The circuit breaker against a broker that really goes away: a throwaway single-node Kafka this file starts,
  * kills and starts again. Opens after 5 consecutive failures, answers 503 with Retry-After and frees the
- * idempotency key while open, closes after 2 successes once the broker is back.
+ * idempotency key while open, closes after 2 successes once the broker is back. Then the broker hangs (SIGSTOP): an
+ * order queued behind its partition's hung produce requests fails unsent once its send timeout has passed.
  */
-import { itemKeys, newOrderId, type RedisClient } from '@flashsale/common';
+import { itemKeys, newOrderId, type OrderMessage, type RedisClient, topics } from '@flashsale/common';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGateway, type Gateway } from '../src/app.ts';
+import { OrderProducer, QueueTimeoutError } from '../src/kafka/producer.ts';
 import { createOrdersTopic, jsonHeaders, redisFor, seed, services, testConfig, uniqueSale } from './helpers.ts';
 import { ThrowawayKafka } from './support/throwaway-kafka.ts';
 
@@ -94,5 +97,49 @@ describe('circuit breaker with a broker that goes away', () => {
     expect(states.at(-1)).toBe('closed');
     // a key refused while open can be used again now
     expect((await post(1)).statusCode).toBe(202);
+  }, 60_000);
+});
+
+describe('a hung partition leader', () => {
+  it('fails the orders queued behind it unsent once they waited their send timeout, not one request after another', async () => {
+    // one order per produce request: the orders queue behind each other on the topic's one partition
+    const producer = new OrderProducer(
+      {
+        brokers: kafka.brokers,
+        clientId: 'gw-queue-deadline',
+        topic: topics(sale).orders,
+        sendTimeoutMs: 2000,
+        batchMax: 1,
+        lingerMs: 0,
+        breaker: { failureThreshold: 100, successThreshold: 1, baseTimeoutMs: 1000, maxTimeoutMs: 1000 },
+      },
+      pino({ level: 'silent' }),
+    );
+    const order = (i: number): OrderMessage => ({
+      v: 1,
+      order_id: newOrderId(sale, 'gpu', `u-q${i}`, `q-${i}`),
+      sale,
+      item_id: 'gpu',
+      user_id: `u-q${i}`,
+      quantity: 1,
+      request_id: `q-${i}`,
+      correlation_id: `c-${i}`,
+      created_at: new Date().toISOString(),
+    });
+    try {
+      await producer.start();
+      await producer.send(order(0));
+      kafka.freeze();
+      const outcomes = await Promise.allSettled([1, 2, 3, 4, 5].map((i) => producer.send(order(i))));
+      const errors = outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error) : undefined));
+      expect(errors.every((e) => e !== undefined)).toBe(true);
+      // the first is sent (and times out); whatever follows it by one request per timeout finds its own deadline gone
+      expect(errors[0]).not.toBeInstanceOf(QueueTimeoutError);
+      expect(errors.slice(2).every((e) => e instanceof QueueTimeoutError)).toBe(true);
+      expect(errors[4]?.message).toMatch(/waited \d+ ms for its partition's earlier produce requests and was not sent/);
+    } finally {
+      kafka.thaw();
+      await producer.close(5000);
+    }
   }, 60_000);
 });

@@ -37,6 +37,8 @@ export interface ProducerOptions {
 
 interface Pending {
   message: Message;
+  /** Date.now() when send() queued it */
+  queuedAt: number;
   resolve: () => void;
   reject: (e: unknown) => void;
   settled?: boolean;
@@ -54,6 +56,17 @@ export class PartitionTimeoutError extends Error {
   constructor(ms: number) {
     super(`the partition leader did not acknowledge within ${ms} ms`);
     this.name = 'PartitionTimeoutError';
+  }
+}
+
+/**
+ * An order that waited its whole send timeout behind its partition's earlier produce requests (a slow or hung leader)
+ * and was never sent: its outcome is known (not written), so the client's retry is safe and no producer is retired.
+ */
+export class QueueTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`the order waited ${ms} ms for its partition's earlier produce requests and was not sent`);
+    this.name = 'QueueTimeoutError';
   }
 }
 
@@ -307,7 +320,7 @@ export class OrderProducer {
       headers: orderMessageHeaders(order),
     };
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ message, resolve, reject });
+      this.queue.push({ message, queuedAt: Date.now(), resolve, reject });
       this.schedule();
     });
   }
@@ -331,13 +344,20 @@ export class OrderProducer {
    * Send one batch of what is queued, skipping partitions that already have a request in flight: batches run
    * concurrently, but never two for one partition (the idempotent producer's sequence numbers stay in order), so a
    * partition whose leader died holds back only its own orders, not those of the partitions whose leaders live.
+   * An order still queued after its send timeout fails unsent: behind a slow leader a queue longer than one batch
+   * would otherwise wait one produce request after another, and its client far longer than KAFKA_SEND_TIMEOUT.
    */
   private flushOne(): void {
     this.timer = undefined;
     const batch: Pending[] = [];
     const rest: Pending[] = [];
     const taken = new Set<number>();
+    const expired = Date.now() - this.opts.sendTimeoutMs;
     for (const p of this.queue) {
+      if (p.queuedAt < expired) {
+        settle(p, new QueueTimeoutError(Date.now() - p.queuedAt));
+        continue;
+      }
       this.assignPartition(p);
       const part = p.message.partition;
       if (batch.length >= this.opts.batchMax || (part !== undefined && this.busy.has(part))) rest.push(p);

@@ -127,7 +127,19 @@ export class ThrowawayKafka {
     await exited;
   }
 
+  /** Stop the broker's process (SIGSTOP): connections stay open and nothing is answered, as with a hung leader. */
+  freeze(): void {
+    if (!this.proc || this.proc.exitCode !== null) throw new Error('throwaway Kafka is not running');
+    this.proc.kill('SIGSTOP');
+  }
+
+  /** Let a frozen broker go on (SIGCONT). */
+  thaw(): void {
+    this.proc?.kill('SIGCONT');
+  }
+
   async destroy(): Promise<void> {
+    this.thaw();
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
