@@ -14,8 +14,12 @@
 import { Ajv } from 'ajv';
 import { z } from 'zod';
 
-/** Compiled on first use: every process imports the contract, few of them check messages. */
-export function compiledCheck<T extends z.ZodType>(schema: T): (value: unknown) => z.output<T> {
+/**
+ * The JSON Schema validator of a zod schema's output, compiled on first use (every process imports the contract, few
+ * of them check messages). True only for a value that is already its own parse result: a value that lacks a field
+ * with a default is refused here and left to zod, which fills it in.
+ */
+export function compiledValidator(schema: z.ZodType): (value: unknown) => boolean {
   let valid: ((value: unknown) => boolean) | undefined;
   return (value) => {
     // lengths in code points (ajv's default, as zod 4 counts them); patterns without the `u` flag, as zod runs them;
@@ -26,6 +30,12 @@ export function compiledCheck<T extends z.ZodType>(schema: T): (value: unknown) 
       validateFormats: false,
       logger: false,
     }).compile(z.toJSONSchema(schema, { target: 'draft-7', io: 'output' }));
-    return valid(value) ? (value as z.output<T>) : schema.parse(value);
+    return valid(value);
   };
+}
+
+/** The compiled check, then zod's parse for whatever it refuses (so the error is zod's, naming the field). */
+export function compiledCheck<T extends z.ZodType>(schema: T): (value: unknown) => z.output<T> {
+  const valid = compiledValidator(schema);
+  return (value) => (valid(value) ? (value as z.output<T>) : schema.parse(value));
 }

@@ -2,6 +2,7 @@ export * from './alerts.ts';
 export * from './annotations.ts';
 export * from './buckets.ts';
 export * from './compile-cache.ts';
+export * from './compiled-check.ts';
 export * from './dlq.ts';
 export * from './duration.ts';
 export * from './env-fields.ts';

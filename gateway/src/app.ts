@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { checkTlsAtStartup, createLogger, createRedis, topics } from '@flashsale/common';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
-import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { serializerCompiler } from 'fastify-type-provider-zod';
 import type { GatewayConfig } from './config.ts';
 import type { GatewayContext } from './context.ts';
 import { BuyerIdentity } from './identity/buyer.ts';
@@ -20,6 +20,7 @@ import { salePlugin } from './plugins/sale.ts';
 import { statusPlugin } from './plugins/status.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { routeSchemas } from './route-schemas.ts';
+import { routeValidatorCompiler } from './route-validator.ts';
 import { SaleState } from './sale-state.ts';
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -130,7 +131,7 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
 
   // Routes validate and serialize with their zod schemas (route-schemas.ts); the OpenAPI document is generated
   // from the same schemas, so it is registered before any route.
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(routeValidatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   await registerOpenApi(app, config.identity);
   await app.register(corePlugin(ctx));

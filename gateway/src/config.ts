@@ -202,7 +202,6 @@ export interface GatewayConfig {
   idempotency: { ttlMs: number; pendingTtlMs: number };
   bodyLimit: number;
   shutdownTimeoutMs: number;
-  /** --max-semi-space-size the process runs with (0: V8's default) */
   /** V8 flags the process re-executes itself with, and its environment there (common/src/heap.ts) */
   heap: HeapSettings;
   sse: { heartbeatMs: number; maxDurationMs: number };
