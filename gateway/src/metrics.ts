@@ -2,12 +2,51 @@
 import { GATEWAY_METRICS as M } from '@flashsale/common';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
+const DURATION_COUNT = `${M.httpRequestDuration}_count`;
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * HTTP requests in progress per method and route: a map entry per pair on the hot path (no label hashing), read by the
+ * gauge when Prometheus scrapes.
+ */
+export class InProgress {
+  private readonly byPair = new Map<string, { labels: { method: string; route: string }; n: number }>();
+
+  private entry(method: string, route: string) {
+    const key = `${method} ${route}`;
+    let e = this.byPair.get(key);
+    if (!e) {
+      e = { labels: { method, route }, n: 0 };
+      this.byPair.set(key, e);
+    }
+    return e;
+  }
+
+  enter(method: string, route: string): void {
+    this.entry(method, route).n++;
+  }
+
+  leave(method: string, route: string): void {
+    this.entry(method, route).n--;
+  }
+
+  values() {
+    return this.byPair.values();
+  }
+}
 
 export function createMetrics(defaultMetrics = true) {
   const registry = new Registry();
   if (defaultMetrics) collectDefaultMetrics({ register: registry });
   const reg = [registry];
+  const inProgress = new InProgress();
+  const httpRequestDuration = new Histogram({
+    name: M.httpRequestDuration,
+    help: 'HTTP request duration by method, route and status',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: reg,
+  });
   return {
     registry,
     ordersReceived: new Counter({ name: M.ordersReceived, help: 'Total orders received', registers: reg }),
@@ -56,24 +95,29 @@ export function createMetrics(defaultMetrics = true) {
       help: 'Orders refused locally because the item is known to be sold out',
       registers: reg,
     }),
+    inProgress,
+    httpRequestDuration,
+    // every request observed in the duration histogram is one request: the counter is that histogram's count per
+    // label set, taken when Prometheus scrapes (one label lookup less per request)
     httpRequests: new Counter({
       name: M.httpRequests,
       help: 'HTTP requests by method, route and status',
       labelNames: ['method', 'route', 'status_code'] as const,
       registers: reg,
-    }),
-    httpRequestDuration: new Histogram({
-      name: M.httpRequestDuration,
-      help: 'HTTP request duration by method, route and status',
-      labelNames: ['method', 'route', 'status_code'] as const,
-      buckets: LATENCY_BUCKETS,
-      registers: reg,
+      async collect() {
+        const counts = (await httpRequestDuration.get()).values.filter((v) => v.metricName === DURATION_COUNT);
+        this.reset();
+        for (const v of counts) this.inc(v.labels as Record<'method' | 'route' | 'status_code', string>, v.value);
+      },
     }),
     httpRequestsInProgress: new Gauge({
       name: M.httpRequestsInProgress,
       help: 'HTTP requests in progress by method and route',
       labelNames: ['method', 'route'] as const,
       registers: reg,
+      collect() {
+        for (const e of inProgress.values()) this.set(e.labels, e.n);
+      },
     }),
     httpResponseSize: new Histogram({
       name: M.httpResponseSize,

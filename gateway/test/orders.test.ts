@@ -571,9 +571,19 @@ describe('single Redis only', () => {
 
     it('exports every runbook gateway metric and the HTTP metrics by route and status', async () => {
       expect((await order({ user_id: 'u-metrics', item_id: 'apple', quantity: 1 }, 'k-metrics')).statusCode).toBe(202);
+      await gw.app.inject({ method: 'GET', url: '/metrics' });
       const text = (await gw.app.inject({ method: 'GET', url: '/metrics' })).body;
       for (const name of Object.values(GATEWAY_METRICS)) expect(text).toContain(name);
-      expect(text).toMatch(/http_requests_total\{method="POST",route="\/v1\/orders",status_code="202"\} \d+/);
+      // the counter is the duration histogram's count (taken at the scrape): equal for every label set, /metrics too
+      const series = (name: string) =>
+        [...text.matchAll(new RegExp(`^${name}\\{(.*)\\} (\\d+)$`, 'gm'))].map((m) => `${m[1]} ${m[2]}`).sort();
+      const requests = series('http_requests_total');
+      expect(requests.some((l) => /^method="POST",route="\/v1\/orders",status_code="202" [1-9]/.test(l))).toBe(true);
+      expect(requests.some((l) => l.startsWith('method="GET",route="/metrics",status_code="200"'))).toBe(true);
+      expect(requests).toEqual(series('http_request_duration_seconds_count'));
+      // no request in progress but the scrape itself
+      expect(text).toMatch(/^http_requests_inprogress\{method="POST",route="\/v1\/orders"\} 0$/m);
+      expect(text).toMatch(/^http_requests_inprogress\{method="GET",route="\/metrics"\} 1$/m);
       expect(text).toMatch(/gateway_circuit_breaker_state 0/);
       // the seed's order latency: the order routes only
       expect(text).toMatch(/gateway_request_duration_seconds_count\{route="\/v1\/orders",status_code="202"\} [1-9]/);

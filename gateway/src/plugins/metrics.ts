@@ -19,7 +19,7 @@ export const metricsPlugin = (ctx: GatewayContext) =>
       const r = req as Timed;
       r[START] = process.hrtime.bigint();
       r[ROUTE] = routeOf(req);
-      m.httpRequestsInProgress.inc({ method: req.method, route: r[ROUTE] });
+      m.inProgress.enter(req.method, r[ROUTE]);
       next();
     });
     const done = (req: FastifyRequest, statusCode: number, size: number) => {
@@ -30,8 +30,7 @@ export const metricsPlugin = (ctx: GatewayContext) =>
       r[START] = undefined;
       const status = String(statusCode);
       const labels = { method: req.method, route, status_code: status };
-      m.httpRequestsInProgress.dec({ method: req.method, route });
-      m.httpRequests.inc(labels);
+      m.inProgress.leave(req.method, route);
       m.httpRequestDuration.observe(labels, seconds);
       if (size >= 0) m.httpResponseSize.observe(labels, size);
       if (ORDER_ROUTE_SET.has(route)) m.requestDuration.observe({ route, status_code: status }, seconds);
