@@ -6,18 +6,23 @@ const DURATION_COUNT = `${M.httpRequestDuration}_count`;
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
- * HTTP requests in progress per method and route: a map entry per pair on the hot path (no label hashing), read by the
- * gauge when Prometheus scrapes.
+ * HTTP requests in progress per method and route: a counter per pair on the hot path (two map reads by the strings
+ * fastify hands over, whose hashes V8 keeps: no label hashing, no key built per request), read by the gauge when
+ * Prometheus scrapes.
  */
 export class InProgress {
-  private readonly byPair = new Map<string, { labels: { method: string; route: string }; n: number }>();
+  private readonly byMethod = new Map<string, Map<string, { labels: { method: string; route: string }; n: number }>>();
 
   private entry(method: string, route: string) {
-    const key = `${method} ${route}`;
-    let e = this.byPair.get(key);
+    let byRoute = this.byMethod.get(method);
+    if (!byRoute) {
+      byRoute = new Map();
+      this.byMethod.set(method, byRoute);
+    }
+    let e = byRoute.get(route);
     if (!e) {
       e = { labels: { method, route }, n: 0 };
-      this.byPair.set(key, e);
+      byRoute.set(route, e);
     }
     return e;
   }
@@ -30,8 +35,8 @@ export class InProgress {
     this.entry(method, route).n--;
   }
 
-  values() {
-    return this.byPair.values();
+  *values() {
+    for (const byRoute of this.byMethod.values()) yield* byRoute.values();
   }
 }
 

@@ -13,7 +13,9 @@ import type { z } from 'zod';
 export const routeValidatorCompiler: FastifySchemaCompiler<z.ZodType> = (route) => {
   const byZod = validatorCompiler(route);
   const valid = compiledValidator(route.schema);
-  // compiled now, while the routes are registered: a schema JSON Schema cannot express fails the start-up, not a request
+  // compiled now, as the routes are registered: a schema JSON Schema cannot express fails the start-up, not a request
   valid(undefined);
-  return (data) => (valid(data) ? { value: data } : byZod(data));
+  // `true`, not `{ value: data }`: fastify would assign the value back, and a request's headers assigned once are
+  // copied (Object.assign of every header) by each later read of `req.headers`
+  return (data) => (valid(data) ? true : byZod(data));
 };
