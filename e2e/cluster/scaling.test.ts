@@ -13,7 +13,7 @@
  */
 import { gatewayRequestRateQuery } from '@flashsale/common';
 import { describe, expect, it } from 'vitest';
-import { burst, steadyStream } from '../support/load.ts';
+import { placeAll, steadyStream } from '../support/load.ts';
 import { eventually } from '../support/services.ts';
 import { sleep } from '../support/wait.ts';
 import {
@@ -60,8 +60,8 @@ function stuckSale(sale: string, processors: { min: number; max: number }): Sale
   });
 }
 
-/** Sends the backlog once every processor pod is Ready (in the group: no rebalance under the hung batches). */
-async function sendBacklog(sale: string, processors: number) {
+/** Applies the stuck sale; waits until every processor pod is Ready (in the group: no rebalance under hung batches). */
+async function prepareBacklog(sale: string, processors: number) {
   const ready = await applyAndWaitReady(c, stuckSale(sale, { min: processors, max: processors }));
   // auto chose KEDA: it runs here (ScaledObject API and external.metrics.k8s.io served)
   expect(condition(ready, 'ScalingReady')).toMatchObject({ status: 'True', reason: 'KedaScaledObjects' });
@@ -71,13 +71,27 @@ async function sendBacklog(sale: string, processors: number) {
     240_000,
   );
   await waitScraped(metrics, c, sale);
-  const log = await burst(`http://${await c.serviceAddr(`${sale}-gateway`)}`, {
+}
+
+/**
+ * Places ORDERS orders as a patient client (a late answer or a 503 retried with the same key: a busy node may answer
+ * late, and what is tested here is the lag, not the gateway under pressure) and reads the backlog from the broker.
+ */
+async function sendBacklog(sale: string) {
+  const log = await placeAll(`http://${await c.serviceAddr(`${sale}-gateway`)}`, {
     items: ['item-a'],
     total: ORDERS,
-    concurrency: 12,
+    concurrency: 8,
   });
-  expect(log.byStatus()).toEqual({ 202: ORDERS });
-  return log;
+  const attempts = log.byStatus();
+  console.log(`[scaling] ${sale}: ${ORDERS} orders placed; every attempt by status: ${JSON.stringify(attempts)}`);
+  expect(log.accepted.size).toBe(ORDERS);
+  const gw = (await podsOf(c, sale, 'gateway'))[0]!.metadata.name as string;
+  const backlog = await brokerLag(c, sale, gw);
+  // more than ORDERS only when a retried order's first send timed out yet was written (the processor drops the copy)
+  expect(backlog).toBeGreaterThanOrEqual(ORDERS);
+  expect(backlog - ORDERS).toBeLessThanOrEqual(log.count((a) => a.status === 0 || a.status === 503));
+  return { log, backlog, gw };
 }
 
 describe('processor autoscaling on the real node (KEDA, Prometheus Operator)', () => {
@@ -86,41 +100,45 @@ describe('processor autoscaling on the real node (KEDA, Prometheus Operator)', (
       { sale: 'lag-one', pods: 1 },
       { sale: 'lag-four', pods: PARTITIONS },
     ];
-    await Promise.all(sales.map(({ sale, pods }) => sendBacklog(sale, pods)));
+    await Promise.all(sales.map(({ sale, pods }) => prepareBacklog(sale, pods)));
+    // placed one sale after the other: two gateways driven at once on a busy node answer late
+    const backlogs = new Map<string, { backlog: number; gw: string }>();
+    for (const { sale } of sales) backlogs.set(sale, await sendBacklog(sale));
     for (const { sale, pods } of sales) {
-      const gw = (await podsOf(c, sale, 'gateway'))[0]!.metadata.name as string;
+      const { backlog, gw } = backlogs.get(sale)!;
       const sel = `namespace="${c.ns}",sale="${sale}"`;
       await eventually(
         `${sale}: ${pods} processor pod(s) reporting the whole backlog to Prometheus`,
         async () =>
           (await promNumber(metrics, `count(count by (pod) (processor_consumer_lag{${sel}}))`)) === pods &&
-          (await promNumber(metrics, `sum(processor_consumer_lag{${sel}})`)) === pods * ORDERS,
+          (await promNumber(metrics, `sum(processor_consumer_lag{${sel}})`)) === pods * backlog,
         180_000,
       );
       await eventually(
         `${sale}: the scaler to see the backlog`,
         async () => {
           const seen = await scalerSees(c, sale);
-          if (seen !== ORDERS) throw new Error(`the scaler sees ${seen}`);
+          if (seen !== backlog) throw new Error(`the scaler sees ${seen}`);
           return true;
         },
         120_000,
       );
       // every pod reports the whole group's lag: a sum over pods (the old query) reads `pods` times the backlog; the
       // scaler, the alert's query and the broker agree on the backlog itself
-      expect(await promNumber(metrics, `sum(processor_consumer_lag{${sel}})`)).toBe(pods * ORDERS);
-      expect(await promNumber(metrics, `max(flashsale_consumer_lag{${sel}})`)).toBe(ORDERS);
-      expect(await brokerLag(c, sale, gw)).toBe(ORDERS);
+      expect(await promNumber(metrics, `sum(processor_consumer_lag{${sel}})`)).toBe(pods * backlog);
+      expect(await promNumber(metrics, `max(flashsale_consumer_lag{${sel}})`)).toBe(backlog);
+      expect(await brokerLag(c, sale, gw)).toBe(backlog);
       console.log(
-        `[scaling] ${sale}: ${pods} processor pod(s); the pods report ${pods * ORDERS} in sum, the scaler ${ORDERS}`,
+        `[scaling] ${sale}: ${pods} processor pod(s); the pods report ${pods * backlog} in sum, the scaler ${backlog}`,
       );
     }
   }, 900_000);
 
   it('a backlog grows the processor to the partition count and never beyond; it shrinks once the backlog is gone', async () => {
     const sale = 'scale-sale';
-    const accepted = (await sendBacklog(sale, 1)).accepted;
-    const gw = (await podsOf(c, sale, 'gateway'))[0]!.metadata.name as string;
+    await prepareBacklog(sale, 1);
+    const { log, gw } = await sendBacklog(sale);
+    const accepted = log.accepted;
     const tl = timeline(c, metrics, sale);
     try {
       expect(await processorReplicas(c, sale)).toMatchObject({ desired: 1 });
@@ -265,29 +283,45 @@ describe('gateway autoscaling and pre-scaling on the real node', () => {
       };
     });
     await c.kubectl(['apply', '-f', '-'], JSON.stringify(manifest));
+    // the floors are the autoscalers' minimums; above them the autoscalers may add pods (a gateway starting up is
+    // busy enough to grow on CPU), so the Deployments are held to at least the floors, not to exactly them
+    const floors = async () => {
+      const min = async (part: 'gateway' | 'processor') =>
+        (JSON.parse(await c.kubectl(['get', 'scaledobject', `${sale}-${part}`, '-o', 'json'])) as Json).spec
+          .minReplicaCount as number;
+      return { g: await min('gateway'), p: await min('processor') };
+    };
     const both = async () => ({ g: await replicasOf(c, sale, 'gateway'), p: await replicasOf(c, sale, 'processor') });
     const cold = await eventually(
       'the cold floors (one gateway, one processor)',
       async () => {
-        const r = await both().catch(() => undefined);
-        return r && r.g.desired === 1 && r.p.desired === 1 ? r : false;
+        const f = await floors().catch(() => undefined);
+        return f && f.g === 1 && f.p === 1 ? f : false;
       },
       120_000,
     );
     expect(Date.now()).toBeLessThan(warmAt); // seen cold before the warm stage began
-    expect(cold).toMatchObject({ g: { desired: 1 }, p: { desired: 1 } });
+    expect(cold).toEqual({ g: 1, p: 1 });
     const warm = await eventually(
       'the warm floors (2 gateways, 3 processors)',
       async () => {
-        const r = await both();
-        return r.g.desired === 2 && r.p.desired === 3 ? r : false;
+        const f = await floors();
+        return f.g === 2 && f.p === 3 ? f : false;
       },
       warmAt - Date.now() + 120_000,
     );
     const seen = Date.now();
     // never before startsAt - lead (the sample above came after it), and before the sale opened
     expect(seen).toBeGreaterThanOrEqual(warmAt);
-    expect(warm).toMatchObject({ g: { desired: 2 }, p: { desired: 3 } });
+    expect(warm).toEqual({ g: 2, p: 3 });
+    await eventually(
+      'the Deployments at least at the warm floors',
+      async () => {
+        const r = await both();
+        return r.g.desired >= 2 && r.p.desired >= 3;
+      },
+      60_000,
+    );
     const fs = await getSale(c, sale);
     console.log(
       `[scaling] pre-scaling: floors raised ${((seen - warmAt) / 1000).toFixed(1)} s after startsAt - lead ` +
@@ -297,7 +331,7 @@ describe('gateway autoscaling and pre-scaling on the real node', () => {
       'the warm pods ready before the sale opens',
       async () => {
         const r = await both();
-        return r.g.ready === 2 && r.p.ready === 3;
+        return r.g.ready >= 2 && r.p.ready >= 3;
       },
       Math.max(30_000, startsAt - Date.now() + 60_000),
     );

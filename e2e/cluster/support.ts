@@ -5,11 +5,12 @@
  * through its Service. Nothing here runs in-process: what users run in a cluster is what is tested.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RedisClient } from '@flashsale/common';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { parse } from 'yaml';
+import { dirs } from '../../tools/harness/src/paths.ts';
 import { CHART, ROOT, type RunResult, run, runOk } from '../packaging/support.ts';
 import { auditRun, redisOf, StatusWatch } from '../support/audit.ts';
 import { eventually, requireService } from '../support/services.ts';
@@ -116,13 +117,44 @@ export function useRealCluster(prefix: string, opts: RealClusterOptions = {}): R
     ]);
   }, 480_000);
 
+  let failed = false;
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail') failed = true;
+  });
+
   afterAll(async () => {
     for (const r of opened) r.disconnect();
+    // the pods' logs go with the namespace: kept where the harness keeps its own when a test of the file failed
+    if (failed) await saveNamespace(c).catch((e) => console.log(`[cluster] logs of ${ns} not saved: ${e}`));
     await run(kube.helm, ['uninstall', release, '-n', ns, '--wait', '--timeout', '120s'], { env, timeoutMs: 150_000 });
     await run(kube.kubectl, ['delete', 'namespace', ns, '--wait=false'], { env });
   }, 180_000);
 
   return c;
+}
+
+/**
+ * Every container's log (and its previous one after a restart), the pods and the events of the namespace, into
+ * `$FSE_HOME/run/logs/cluster-<namespace>/`: what is left to read after a failed CI run.
+ */
+async function saveNamespace(c: RealCluster): Promise<void> {
+  const dir = join(dirs.logs, `cluster-${c.ns}`);
+  mkdirSync(dir, { recursive: true });
+  const pods = await c.tryKubectl(['get', 'pods', '-o', 'json']);
+  writeFileSync(join(dir, 'pods.json'), pods.stdout);
+  writeFileSync(join(dir, 'events.txt'), (await c.tryKubectl(['get', 'events', '--sort-by=.lastTimestamp'])).stdout);
+  for (const pod of ((JSON.parse(pods.stdout || '{}') as Json).items ?? []) as Json[]) {
+    for (const cs of (pod.status?.containerStatuses ?? []) as Json[]) {
+      const name = `${pod.metadata.name}_${cs.name}`;
+      const now = await c.tryKubectl(['logs', '--tail=3000', pod.metadata.name, '-c', cs.name]);
+      writeFileSync(join(dir, `${name}.log`), now.stdout + now.stderr);
+      if (cs.restartCount) {
+        const prev = await c.tryKubectl(['logs', '--previous', '--tail=3000', pod.metadata.name, '-c', cs.name]);
+        writeFileSync(join(dir, `${name}.previous.log`), prev.stdout + prev.stderr);
+      }
+    }
+  }
+  console.log(`[cluster] a test failed: the logs of namespace ${c.ns} are in ${dir}`);
 }
 
 /** examples/quickstart-sale.yaml under another name, changed by `mutate` (small pods: one 2-core node runs it all). */
