@@ -186,7 +186,8 @@ describe('gateway process under hostile input', () => {
     expect([...seen.keys()].filter((s) => s >= 400 && s < 500).length).toBeGreaterThanOrEqual(4);
     // flat: the last 18,000 requests grew the resident set by less than 64 MB
     expect(rssEnd - rssWarm).toBeLessThan(64);
-  }, 115_000);
+    // a bound, not a speed target: 133 s on the slower of the 2-core machines this has run on
+  }, 300_000);
 
   it('raw-socket abuse: header injection, oversized headers, huge and chunked bodies, bad framing: 4xx or closed', async () => {
     const port = gw.port;
