@@ -1,6 +1,7 @@
 /**
  * A zod schema compiled to a JSON Schema validator (ajv) for a hot path: the check of every order message, written by
- * the gateway and read by the processor. zod stays the contract and the source of the JSON Schema
+ * the gateway and read by the processor, and of every request to a gateway route (gateway/src/route-validator.ts,
+ * through `compiledValidator`). zod stays the contract and the source of the JSON Schema
  * (`z.toJSONSchema`); a value the compiled check refuses is parsed by zod again, so the error is zod's and names the
  * field. zod's parse builds a new object field by field (a result per field, then a copy); the compiled check reads
  * the value in place, which is why the processor decodes an order with far fewer allocations
