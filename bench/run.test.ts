@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { growth, lastJson, loadRows, renderSection, rows, scaleOutDetails, scaleOutRows, soCeiling } from './run.ts';
-import { commandStats, machineTicks, parseRange, perOrder, procTicks } from './scale-out.ts';
+import { commandStats, machineTicks, parseRange, perOrder, procTicks, stolenShare } from './scale-out.ts';
 
 describe('bench runner', () => {
   it('finds the last JSON object, one line or pretty-printed', () => {
@@ -124,6 +124,17 @@ describe('scale-out figures', () => {
     expect(text).toMatch(/^<!-- bench:begin/);
     expect(text).toMatch(/<!-- bench:end -->$/);
     expect(text).toContain('Code: commit abc.');
+    // a results file from before steal was read: no sentence about it
+    expect(text).not.toContain('steal');
+    const withTicks = renderSection({
+      at: 't',
+      command: 'make bench',
+      machine: { cpu: 'x', cores: 2, memoryGiB: 1, loadAverage1m: 0.1, ticks: { total: 1000, steal: 10 } },
+      machineAfter: { loadAverage1m: 0.2, ticks: { total: 3000, steal: 510 } },
+      notes: {},
+      rows: [],
+    });
+    expect(withTicks).toContain("The host took 25.0 % of this VM's CPU time over the run (steal");
     expect(text).toContain(
       '| hot item, K = 4, 1 processor | 300 | 3.00 | 50 % (2 %) | 25 % | 0.200 / 2.444 | 1.00 / 0.50 / 0.70 / 0.10 / 0.05 | 2.01 / 30.5 / 9.40 | 0.4 |',
     );
@@ -132,7 +143,13 @@ describe('scale-out figures', () => {
   it('reads CPU ticks from /proc text and latency ranges', () => {
     const stat = '22209 (a (b) c) R 22207 22207 2392 0 -1 4194304 126 0 0 0 17 5 0 0 20 0 1 0 1557301';
     expect(procTicks(stat)).toBe(22);
-    expect(machineTicks('cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3')).toEqual({ busy: 150, total: 1000 });
+    expect(machineTicks('cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3')).toEqual({ busy: 150, total: 1000, steal: 0 });
+    // the eighth field is steal: busy (the VM had work) but given to another guest by the host
+    const t0 = machineTicks('cpu  100 0 50 800 50 0 0 40 0 0');
+    const t1 = machineTicks('cpu  200 0 100 1500 50 0 0 190 0 0');
+    expect(t0).toEqual({ busy: 190, total: 1040, steal: 40 });
+    expect(stolenShare(t0, t1)).toBe(0.15);
+    expect(stolenShare(t1, t1)).toBe(0);
     const a = commandStats(
       '# Commandstats\r\ncmdstat_evalsha:calls=10,usec=100,usec_per_call=10\r\ncmdstat_get:calls=5,usec=5',
     );

@@ -10,12 +10,13 @@
  * that fail are reported as such; the others still run.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { machineTicks, stolenShare } from './scale-out.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const { values } = parseArgs({
@@ -134,10 +135,18 @@ export function lastJson(text: string): Record<string, unknown> | null {
   return null;
 }
 
-function runBench(
-  b: Bench,
-): Promise<{ ok: boolean; seconds: number; result: Record<string, unknown> | null; error?: string }> {
+const procStat = () => machineTicks(readFileSync('/proc/stat', 'utf8'));
+
+function runBench(b: Bench): Promise<{
+  ok: boolean;
+  seconds: number;
+  /** the share of the machine's CPU time the hypervisor gave to others while this benchmark ran (steal) */
+  stolen: number;
+  result: Record<string, unknown> | null;
+  error?: string;
+}> {
   const t0 = Date.now();
+  const ticks0 = procStat();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--no-warnings', join(ROOT, b.file), ...b.args], {
       cwd: ROOT,
@@ -157,12 +166,14 @@ function runBench(
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       const seconds = Math.round((Date.now() - t0) / 1000);
+      const stolen = stolenShare(ticks0, procStat());
       const result = lastJson(out);
-      if (code === 0 && result) resolve({ ok: true, seconds, result });
+      if (code === 0 && result) resolve({ ok: true, seconds, stolen, result });
       else
         resolve({
           ok: false,
           seconds,
+          stolen,
           result,
           error: `exit ${code ?? signal}${signal === 'SIGTERM' ? ` (timeout ${b.timeoutMs / 1000} s)` : ''}: ${err.trim().split('\n').slice(-3).join(' | ')}`,
         });
@@ -179,6 +190,8 @@ function machine() {
     node: process.version,
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     loadAverage1m: Number((os.loadavg()[0] ?? 0).toFixed(2)),
+    /** /proc/stat's machine-wide ticks now: the run's steal share is read from two of these */
+    ticks: procStat(),
   };
 }
 
@@ -605,6 +618,18 @@ export function scaleOutDetails(res: J): string[] {
   ];
 }
 
+const percent = (v: number) => `${(v * 100).toFixed(1)} %`;
+
+/** How much of the VM's CPU time the host gave to others over the run (absent from results files before it). */
+function stealSentence(a: J | undefined, b: J | undefined): string {
+  if (!a || !b) return '';
+  const share = stolenShare(a as { total: number; steal: number }, b as { total: number; steal: number });
+  return (
+    ` The host took ${percent(share)} of this VM's CPU time over the run (steal, from /proc/stat; per benchmark in` +
+    ' the notes): time in which no part here ran, so it lowers the figures of whichever part needed the CPU then.'
+  );
+}
+
 export function renderSection(report: {
   at: string;
   machine: J;
@@ -625,6 +650,7 @@ export function renderSection(report: {
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}. ` +
       `Load average (1 min) ${m.loadAverage1m} before and ${report.machineAfter.loadAverage1m} after: ` +
       'Redis, Kafka, the services and the load generator share these cores (and other work on the machine, if any).' +
+      stealSentence(m.ticks as J | undefined, report.machineAfter.ticks as J | undefined) +
       (report.git ? ` Code: ${report.git}.` : ''),
     '',
     '| figure | value | ceiling (same run) | ratio | target | met |',
@@ -676,7 +702,8 @@ async function main() {
   if (values.render) return rerender(values.render);
   const at = new Date().toISOString();
   const before = machine();
-  const results: Record<string, { ok: boolean; seconds: number; result: J | null; error?: string }> = {};
+  const results: Record<string, { ok: boolean; seconds: number; stolen?: number; result: J | null; error?: string }> =
+    {};
   const notes: Record<string, string> = {};
   for (const b of BENCHES) {
     if (!only.has(b.name)) continue;
@@ -686,7 +713,9 @@ async function main() {
     }
     process.stderr.write(`\n=== bench ${b.name}: node ${b.file} ${b.args.join(' ')}\n`);
     results[b.name] = await runBench(b);
-    notes[b.name] = `${b.note} (\`node ${b.file} ${b.args.join(' ')}\`, ${results[b.name]?.seconds} s)`;
+    const r = results[b.name];
+    notes[b.name] =
+      `${b.note} (\`node ${b.file} ${b.args.join(' ')}\`, ${r?.seconds} s, ${percent(r?.stolen ?? 0)} of the CPU time stolen by the host)`;
   }
   const after = machine();
   const command = `make bench${quick ? ' (--quick)' : ''}`;

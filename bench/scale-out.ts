@@ -74,11 +74,17 @@ export function cpuMs(pid: number | undefined): number {
 }
 
 /** Busy and total clock ticks of the whole machine from the first line of /proc/stat. */
-export function machineTicks(stat: string): { busy: number; total: number } {
+export function machineTicks(stat: string): { busy: number; total: number; steal: number } {
   const f = (stat.split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
   const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
   const idle = (f[3] ?? 0) + (f[4] ?? 0);
-  return { busy: total - idle, total };
+  // steal: time the hypervisor ran someone else while this VM had work (counted in busy, never ours)
+  return { busy: total - idle, total, steal: f[7] ?? 0 };
+}
+
+/** The share of the machine's CPU time the hypervisor took (steal) between two readings of /proc/stat. */
+export function stolenShare(a: { total: number; steal: number }, b: { total: number; steal: number }): number {
+  return b.total > a.total ? Number(((b.steal - a.steal) / (b.total - a.total)).toFixed(3)) : 0;
 }
 
 /** calls and usec per command from `INFO commandstats` text. */
