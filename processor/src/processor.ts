@@ -142,7 +142,7 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
     cfg: config,
     redis,
     producer: dlq,
-    lag: async () => (await consumer.offsets()).orders.reduce((n, p) => n + p.lag, 0),
+    offsets: async () => (await consumer.offsets()).orders,
     metrics,
     log,
     token: instanceId,

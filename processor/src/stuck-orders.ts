@@ -2,13 +2,14 @@
  * The stuck-order sweeper: every 202 reaches a final status even when its Kafka message never reaches a processor
  * (lost by the broker, a topic deleted and recreated, a bug). Part of the processor's housekeeping: one processor per
  * STUCK_SWEEP_INTERVAL (a sale-wide lease, as the hold sweeper leases items) scans the sale's order records (SCAN over
- * every master; a read) for orders still QUEUED more than STUCK_ORDER_AFTER after they were last sent, and
+ * every master; a read) for orders still QUEUED although the group has handled every message written up to
+ * STUCK_ORDER_AFTER after they were last sent (./handled-horizon.ts: an order merely waiting in a backlog, behind
+ * stopped or slow processors or hanging payments, is not stuck and is never sent twice), and
  *  1. re-publishes each one to the orders topic, keyed by its item as the gateway sends it (the processor acts only on
  *     an absent or QUEUED record, so a copy of an order already in flight is harmless), up to
  *     STUCK_REPUBLISH_ATTEMPTS times;
- *  2. then, once the processor group has no lag (every message written has been handled, so no copy can still be
- *     on its way) and STUCK_ORDER_AFTER passed since the last re-send, finalizes it REJECTED with reason
- *     `not_processed` (lua/order_stuck.lua: only while still QUEUED; it holds no stock, so nothing else changes).
+ *  2. then, once the group has handled the last copy too (the same test from its re-send), finalizes it REJECTED with
+ *     reason `not_processed` (lua/order_stuck.lua: only while still QUEUED; it holds no stock, so nothing else changes).
  * Each action counts in processor_orders_stuck_total{action}; the FlashSaleOrdersStuck alert fires on any.
  */
 import {
@@ -20,12 +21,14 @@ import {
   type OrderMessage,
   orderKeyGlob,
   orderMessageHeaders,
+  type PartitionLag,
   type RedisClient,
   saleKeys,
   scanPages,
   topics,
 } from '@flashsale/common';
 import type { ProcessorConfig } from './config.ts';
+import { HandledHorizon } from './handled-horizon.ts';
 import type { ProcessorMetrics } from './metrics.ts';
 import type { DlqProducer } from './producer.ts';
 
@@ -55,8 +58,8 @@ export interface StuckSweepDeps {
   cfg: ProcessorConfig;
   redis: RedisClient;
   producer: Pick<DlqProducer, 'send'>;
-  /** the processor group's lag on the orders topic, summed over partitions */
-  lag: () => Promise<number>;
+  /** the processor group's offsets on the orders topic, per partition */
+  offsets: () => Promise<PartitionLag[]>;
   metrics: ProcessorMetrics;
   log: Logger;
   token: string;
@@ -113,6 +116,7 @@ export function stuckSweepOnce(d: StuckSweepDeps) {
   const now = d.now ?? Date.now;
   const sale = cfg.sale;
   const leaseMs = Math.max(1, Math.round(cfg.stuck.intervalMs));
+  const horizon = new HandledHorizon();
 
   const republish = async (batch: Stuck[]) => {
     const records = batch.map((s) => {
@@ -172,17 +176,20 @@ export function stuckSweepOnce(d: StuckSweepDeps) {
 
   /** `leased` false: scan whoever holds the lease (the handle's refresh) */
   return async (leased = true) => {
+    // every processor reads the offsets each round, leased or not: whichever wins the lease next has the history
+    const at = now();
+    const handled = horizon.observe(at, await d.offsets());
     if (leased) {
       const got = await redis.set(saleKeys(sale).stuckSweepLease, d.token, 'PX', leaseMs, 'NX');
       if (got !== 'OK') return;
     }
-    const t = now();
-    const stuck = await findStuck(redis, sale, t - cfg.stuck.afterMs);
+    if (handled === Number.NEGATIVE_INFINITY) return;
+    const stuck = await findStuck(redis, sale, handled - cfg.stuck.afterMs);
     if (stuck.length === 0) return;
     const toSend = stuck.filter((s) => s.republished < cfg.stuck.republishAttempts);
     const toEnd = stuck.filter((s) => s.republished >= cfg.stuck.republishAttempts);
     for (let i = 0; i < toSend.length; i += 500) await republish(toSend.slice(i, i + 500));
-    // a copy may still be on its way while the group lags: finalize only when everything written was handled
-    if (toEnd.length > 0 && (await d.lag()) === 0) await finalize(toEnd);
+    // found past the horizon, so their last copy was handled too: none can still be on its way
+    if (toEnd.length > 0) await finalize(toEnd);
   };
 }

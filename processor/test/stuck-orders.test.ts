@@ -2,8 +2,9 @@
  * Accepted orders whose Kafka message never reached a processor (processor/src/stuck-orders.ts), on real Redis and
  * Kafka: orders admitted as the gateway admits them (lua/order_admit.lua, then the stored 202 of storeOrderAnswers)
  * whose message is never produced. The processor's housekeeping sends them again and they are processed to a final
- * status; with no re-send allowed they are finalized REJECTED (reason not_processed) once the group has no lag. An
- * order admitted and sent normally, and one still inside STUCK_ORDER_AFTER, are left alone.
+ * status; with no re-send allowed they are finalized REJECTED (reason not_processed) once the group has handled
+ * everything written. An order admitted and sent normally, one still inside STUCK_ORDER_AFTER, and orders waiting in a
+ * backlog behind a hanging payment (their messages are in the topic, not lost) are left alone.
  */
 import {
   channels,
@@ -46,6 +47,19 @@ async function admitted(sale: string, item: string, user: string, at: number): P
   return id;
 }
 
+/** The message the gateway sends for an order admitted by `admitted`. */
+const messageOf = (sale: string, item: string, user: string, id: string) => ({
+  v: 1 as const,
+  order_id: id,
+  sale,
+  item_id: item,
+  user_id: user,
+  quantity: 1,
+  request_id: `key-${user}`,
+  correlation_id: `corr-${user}`,
+  created_at: new Date().toISOString(),
+});
+
 const status = (sale: string, item: string, id: string) => r.hmget(itemKeys(sale, item).order(id), 'status', 'reason');
 
 async function start(sale: string, extra: Record<string, string>) {
@@ -73,19 +87,7 @@ describe('accepted orders stuck in QUEUED', () => {
     const lost = await Promise.all(['a', 'b', 'c'].map((u) => admitted(sale, 'i1', `u-${u}`, Date.now() - 60_000)));
     const p = await start(sale, { STUCK_ORDER_AFTER: '20s' });
     const normal = await admitted(sale, 'i1', 'u-n', Date.now());
-    await produce(sale, [
-      {
-        v: 1,
-        order_id: normal,
-        sale,
-        item_id: 'i1',
-        user_id: 'u-n',
-        quantity: 1,
-        request_id: 'key-u-n',
-        correlation_id: 'corr-u-n',
-        created_at: new Date().toISOString(),
-      },
-    ]);
+    await produce(sale, [messageOf(sale, 'i1', 'u-n', normal)]);
     const recent = await admitted(sale, 'i1', 'u-r', Date.now());
 
     for (const id of [...lost, normal]) {
@@ -129,4 +131,40 @@ describe('accepted orders stuck in QUEUED', () => {
       sub.disconnect();
     }
   });
+
+  it('are not orders waiting in a backlog: QUEUED past STUCK_ORDER_AFTER behind a hanging payment, never sent twice', async () => {
+    const sale = uniqueSale('stuckbacklog');
+    await seedItem(r, sale, 'i1', 10);
+    const p = await start(sale, {
+      TOPIC_PARTITIONS: '1',
+      STUCK_ORDER_AFTER: '1s',
+      STUCK_SWEEP_INTERVAL: '200ms',
+      PAYMENT_LATENCY_MIN: '6s',
+      PAYMENT_LATENCY_MAX: '6s',
+      PAYMENT_TIMEOUT: '20s',
+    });
+    // the first order's payment hangs 6 s: its batch holds the partition, the next orders wait behind it in the topic
+    const first = await admitted(sale, 'i1', 'u-h', Date.now());
+    await produce(sale, [messageOf(sale, 'i1', 'u-h', first)]);
+    await eventually('the first order reserved', async () => (await status(sale, 'i1', first))[0] !== 'QUEUED');
+    // admitted and sent now: they wait behind it well past STUCK_ORDER_AFTER (1 s), their messages in the backlog
+    const waiting = await Promise.all(['a', 'b'].map((u) => admitted(sale, 'i1', `u-${u}`, Date.now())));
+    await produce(
+      sale,
+      waiting.map((id, n) => messageOf(sale, 'i1', `u-${'ab'[n]}`, id)),
+    );
+    const republished = () => metricValue(p.metrics.registry, M.ordersStuck, { action: 'republished' });
+    await expectStable(async () => {
+      const statuses = await Promise.all(waiting.map(async (id) => (await status(sale, 'i1', id))[0]));
+      return statuses.every((s) => s === 'QUEUED') && (await republished()) === 0;
+    }, 4000);
+    for (const id of [first, ...waiting]) {
+      await eventually(`${id} confirmed`, async () => (await status(sale, 'i1', id))[0] === 'CONFIRMED', 30_000);
+    }
+    // a few more sweeps with the backlog gone: nothing was or is sent again, nothing finalized
+    await expectStable(async () => (await republished()) === 0, 1000);
+    expect(await metricValue(p.metrics.registry, M.ordersStuck, { action: 'finalized' })).toBe(0);
+    for (const id of waiting) expect(await r.hget(itemKeys(sale, 'i1').order(id), 'republished')).toBeNull();
+    await checkConservation(r, sale);
+  }, 60_000);
 });
