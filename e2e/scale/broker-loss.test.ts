@@ -293,5 +293,5 @@ describe('a broker lost mid-burst on a three-broker Kafka', () => {
     // the processor went on consuming and the gateway never died
     expect(p.alive, `processor exited:\n${p.tail()}`).toBe(true);
     expect(gw.alive, `gateway exited:\n${gw.tail()}`).toBe(true);
-  }, 150_000);
+  }, 300_000);
 });

@@ -67,8 +67,12 @@ export class Proc {
     return this.output.trimEnd().split('\n').slice(-lines).join('\n');
   }
 
-  /** Resolves when `path` answers 200 (throws with the log tail after `timeoutMs` or when the process exits). */
-  async waitHealthy(path: string, timeoutMs = 45_000): Promise<void> {
+  /**
+   * Resolves when `path` answers 200 (throws with the log tail after `timeoutMs` or when the process exits). Patient by
+   * default: under `make test` the cluster files share the 2 cores with these processes (load average 70 seen), and
+   * a gateway started then took more than 45 s to load and listen; how fast a process starts is a benchmark's business.
+   */
+  async waitHealthy(path: string, timeoutMs = 120_000): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (Date.now() < until) {
       if (!this.alive) throw new Error(`${this.name} exited before it was healthy:\n${this.tail()}`);
