@@ -268,8 +268,9 @@ describe('gateway autoscaling and pre-scaling on the real node', () => {
   it('pre-scaling: the schedule raises the floors at startsAt - lead, before the sale opens', async () => {
     const sale = 'prescale-sale';
     const LEAD_S = 90;
-    // cold first: the warm stage begins 60 s after the apply
-    const startsAt = Date.now() + (LEAD_S + 60) * 1000;
+    // cold first: the warm stage begins 150 s after the apply (under make test's load, load average 65, the operator
+    // took about a minute to create the new sale's autoscalers: the cold floors were seen just after a 60 s window)
+    const startsAt = Date.now() + (LEAD_S + 150) * 1000;
     const warmAt = startsAt - LEAD_S * 1000;
     const manifest: SaleManifest = monitoredSale(metrics, sale, (m) => {
       m.spec.startsAt = new Date(startsAt).toISOString();
