@@ -2,8 +2,12 @@ import { defineConfig } from 'vitest/config';
 
 // Two projects. `unit`: pure tests beside the code (`<part>/src/**/*.test.ts`) and the few pure contract tests
 // kept beside the suites they guard; no global setup, no service, the whole set in seconds (`make test-unit`).
-// `integration`: everything else, over real services handed to the tests by the harness global setup (which starts
-// what is missing). `vitest run` (and `make test`) runs both.
+// `integration`: everything else but the real-node files, over real services handed to the tests by the harness global
+// setup (which starts what is missing), two files at a time. `cluster`: the files that run pods on the real node
+// (kubelet, containerd, KEDA, Prometheus), one at a time and after the rest (sequence.groupOrder): beside each other
+// and beside the integration files they pushed a two-core machine's load average to 65-70, and deadlines written for
+// the work under test (a backlog draining, a topic created, a reconcile) ran out on the wait for a core instead.
+// `vitest run` (and `make test`) runs all three.
 const UNIT = [
   '{common,gateway,processor,operator,cli}/src/**/*.test.ts',
   'tools/**/*.test.ts',
@@ -12,6 +16,7 @@ const UNIT = [
   'e2e/operator/env-contract.test.ts',
   'e2e/packaging/generated.test.ts',
 ];
+const CLUSTER = ['e2e/cluster/**/*.test.ts'];
 const EXCLUDE = ['**/node_modules/**'];
 
 export default defineConfig({
@@ -23,17 +28,31 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: UNIT, exclude: EXCLUDE, testTimeout: 15_000 },
+        test: { name: 'unit', include: UNIT, exclude: EXCLUDE, testTimeout: 15_000, sequence: { groupOrder: 0 } },
       },
       {
         extends: true,
         test: {
           name: 'integration',
           include: ['**/*.test.ts'],
-          exclude: [...EXCLUDE, ...UNIT],
+          exclude: [...EXCLUDE, ...UNIT, ...CLUSTER],
           globalSetup: ['e2e/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 240_000,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'cluster',
+          include: CLUSTER,
+          exclude: EXCLUDE,
+          globalSetup: ['e2e/support/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 240_000,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -41,7 +41,7 @@ describe('ensureTopics', () => {
     } finally {
       await admin.disconnect();
     }
-  });
+  }, 180_000);
 
   it('waits for every leader on a three-broker cluster (replication 3)', async () => {
     const admin = adminFor('kafka3');
