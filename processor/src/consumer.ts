@@ -231,6 +231,11 @@ export class OrdersConsumer {
     });
   }
 
+  /** Lag of the processor group on the orders topic, per partition (the stuck-order sweeper's reading). */
+  ordersLag(): Promise<PartitionLag[]> {
+    return groupLag(this.admin, processorGroupId(this.o.sale), this.t.orders);
+  }
+
   /**
    * Lag of the processor group on the orders topic, and the DLQ backlog against the redrive group: per partition
    * from the offsets, and per reason (count, oldest timestamp) from the dead letters observed. Dead letters past what
@@ -238,7 +243,7 @@ export class OrdersConsumer {
    */
   async offsets(): Promise<{ orders: PartitionLag[]; dlq: PartitionLag[]; dlqByReason: Map<string, DlqBacklog> }> {
     const [orders, dlq] = await Promise.all([
-      groupLag(this.admin, processorGroupId(this.o.sale), this.t.orders),
+      this.ordersLag(),
       groupLag(this.admin, dlqRedriveGroupId(this.o.sale), this.t.dlq),
     ]);
     const byReason = new Map<string, DlqBacklog>();

@@ -142,7 +142,7 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
     cfg: config,
     redis,
     producer: dlq,
-    offsets: async () => (await consumer.offsets()).orders,
+    offsets: () => consumer.ordersLag(),
     metrics,
     log,
     token: instanceId,
