@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects. `unit`: pure tests beside the code (`<part>/src/**/*.test.ts`) and the few pure contract tests
+// Three projects. `unit`: pure tests beside the code (`<part>/src/**/*.test.ts`) and the few pure contract tests
 // kept beside the suites they guard; no global setup, no service, the whole set in seconds (`make test-unit`).
 // `integration`: everything else but the real-node files, over real services handed to the tests by the harness global
 // setup (which starts what is missing), two files at a time. `cluster`: the files that run pods on the real node
