@@ -4,7 +4,7 @@
  */
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
-import { defineScripts } from './scripts.ts';
+import { ALL_SCRIPTS, defineScripts, type ScriptName } from './scripts.ts';
 import { type TlsOption, tlsConnectOptions, tlsSettings } from './tls.ts';
 
 export const redisModeSchema = z.enum(['single', 'cluster']);
@@ -42,11 +42,16 @@ export function parseAddrList(text: string, what = 'address'): RedisEndpoint[] {
 
 export type RedisClient = Redis | Cluster;
 
-/** `extra` applies to every node connection; `clusterExtra` to the Cluster client itself (cluster mode only). */
+/**
+ * `extra` applies to every node connection; `clusterExtra` to the Cluster client itself (cluster mode only);
+ * `scripts` are the Lua scripts callScript may call on this client (scripts.ts: each one registered costs every
+ * auto-pipelined flush a little).
+ */
 export function createRedis(
   cfg: RedisConnectionConfig,
   extra: Partial<RedisOptions> = {},
   clusterExtra: Partial<ClusterOptions> = {},
+  scripts: readonly ScriptName[] = ALL_SCRIPTS,
 ): RedisClient {
   const tls = tlsSettings(cfg.tls);
   const common: RedisOptions = {
@@ -72,6 +77,6 @@ export function createRedis(
     if (!node) throw new Error('Redis address is missing');
     client = new Redis({ ...common, host: node.host, port: node.port, db: cfg.db ?? 0 });
   }
-  defineScripts(client);
+  defineScripts(client, scripts);
   return client;
 }

@@ -37,6 +37,9 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** The Lua scripts the gateway calls (admission, stored answers, cancel on a failed send, the route rate limits). */
+const GATEWAY_SCRIPTS = ['order_admit', 'order_answers_store', 'order_cancel', 'rate_limit'] as const;
+
 export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
   const log = createLogger('gateway', config.logLevel);
   // read-only (after a sale): order status from Redis only; Kafka is never reached, so it may be gone
@@ -47,8 +50,8 @@ export async function buildGateway(config: GatewayConfig): Promise<Gateway> {
     ...(readOnly ? [] : [{ target: 'KAFKA' as const, endpoints: config.kafka.brokers, tls: config.kafka.tls }]),
   ]);
   const redisOpts = { commandTimeout: config.redis.commandTimeoutMs, maxRetriesPerRequest: 2 };
-  const redis = createRedis(config.redis, redisOpts);
-  const sub = createRedis(config.redis, { maxRetriesPerRequest: null });
+  const redis = createRedis(config.redis, redisOpts, {}, GATEWAY_SCRIPTS);
+  const sub = createRedis(config.redis, { maxRetriesPerRequest: null }, {}, []);
   for (const [name, c] of [
     ['redis', redis],
     ['redis_subscriber', sub],
