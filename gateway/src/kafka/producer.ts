@@ -19,6 +19,7 @@ import {
   Partitioners,
   type PartitionMetadata,
   type Producer,
+  type RecordMetadata,
 } from 'kafkajs';
 import type { Logger } from 'pino';
 import { BreakerOpenError, type BreakerOptions, type BreakerState, ExponentialBreaker } from './breaker.ts';
@@ -70,6 +71,24 @@ export class QueueTimeoutError extends Error {
   }
 }
 
+/**
+ * A send() resolved without an acknowledgement for some of its partitions (kafkajs #1303, see produce()): their
+ * orders may or may not be written, so they fail (503, the client's retry is deduplicated) and the producer retires.
+ */
+export class UnacknowledgedPartitionError extends Error {
+  constructor(orders: number) {
+    super(`Kafka answered the produce request without acknowledging the partitions of ${orders} order(s)`);
+    this.name = 'UnacknowledgedPartitionError';
+  }
+}
+
+/** The partitions a send() answer acknowledged (an entry without an error code). */
+export function acknowledgedPartitions(answer: readonly RecordMetadata[]): Set<number> {
+  const acked = new Set<number>();
+  for (const r of answer) if (r.errorCode === 0) acked.add(r.partition);
+  return acked;
+}
+
 /** How often the partition leaders are re-read (also after any failed produce). */
 const METADATA_MAX_AGE_MS = 30_000;
 
@@ -96,7 +115,7 @@ export class OrderProducer {
   private idleWaiters: (() => void)[] = [];
   private closed = false;
   private readonly partitioner = Partitioners.DefaultPartitioner();
-  private leaders: { partitions: PartitionMetadata[]; at: number } | undefined;
+  private leaders: { partitions: PartitionMetadata[]; leaderOf: Map<number, number>; at: number } | undefined;
   private leadersLoading: Promise<void> | undefined;
 
   constructor(opts: ProducerOptions, log: Logger) {
@@ -221,7 +240,10 @@ export class OrderProducer {
       await admin.connect();
       const m = await admin.fetchTopicMetadata({ topics: [this.opts.topic] });
       const parts = m.topics[0]?.partitions ?? [];
-      if (parts.length > 0 && parts.every((p) => p.leader >= 0)) this.leaders = { partitions: parts, at: Date.now() };
+      if (parts.length > 0 && parts.every((p) => p.leader >= 0)) {
+        const leaderOf = new Map(parts.map((p) => [p.partitionId, p.leader]));
+        this.leaders = { partitions: parts, leaderOf, at: Date.now() };
+      }
     })()
       .catch(() => {})
       .finally(() => {
@@ -230,13 +252,17 @@ export class OrderProducer {
   }
 
   /**
-   * One produce request per partition, concurrently. A send() spanning several brokers can report success for
-   * messages never written when a broker dies (kafkajs #1303 / PR #1798: the per-broker response map kept across
-   * retries keeps a success for partitions whose leader moved). Grouping by the leaders we last saw is not enough:
-   * after a failover two partitions of the dead leader move to different brokers, and one send() for both spans
-   * them again (e2e/scale/broker-loss.test.ts lost 202-acknowledged orders that way). A send() for one partition
-   * always goes to one broker. Each order settles with its own partition's answer; any failure counts once for the
-   * breaker.
+   * One produce request per partition leader (as we last saw it), concurrently; each order settles with its own
+   * partition's acknowledgement, and any failure counts once for the breaker.
+   *
+   * A send() whose retries span brokers can resolve without writing some of its partitions when a broker dies
+   * (kafkajs #1303 / PR #1798, never released: the per-broker answer map kept across retries keeps a success for a
+   * broker that has since become the leader of other partitions of the send, so those are never sent). Those
+   * partitions are missing from send()'s answer, so every order is settled by its partition's entry in it
+   * (`acknowledgedPartitions`): an order whose partition is absent fails like an order whose send failed, and the
+   * producer is retired. e2e/scale/broker-loss.test.ts is the proof on three brokers. Grouping by leader (not one
+   * request per partition, as earlier releases did) is what makes a batch one produce request per broker: on one
+   * broker, six partitions went out as six requests serialized behind the idempotent producer's broker lock.
    */
   private async produce(batch: Pending[]): Promise<void> {
     const producer = this.producer;
@@ -248,18 +274,20 @@ export class OrderProducer {
     }
     const leaders = this.leaders;
     if (!leaders || Date.now() - leaders.at > METADATA_MAX_AGE_MS) this.refreshLeaders();
-    const groups = new Map<number, Pending[]>();
+    const groups = new Map<string, Pending[]>();
     let unknown = 0;
     for (const p of batch) {
       if (p.message.partition === undefined) this.assignPartition(p);
+      const partition = p.message.partition;
       // no metadata: one message per send() (one message is one partition)
-      const partition = p.message.partition ?? -1 - unknown++;
-      const g = groups.get(partition);
+      const key =
+        partition === undefined ? `?${unknown++}` : String(leaders?.leaderOf.get(partition) ?? `p${partition}`);
+      const g = groups.get(key);
       if (g) g.push(p);
-      else groups.set(partition, [p]);
+      else groups.set(key, [p]);
     }
-    // each partition's wait is bounded below the breaker's call timeout, so a partition whose leader died fails
-    // its own orders without the whole batch timing out
+    // each leader's wait is bounded below the breaker's call timeout, so a leader that died fails its own orders
+    // without the whole batch timing out
     const bound = Math.max(1, Math.floor(this.opts.sendTimeoutMs * 0.9));
     const results = await Promise.allSettled(
       [...groups.values()].map(async (group) => {
@@ -272,13 +300,20 @@ export class OrderProducer {
             timeout: this.opts.sendTimeoutMs,
           });
           sent.catch(() => {});
-          await Promise.race([
+          const answer = await Promise.race([
             sent,
-            new Promise((_, reject) => {
+            new Promise<never>((_, reject) => {
               timer = setTimeout(() => reject(new PartitionTimeoutError(bound)), bound);
             }),
           ]);
-          for (const p of group) settle(p);
+          const acked = acknowledgedPartitions(answer);
+          let missing = 0;
+          for (const p of group) {
+            const part = p.message.partition;
+            if (part === undefined ? acked.size > 0 : acked.has(part)) settle(p);
+            else missing += 1;
+          }
+          if (missing > 0) throw new UnacknowledgedPartitionError(missing);
         } catch (e) {
           for (const p of group) settle(p, e);
           throw e;
@@ -292,7 +327,7 @@ export class OrderProducer {
     this.refreshLeaders();
     // the outcome of the failed requests is unknown: no later batch may reuse this producer's sequence numbers
     this.retireProducer();
-    // Some partitions were written: Kafka works, one leader (or a few) does not. Those orders failed (503) by
+    // Some leaders wrote theirs: Kafka works, one leader (or a few) does not. Those orders failed (503) by
     // themselves; the breaker, which refuses every order, opens only when nothing gets through.
     if (failed.length < results.length) return;
     throw (failed[0] as PromiseRejectedResult).reason;
