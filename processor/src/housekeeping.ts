@@ -20,6 +20,7 @@ import { type BucketCounts, createBucketCounts } from './buckets.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { ProcessorConfig } from './config.ts';
 import type { OrdersConsumer } from './consumer.ts';
+import { DriftStreaks } from './drift-streaks.ts';
 import type { ProcessorMetrics } from './metrics.ts';
 
 /** Run `fn` every `ms`, never overlapping itself; returns a stopper that waits for a run in progress. */
@@ -106,6 +107,7 @@ export function auditOnce(
   log: Logger,
   counts: BucketCounts = createBucketCounts(redis, cfg.sale),
 ) {
+  const streaks = new DriftStreaks();
   return async () => {
     const items = await listItems(redis, cfg.sale);
     const audits = await Promise.all(
@@ -117,7 +119,8 @@ export function auditOnce(
     for (const a of audits) {
       metrics.inventoryLevel.set({ item_id: a.itemId }, a.remaining);
       metrics.drift.set({ item_id: a.itemId }, a.drift);
-      if (a.drift !== 0) log.error({ event: 'inventory_drift', item_id: a.itemId, ...a }, 'Inventory drift detected');
+      const level = streaks.level(a.itemId, a.drift, Date.now());
+      if (level) log[level]({ event: 'inventory_drift', item_id: a.itemId, ...a }, 'Inventory drift detected');
     }
   };
 }
