@@ -18,6 +18,16 @@ const UNIT = [
 ];
 const CLUSTER = ['e2e/cluster/**/*.test.ts'];
 const EXCLUDE = ['**/node_modules/**'];
+/**
+ * The two projects over real services: the harness's global setup, kafkajs's harmless timer warning dropped, and
+ * deadlines for work on a busy machine.
+ */
+const SERVICES = {
+  globalSetup: ['e2e/support/global-setup.ts'],
+  setupFiles: ['e2e/support/kafkajs-warning.ts'],
+  testTimeout: 60_000,
+  hookTimeout: 240_000,
+};
 
 export default defineConfig({
   test: {
@@ -36,9 +46,7 @@ export default defineConfig({
           name: 'integration',
           include: ['**/*.test.ts'],
           exclude: [...EXCLUDE, ...UNIT, ...CLUSTER],
-          globalSetup: ['e2e/support/global-setup.ts'],
-          testTimeout: 60_000,
-          hookTimeout: 240_000,
+          ...SERVICES,
           sequence: { groupOrder: 0 },
         },
       },
@@ -48,9 +56,7 @@ export default defineConfig({
           name: 'cluster',
           include: CLUSTER,
           exclude: EXCLUDE,
-          globalSetup: ['e2e/support/global-setup.ts'],
-          testTimeout: 60_000,
-          hookTimeout: 240_000,
+          ...SERVICES,
           maxWorkers: 1,
           sequence: { groupOrder: 1 },
         },

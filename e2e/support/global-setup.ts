@@ -9,6 +9,8 @@
  * - Native services already running (from `make services-up` or another test run) are reused. At teardown a service
  *   is stopped only when a test run started it and no other live test run still holds a lease on it.
  */
+// the harness's Kafka clients in this (vitest's main) process: their harmless timer warning dropped, as in the workers
+import './kafkajs-warning.ts';
 import type { TestProject } from 'vitest/node';
 import type { ServiceName } from '../../tools/harness/src/index.ts';
 import {
