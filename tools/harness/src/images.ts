@@ -20,6 +20,7 @@ import {
 } from 'node:fs';
 import { dirname, join, matchesGlob } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { removeBuildLeftovers } from './build-leftovers.ts';
 import { ensureApt, ensureKafka } from './install.ts';
 import { binPaths, dirs, VERSIONS } from './paths.ts';
 import { run, withLock } from './proc.ts';
@@ -429,9 +430,7 @@ export async function ensureImages(opts: EnsureImagesOptions = {}): Promise<Imag
   return withLock('images', async () => {
     // leftovers of a run that was killed (we hold the lock, so none is in use); only this lock's own: the metrics
     // images build their contexts in the same folder under a lock of their own (metrics-images.ts)
-    const ours = ['fse-debootstrap.', ...RECIPE_LIST.map((r) => `image-${r.key}.`)];
-    for (const d of existsSync(dirs.build) ? readdirSync(dirs.build) : [])
-      if (ours.some((p) => d.startsWith(p))) rmSync(join(dirs.build, d), { recursive: true, force: true });
+    removeBuildLeftovers(['fse-debootstrap.', ...RECIPE_LIST.map((r) => `image-${r.key}.`)]);
     const base = await ensureBase();
     const built: Partial<Record<ImageKey, Inspected>> = {};
     const recipe = (k: ImageKey) => RECIPE_LIST.find((r) => r.key === k)!;

@@ -12,6 +12,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { removeBuildLeftovers } from './build-leftovers.ts';
 import { binPaths, dirs, VERSIONS } from './paths.ts';
 import { run, which, withLock } from './proc.ts';
 import type { ServiceName } from './types.ts';
@@ -162,9 +163,7 @@ async function ensureGoBuild(
   await withLock(`install-${what}-${version}`, async () => {
     if (existsSync(join(final, '.complete'))) return;
     // leftovers of a build that was killed (we hold the lock, so none is running)
-    for (const d of existsSync(dirs.build) ? readdirSync(dirs.build) : []) {
-      if (d.startsWith(`${what}-${version}.`)) rmSync(join(dirs.build, d), { recursive: true, force: true });
-    }
+    removeBuildLeftovers([`${what}-${version}.`]);
     await timed(`build ${what} ${version} (Go module proxy; log ${buildLog(what)})`, () =>
       run(join(SCRIPTS, 'build-go.sh'), [what, version], {
         env: { ...process.env, FSE_HOME: dirs.home },

@@ -21,6 +21,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { removeBuildLeftovers } from './build-leftovers.ts';
 import { ensureImages, IMAGE_NAMES, imageDirs, podman } from './images.ts';
 import { ensureMetricsPipeline } from './install.ts';
 import { binPaths, dirs, VERSIONS } from './paths.ts';
@@ -124,9 +125,7 @@ export async function ensureMetricsImages(): Promise<MetricsImages> {
   const version = `v${VERSIONS.prometheus}`;
   return withLock('metrics-images', async () => {
     // leftovers of a run that was killed (we hold the lock, so none is in use)
-    for (const d of existsSync(dirs.build) ? readdirSync(dirs.build) : [])
-      if (d.startsWith('image-metrics-tools.') || d.startsWith('image-prometheus.'))
-        rmSync(join(dirs.build, d), { recursive: true, force: true });
+    removeBuildLeftovers(['image-metrics-tools.', 'image-prometheus.']);
     const recipe = (r: string) => readdirSync(join(RECIPES, r)).flatMap((f) => [f, readFileSync(join(RECIPES, r, f))]);
     const base = (await imageId(IMAGE_NAMES.base))?.split(' ')[0] ?? '';
     const toolsKey = sha([
