@@ -1,8 +1,10 @@
 /**
  * The floor of bench/gateway.ts: a fastify server whose order route does what the architecture cannot avoid and
  * nothing else: one admission-sized Redis script per request (the gateway's own lua/order_admit.lua, same keys and
- * arguments, one order per call) and one Kafka send with the client the gateway uses (kafkajs, idempotent, acks=all,
- * batched every 2 ms), then 202.
+ * arguments, one order per call) and one Kafka send of the order message the processor reads (the same fields and
+ * headers as the gateway's, not checked) with the client the gateway uses (kafkajs, idempotent, acks=all, batched
+ * every 2 ms), then 202. Until 2026-12-07 the floor sent a five-field value without headers (147 bytes written to
+ * Kafka per order against the gateway's 407): less than the processor needs, so not the architecture's floor.
  * No validation, no metrics, no breaker, no stored answer: what is left between this and the full path is the
  * gateway's own overhead.
  *
@@ -19,6 +21,8 @@ import {
   createRedis,
   newOrderId,
   ORDER_RECORD_TTL_SECONDS,
+  type OrderMessage,
+  orderMessageHeaders,
   parseAddrList,
   topics,
 } from '@flashsale/common';
@@ -61,6 +65,7 @@ async function floorSender(): Promise<(messages: Message[]) => Promise<unknown>>
         topic,
         key: Buffer.from(String(m.key)),
         value: Buffer.from(m.value as string),
+        headers: new Map(Object.entries(m.headers ?? {}).map(([h, v]) => [Buffer.from(h), Buffer.from(String(v))])),
       })),
     });
 }
@@ -114,10 +119,19 @@ app.post('/v1/orders', async (req, reply) => {
       },
     ],
   });
-  await send({
-    key: body.item_id,
-    value: JSON.stringify({ v: 1, order_id: orderId, sale, item_id: body.item_id, user_id: body.user_id }),
-  });
+  // the message of the contract the processor reads (every field, the four headers), built without its check
+  const message: OrderMessage = {
+    v: 1,
+    order_id: orderId,
+    sale,
+    item_id: body.item_id,
+    user_id: body.user_id,
+    quantity: body.quantity,
+    request_id: key,
+    correlation_id: correlationId,
+    created_at: new Date(now).toISOString(),
+  };
+  await send({ key: body.item_id, value: JSON.stringify(message), headers: orderMessageHeaders(message) });
   return reply.code(202).send({ order_id: orderId, status: 'QUEUED', correlation_id: correlationId });
 });
 const address = await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' });
