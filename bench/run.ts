@@ -16,7 +16,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { machineTicks, stolenShare } from './scale-out.ts';
+import { awaitQuiet, machineTicks, stolenShare } from './scale-out.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const { values } = parseArgs({
@@ -137,28 +137,16 @@ export function lastJson(text: string): Record<string, unknown> | null {
 
 const procStat = () => machineTicks(readFileSync('/proc/stat', 'utf8'));
 
-/** Quiet enough to start: under this share of the machine's CPU busy over a 5 s window. */
-const QUIET_BUSY = 0.25;
-const SETTLE_MAX_MS = 180_000;
-
 /**
- * Wait until the machine is quiet before the first benchmark (at most SETTLE_MAX_MS): `make bench` starts the brokers
- * and the Redis Cluster nodes the scale-out benchmark needs when they are not up yet, and their start-up kept the
- * cores busy through the gateway's rounds (a run of 2026-12-07: gateway to floor 0.59 against 0.75-0.79 warm).
+ * Before the first benchmark, wait (at most 3 min) for a second with the machine at most 25 % busy, as scale-out does
+ * before each case: `make bench` starts the brokers and the Redis Cluster nodes the scale-out benchmark needs when they
+ * are not up yet, and their start-up kept the cores busy through the gateway's rounds (a run of 2026-12-07: gateway to
+ * floor 0.59 against 0.75-0.79 warm).
  */
 async function settle(): Promise<{ waitedS: number; busy: number }> {
   const t0 = performance.now();
-  for (;;) {
-    const a = procStat();
-    await new Promise((r) => setTimeout(r, 5000));
-    const b = procStat();
-    const busy = b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : 0;
-    const waitedS = Math.round((performance.now() - t0) / 1000);
-    if (busy < QUIET_BUSY || performance.now() - t0 > SETTLE_MAX_MS) return { waitedS, busy: Number(busy.toFixed(2)) };
-    process.stderr.write(
-      `machine ${Math.round(busy * 100)} % busy over 5 s: waiting for it to settle (${waitedS} s)\n`,
-    );
-  }
+  const busy = await awaitQuiet(0.25, 180_000);
+  return { waitedS: Math.round((performance.now() - t0) / 1000), busy };
 }
 
 function runBench(b: Bench): Promise<{

@@ -243,7 +243,7 @@ async function busyShare(ms: number): Promise<number> {
 }
 
 /** Wait (at most `maxMs`) for a second in which the machine is at most `limit` busy; returns the last share seen. */
-async function awaitQuiet(limit: number, maxMs: number): Promise<number> {
+export async function awaitQuiet(limit: number, maxMs: number): Promise<number> {
   const deadline = Date.now() + maxMs;
   for (;;) {
     const b = await busyShare(1000);
