@@ -4,7 +4,8 @@
  * same reserve script (one order per call) measured in the same run, so the ratio is visible. The processor reserves
  * and settles whole batches per script call, so the ceiling bounds Redis's share, not the processor's.
  * Measured in turns: `--rounds` processor runs (each a fresh backlog of `--orders` on a sale of its own), each between
- * two ceiling runs; both figures are sums over their runs (count / seconds), so drift falls on both alike.
+ * two ceiling runs; both figures are sums over their runs (count / seconds), so drift falls on both alike. Each run
+ * starts with Redis's append-only file just rewritten (`quietAof`), so no rewrite lands inside one run and not another.
  *
  *   node bench/processor.ts [--orders 30000] [--rounds 3] [--items 16] [--partitions 6] [--latency-max 1ms]
  *                           [--failure 0.1] [--timeout-share 0] [--timeout 200ms]
@@ -31,8 +32,9 @@ import {
   topics,
 } from '@flashsale/common';
 import kafkajs from 'kafkajs';
-import { cpuMs } from './scale-out.ts';
+import { CpuWindow } from './scale-out.ts';
 import { sendOrderBacklog } from './support/backlog.ts';
+import { harnessStatus, pidsOf } from './support/harness-status.ts';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
 
@@ -63,12 +65,17 @@ const items = Array.from({ length: ITEMS }, (_, i) => `item${i}`);
 const redis = createRedis({ mode: 'single', nodes: parseAddrList(redisAddr, 'REDIS_ADDR') });
 const kafka = new Kafka({ clientId: 'bench-processor', brokers: kafkaAddr.split(','), logLevel: logLevel.NOTHING });
 const admin = kafka.admin();
+// the harness's Redis and Kafka, for the CPU each part spends per order (none when REDIS_ADDR / KAFKA_ADDR point
+// elsewhere: their share then counts as other work)
+const services = process.env.REDIS_ADDR || process.env.KAFKA_ADDR ? [] : harnessStatus(['redis', 'kafka']);
 
 /** EVALSHA inventory_reserve as fast as one auto-pipelined connection goes, `window` calls in flight. */
-async function ceiling(ops: number, window: number, tag: string): Promise<Timed> {
+async function ceiling(ops: number, window: number, tag: string): Promise<Timed & { parts: Drained['parts'] }> {
   const s = `${sale}-ceiling-${tag}`;
   for (const i of items) await seedItem(redis, s, i, ops);
   let next = 0;
+  const cpu = new CpuWindow({ redis: pidsOf(services, 'redis'), bench: [process.pid] });
+  cpu.begin();
   const t0 = performance.now();
   const worker = async () => {
     while (next < ops) {
@@ -83,7 +90,32 @@ async function ceiling(ops: number, window: number, tag: string): Promise<Timed>
     }
   };
   await Promise.all(Array.from({ length: window }, worker));
-  return { count: ops, seconds: (performance.now() - t0) / 1000 };
+  const seconds = (performance.now() - t0) / 1000;
+  return { count: ops, seconds, parts: cpu.end() };
+}
+
+/**
+ * Before each timed run: no AOF rewrite running, and the AOF just rewritten, so Redis's automatic rewrite (when the
+ * file has doubled) does not start inside the run. A rewrite is a forked child taking most of a core for seconds: it
+ * landed in some runs and not in others and swung the ratio by a tenth either way.
+ */
+let aofRewritesAsked = 0;
+const aofRewrites = async () =>
+  Number(/aof_rewrites:(\d+)/.exec(await (redis as import('ioredis').Redis).info('persistence'))?.[1] ?? 0);
+async function quietAof(): Promise<void> {
+  const r = redis as import('ioredis').Redis;
+  const rewriting = async () => /aof_rewrite_(in_progress|scheduled):1/.test(await r.info('persistence'));
+  const settled = async () => {
+    for (let waited = 0; await rewriting(); waited += 100) {
+      if (waited > 120_000) throw new Error('an AOF rewrite of the Redis under test did not end within 2 minutes');
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  };
+  if (!/aof_enabled:1/.test(await r.info('persistence'))) return;
+  await settled();
+  await r.bgrewriteaof();
+  aofRewritesAsked++;
+  await settled();
 }
 
 /** A count and the seconds it took; rounds add up as sums, not as a mean of rates. */
@@ -109,11 +141,13 @@ async function lag(round: string): Promise<number> {
 }
 
 interface Drained extends Timed {
-  /** the processor's own CPU (all its threads) between its first and its last effect, ms */
+  /** the processor's own CPU (all its threads) between its first and its last effect, ms (10 ms steps) */
   cpuMs: number;
   /** from the spawn to the last commit */
   secondsWithStartup: number;
   secondsToCommitAfterLastEffect: number;
+  /** CPU seconds of each part between the first and the last effect, and the machine's busy share then */
+  parts: ReturnType<CpuWindow['end']>;
 }
 
 /** One processor process drains the round's backlog; timed from its first effect in Redis to its last. */
@@ -154,18 +188,23 @@ async function drain(round: string): Promise<Drained> {
   };
   let first = 0;
   let effectsDone = 0;
-  let cpuAtFirst = 0;
-  let cpuAtDone = 0;
+  const window = new CpuWindow({
+    processor: [child.pid ?? 0],
+    redis: pidsOf(services, 'redis'),
+    kafka: pidsOf(services, 'kafka'),
+    bench: [process.pid],
+  });
+  let parts: Drained['parts'] | undefined;
   for (;;) {
     await new Promise((r) => setTimeout(r, 25));
     const s = await settled();
     if (!first && s.touched > 0) {
       first = performance.now();
-      cpuAtFirst = cpuMs(child.pid);
+      window.begin();
     }
     if (s.done >= ORDERS) {
       effectsDone = performance.now();
-      cpuAtDone = cpuMs(child.pid);
+      parts = window.end();
       break;
     }
     if (performance.now() - spawned > 600_000) throw new Error(`processor did not settle the backlog (${s.done})`);
@@ -177,10 +216,19 @@ async function drain(round: string): Promise<Drained> {
   return {
     count: ORDERS,
     seconds: (effectsDone - first) / 1000,
-    cpuMs: cpuAtDone - cpuAtFirst,
+    cpuMs: (parts?.cpuSeconds.processor ?? 0) * 1000,
     secondsWithStartup: (done - spawned) / 1000,
     secondsToCommitAfterLastEffect: (done - effectsDone) / 1000,
+    parts: parts!,
   };
+}
+
+function cpuPerOrderByPart(runs: (Timed & { parts: Drained['parts'] })[]): Record<string, number> {
+  const sums: Record<string, number> = {};
+  for (const d of runs)
+    for (const [part, seconds] of Object.entries(d.parts.cpuSeconds)) sums[part] = (sums[part] ?? 0) + seconds;
+  const count = runs.reduce((n, d) => n + d.count, 0);
+  return Object.fromEntries(Object.entries(sums).map(([part, s]) => [part, Math.round((s * 1e6) / count)]));
 }
 
 /** The final statuses of a round's orders, from the items' counters. */
@@ -222,16 +270,21 @@ async function main() {
   }
   // in turns: ceiling, processor, ceiling, ..., ceiling: the machine's speed drifts, and each processor run is
   // bracketed by ceilings, so both sides of the ratio see the same drift
-  const ceilings: Timed[] = [];
+  const rewritesBefore = await aofRewrites();
+  const ceilings: (Timed & { parts: Drained['parts'] })[] = [];
   const drained: Drained[] = [];
   const ops = Number(values['ceiling-ops']);
   const window = Number(values.window);
   for (const [i, round] of rounds.entries()) {
     process.stderr.write(`round ${i + 1}/${ROUNDS}: the EVALSHA ceiling, then the processor...\n`);
+    await quietAof();
     ceilings.push(await ceiling(ops, window, String(i)));
+    await quietAof();
     drained.push(await drain(round));
   }
+  await quietAof();
   ceilings.push(await ceiling(ops, window, String(ROUNDS)));
+  const rewritesInRuns = (await aofRewrites()) - rewritesBefore - aofRewritesAsked;
 
   const outcomes = await Promise.all(rounds.map(outcome));
   const rate = perSecond(drained);
@@ -263,6 +316,19 @@ async function main() {
     secondsToCommitAfterLastEffect: Number(
       Math.max(...drained.map((d) => d.secondsToCommitAfterLastEffect)).toFixed(2),
     ),
+    /** CPU µs per order of each part while the processor drained (the processor, Redis, Kafka, this benchmark's
+     *  polling, everything else), and the machine's busy share then: where the two cores went */
+    cpuUsPerOrderByPart: cpuPerOrderByPart(drained),
+    /** the same for the ceiling's calls (one order each): the part at 1 CPU second per second bounds it */
+    ceilingCpuUsPerCallByPart: cpuPerOrderByPart(ceilings),
+    /** Redis's own AOF rewrites that started inside a timed run (the benchmark's between runs not counted) */
+    aofRewritesInTimedRuns: rewritesInRuns,
+    machineBusyWhileDraining: Number(
+      (
+        drained.reduce((n, d) => n + d.parts.machineBusy * d.parts.wall, 0) /
+        drained.reduce((n, d) => n + d.parts.wall, 0)
+      ).toFixed(3),
+    ),
     evalshaCeilingPerSecond: Math.round(ceil),
     evalshaCeilingByRun: ceilings.map((c) => Math.round(c.count / c.seconds)),
     ratioOrdersToEvalsha: Number((rate / ceil).toFixed(3)),
@@ -285,7 +351,7 @@ async function main() {
   process.stdout.write(
     `processor: ${report.processedPerSecond} orders/s (${report.processorCpuUsPerOrder} µs CPU per order; rounds ${report.processedPerSecondByRound.join(', ')}); ` +
       `EVALSHA ceiling ${report.evalshaCeilingPerSecond}/s (runs ${report.evalshaCeilingByRun.join(', ')}) ` +
-      `(ratio ${report.ratioOrdersToEvalsha}) ` +
+      `(ratio ${report.ratioOrdersToEvalsha}); CPU µs per order ${JSON.stringify(report.cpuUsPerOrderByPart)}, machine ${report.machineBusyWhileDraining} busy; ceiling CPU µs per call ${JSON.stringify(report.ceilingCpuUsPerCallByPart)} ` +
       `on ${report.machine.cores} x ${report.machine.cpu}, load average ${report.machine.loadAverage1m}\n`,
   );
   await cleanUp(rounds);

@@ -344,6 +344,20 @@ export function rows(r: Record<string, { ok: boolean; result: J | null; error?: 
       // the absolute target comes from the first benchmark issue; this machine's own EVALSHA ceiling is below it
       (ratio, rate) => `ratio ${yes(ratio >= 0.85)}; 20,000/s ${yes(rate >= 20_000)}`,
     );
+    const parts = p.result.cpuUsPerOrderByPart as Record<string, number> | undefined;
+    const ceilParts = p.result.ceilingCpuUsPerCallByPart as Record<string, number> | undefined;
+    if (parts && ceilParts) {
+      const redisShare = (parts.redis ?? 0) / (ceilParts.redis || Number.NaN);
+      out.push({
+        figure:
+          'processor: CPU µs per order by part while it drains (processor / Redis / Kafka; machine busy share); Redis per ceiling call beside it',
+        value: `${parts.processor} / ${parts.redis} / ${parts.kafka} (${n(num(p.result.machineBusyWhileDraining) * 100)} % busy)`,
+        ceiling: `Redis ${ceilParts.redis} µs per EVALSHA (one order), bench ${ceilParts.bench}`,
+        ratio: n(redisShare, 2),
+        target: '-',
+        met: '-',
+      });
+    }
   } else missing('processor benchmark', p ? `failed: ${p.error}` : 'not run');
   const ph = r.processorHanging;
   if (ph?.ok && ph.result) {

@@ -49,6 +49,7 @@ import {
 import kafkajs from 'kafkajs';
 import { sleep } from '../e2e/support/wait.ts';
 import { sendOrderBacklog } from './support/backlog.ts';
+import { harnessStatus } from './support/harness-status.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const PROCESSOR_MAIN = `${ROOT}processor/src/main.ts`;
@@ -127,7 +128,7 @@ function ticksOf(pids: number[]): number {
  * from the harness), the machine's busy share, and `other`: busy CPU of everything else on the machine (other work
  * that competes for the same cores and skews the figure).
  */
-class CpuWindow {
+export class CpuWindow {
   private readonly groups: Record<string, number[]>;
   private start: Record<string, number> = {};
   private m0 = { busy: 0, total: 0 };
@@ -204,19 +205,7 @@ interface Harness {
 }
 
 function harness(): Harness {
-  const out = execFileSync(
-    process.execPath,
-    [`${ROOT}tools/harness/src/cli.ts`, 'status', '--json', 'redisCluster', 'kafka3', 'redis'],
-    {
-      encoding: 'utf8',
-    },
-  );
-  const all = JSON.parse(out.slice(out.indexOf('['))) as {
-    name: string;
-    state: string;
-    pids?: number[];
-    endpoint?: { addrs?: string; brokers?: string[] };
-  }[];
+  const all = harnessStatus(['redisCluster', 'kafka3', 'redis']);
   const rc = all.find((s) => s.name === 'redisCluster');
   const k3 = all.find((s) => s.name === 'kafka3');
   const single = all.find((s) => s.name === 'redis');
@@ -229,7 +218,7 @@ function harness(): Harness {
     clusterAddr: process.env.REDIS_CLUSTER_ADDR ?? rc.endpoint?.addrs ?? '',
     kafkaBrokers: (process.env.KAFKA3_ADDR ?? k3.endpoint?.brokers?.join(',') ?? '').split(','),
     redisPids: rc.pids ?? [],
-    singleAddr: single?.state === 'running' ? ((single.endpoint as { addr?: string } | undefined)?.addr ?? '') : '',
+    singleAddr: single?.state === 'running' ? (single.endpoint?.addr ?? '') : '',
     kafkaPids: k3.pids ?? [],
   };
 }

@@ -9,12 +9,13 @@
  *    of an item that settle together in one call (settle-batch.ts); a payment after the hold expired is refunded
  *    (refund.ts);
  * 4. answer: the reserves that took no hold now (refusals, replays of final orders);
- * 5. dead letters: written and acknowledged; only then does the caller commit the offsets.
+ * 5. dead letters: each order's sent with its final word (with the others of that turn), all acknowledged before the
+ *    handler returns; only then does the caller commit the offsets.
  */
 import type { InMessage } from './consumer.ts';
 import { answerReserves } from './order/answer.ts';
 import { type HandlerDeps, orderContext } from './order/context.ts';
-import { sendDeadLetters } from './order/dead-letters.ts';
+import { BatchLetters } from './order/dead-letters.ts';
 import { decode } from './order/decode.ts';
 import { createReserve } from './order/reserve.ts';
 import { Settlements } from './order/settle.ts';
@@ -26,12 +27,13 @@ export function createHandler(deps: HandlerDeps) {
   const ctx = orderContext(deps);
   const reserve = createReserve(ctx);
   return async function handleBatch(messages: InMessage[]): Promise<void> {
-    const work = decode(ctx, messages);
+    const letters = new BatchLetters(ctx);
+    const work = decode(ctx, messages, letters);
     const valid = work.filter((w) => w.order);
     const settlements = new Settlements(ctx);
     await reserve(valid, settlements.start);
     await answerReserves(ctx, valid, settlements.start);
     await settlements.done();
-    await sendDeadLetters(ctx, work);
+    await letters.done();
   };
 }

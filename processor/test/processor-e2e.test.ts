@@ -202,6 +202,57 @@ describe('processor end to end', () => {
     expect(audits.reduce((n, a) => n + a.released, 0)).toBe(failedIds.length);
   });
 
+  it("sends a declined order's dead letter while the batch's other payments still run, and commits the batch only after them", async () => {
+    const sale = uniqueSale('letters');
+    const items = ['a', 'b'];
+    for (const i of items) await seedItem(r, sale, i, 100);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    onTestFinished(() => open());
+    const declined = (orderId: string) => orderId.endsWith('0');
+    const payment: PaymentProvider = {
+      async charge(req): Promise<PaymentResult> {
+        if (declined(req.orderId)) return { ok: false, reason: 'payment_failed', error: 'declined (test)' };
+        await gate;
+        return { ok: true };
+      },
+      async refund() {
+        return { ok: true };
+      },
+    };
+    await start(sale, { PAYMENT_TIMEOUT: '60s' }, payment);
+    // one request: each item's orders land in one batch of its partition
+    const orders = makeOrders(sale, items, 40);
+    await produce(sale, orders);
+    const declinedIds = orders.filter((o) => declined(o.order_id)).map((o) => o.order_id);
+    const paying = orders.filter((o) => !declined(o.order_id));
+    expect(declinedIds).toHaveLength(4);
+
+    const early = await eventually('the declined orders dead-lettered', async () => {
+      const d = await readDlq(sale);
+      return d.length >= declinedIds.length ? d : undefined;
+    });
+    expect(early.map(dlqOrderId).sort()).toEqual([...declinedIds].sort());
+    // ... while the other orders of their batches still wait for their payments, uncommitted
+    expect(new Set((await statuses(r, sale, paying)).values())).toEqual(new Set(['RESERVED']));
+    const admin = kafkaClient('letters-lag').admin();
+    await admin.connect();
+    onTestFinished(() => admin.disconnect());
+    const lag = async () =>
+      (await groupLag(admin, processorGroupId(sale), topics(sale).orders)).reduce((n, x) => n + x.lag, 0);
+    expect(await lag()).toBe(orders.length);
+
+    open();
+    const final = await waitAllFinal(r, sale, orders);
+    expect(paying.every((o) => final.get(o.order_id) === 'CONFIRMED')).toBe(true);
+    expect(declinedIds.every((id) => final.get(id) === 'PAYMENT_FAILED')).toBe(true);
+    await eventually('the batches committed', async () => ((await lag()) === 0 ? true : undefined));
+    // one letter each, no more after the rest settled
+    expect((await readDlq(sale)).map(dlqOrderId).sort()).toEqual([...declinedIds].sort());
+  });
+
   it('keeps per-item order (first come, first served) while payments run concurrently', async () => {
     const sale = uniqueSale('fifo');
     await seedItem(r, sale, 'solo', 5);

@@ -1,7 +1,7 @@
 /**
  * Order stage 5, dead letters: which final statuses need one, the record (original message and headers, then the
- * dlq_* headers), and the batch's letters written in one request and acknowledged before the caller commits the
- * offsets. An order's letter is then marked on its record (`dlq_at`), so a replay of the order after a crash between
+ * dlq_* headers), and the batch's letters, each sent with its order's final word and all acknowledged before the
+ * caller commits the offsets. An order's letter is then marked on its record (`dlq_at`), so a replay of the order after a crash between
  * the settle and the letter writes it, and a replay after the letter does not write it twice.
  */
 import {
@@ -56,27 +56,60 @@ export async function dlqIfUnmarked(ctx: OrderContext, w: Work, reason: DlqReaso
 }
 
 /**
- * The batch's works that get a letter: one per order. A message delivered twice in one batch (an at-least-once
- * producer's retry, a stuck order sent again) is a replay of its first copy, and the first copy's letter is not
- * marked on the record until after the send, so the replay would ask for a second one.
+ * A batch's dead letters, sent as they are decided: an order's letter leaves with the others decided in the same turn
+ * of the event loop (one request per DLQ partition), while the batch's other orders are still being reserved and paid,
+ * so the batch no longer waits for all of them after its last settle. `done` resolves once every letter is
+ * acknowledged and marked: only then does the caller commit the offsets.
+ *
+ * One letter per order and batch: a message delivered twice in one batch (an at-least-once producer's retry, a stuck
+ * order sent again) is a replay of its first copy, and the first copy's letter may not be marked on the record yet
+ * when the replay asks for one.
  */
-export function lettersOf(work: Work[]): Work[] {
-  const seen = new Set<string>();
-  return work.filter((w) => {
-    if (!w.dlq) return false;
+export class BatchLetters {
+  private readonly ctx: OrderContext;
+  private readonly lettered = new Set<string>();
+  private pending: Work[] = [];
+  private scheduled = false;
+  private readonly sends: Promise<void>[] = [];
+  constructor(ctx: OrderContext) {
+    this.ctx = ctx;
+  }
+
+  /** The order's letter, if it has one, on its way (called with the order's final word). */
+  post(w: Work): void {
+    if (!w.dlq) return;
     const id = w.order?.order_id;
-    if (id === undefined) return true; // poison: no order to be one of
-    if (seen.has(id)) return false;
-    seen.add(id);
-    return true;
-  });
+    if (id !== undefined) {
+      if (this.lettered.has(id)) return;
+      this.lettered.add(id);
+    }
+    this.pending.push(w);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // after the turn's I/O callbacks: every payment that answered in this turn has decided its letter
+    setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const sent = sendLetters(this.ctx, this.pending);
+    this.pending = [];
+    // awaited by done(); this only keeps a failure before then from counting as unhandled
+    sent.catch(() => {});
+    this.sends.push(sent);
+  };
+
+  /** Every letter of the batch acknowledged and marked; rejects if one was not (the batch is then delivered again). */
+  async done(): Promise<void> {
+    this.flush();
+    await Promise.all(this.sends);
+  }
 }
 
-/** Write the batch's dead letters (acknowledged), count and log them, then mark the orders (replays skip them). */
-export async function sendDeadLetters(ctx: OrderContext, work: Work[]): Promise<void> {
+/** Write letters (acknowledged), count and log them, then mark the orders (replays skip them). */
+async function sendLetters(ctx: OrderContext, dead: Work[]): Promise<void> {
   const { config, redis, metrics, log } = ctx;
-  const dead = lettersOf(work);
-  if (dead.length === 0) return;
   await ctx.dlq.send(
     dead.map((w) => ({
       ...buildDlqRecord(w.msg, w.dlq!.reason, w.dlq!.error, w.order),

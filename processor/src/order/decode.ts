@@ -5,11 +5,12 @@
 import { decodeOrder } from '@flashsale/common';
 import type { InMessage } from '../consumer.ts';
 import type { OrderContext } from './context.ts';
+import type { BatchLetters } from './dead-letters.ts';
 import { fail, finish, type Work } from './work.ts';
 
-export function decode(ctx: OrderContext, messages: InMessage[]): Work[] {
+export function decode(ctx: OrderContext, messages: InMessage[], letters: BatchLetters): Work[] {
   const now = Date.now();
-  const work: Work[] = messages.map((msg) => ({ msg, started: now }));
+  const work: Work[] = messages.map((msg) => ({ msg, started: now, letters }));
   for (const w of work) {
     try {
       const o = decodeOrder(w.msg.value);

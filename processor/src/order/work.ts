@@ -8,10 +8,13 @@ import {
 } from '@flashsale/common';
 import type { InMessage } from '../consumer.ts';
 import type { OrderContext } from './context.ts';
+import type { BatchLetters } from './dead-letters.ts';
 
 export interface Work {
   msg: InMessage;
   started: number;
+  /** the batch's dead letters: the order's own leaves with its final word */
+  letters: BatchLetters;
   order?: OrderMessage;
   reserve?: ReserveResult;
   /** stock buckets of the order's item (1: the plain item) */
@@ -23,9 +26,10 @@ export interface Work {
   outcome?: string;
 }
 
-/** The order's final word: counted, timed and logged once. */
+/** The order's final word: counted, timed and logged once; its dead letter, if it has one, is sent. */
 export function finish(ctx: OrderContext, w: Work, outcome: string): void {
   w.outcome = outcome;
+  w.letters.post(w);
   const ms = Date.now() - w.started;
   ctx.metrics.processed.inc();
   ctx.metrics.duration.observe(ms / 1000);
