@@ -75,7 +75,7 @@ demo: deps
 	node tools/demo.ts
 
 bench: deps
-	$(HARNESS) up redis kafka redisCluster kafka3
+	$(HARNESS) up redis kafka
 	node bench/run.ts
 
 clean:

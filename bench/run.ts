@@ -37,6 +37,9 @@ interface Bench {
   /** what the figures are scaled to, in words */
   note: string;
   timeoutMs: number;
+  /** harness services only this benchmark needs: started right before it and stopped after it when they were not
+   *  running before (three idle brokers took about a sixth of a core beside the other benchmarks) */
+  services?: string[];
 }
 
 const E2E = quick ? { units: 2000, attempts: 10_000, users: 2500 } : { units: 10_000, attempts: 50_000, users: 12_500 };
@@ -113,6 +116,7 @@ const BENCHES: Bench[] = [
       'one group, payment 0-1, 20-50 and 50-200 ms (10 % declined); one hot item over K = 1/4/16 buckets; ceiling ' +
       'redis-benchmark --cluster -t incr before and after',
     timeoutMs: 480_000,
+    services: ['redisCluster', 'kafka3'],
   },
 ];
 
@@ -138,15 +142,32 @@ export function lastJson(text: string): Record<string, unknown> | null {
 const procStat = () => machineTicks(readFileSync('/proc/stat', 'utf8'));
 
 /**
- * Before the first benchmark, wait (at most 3 min) for a second with the machine at most 25 % busy, as scale-out does
- * before each case: `make bench` starts the brokers and the Redis Cluster nodes the scale-out benchmark needs when they
- * are not up yet, and their start-up kept the cores busy through the gateway's rounds (a run of 2026-12-07: gateway to
- * floor 0.59 against 0.75-0.79 warm).
+ * Before the first benchmark, and after starting a benchmark's own services, wait (at most 3 min) for a second with the
+ * machine at most 25 % busy, as scale-out does before each case: services that just started keep the cores busy (a
+ * run of 2026-12-07 with the brokers and the Redis Cluster starting beside the gateway's rounds: gateway to floor 0.59
+ * against 0.75-0.79 warm).
  */
 async function settle(): Promise<{ waitedS: number; busy: number }> {
   const t0 = performance.now();
   const busy = await awaitQuiet(0.25, 180_000);
   return { waitedS: Math.round((performance.now() - t0) / 1000), busy };
+}
+
+const harness = (...args: string[]) =>
+  execFileSync(process.execPath, [join(ROOT, 'tools/harness/src/cli.ts'), ...args], { cwd: ROOT, encoding: 'utf8' });
+
+/** Start a benchmark's own services; returns those it started (to stop after it). */
+async function startServices(names: string[]): Promise<string[]> {
+  const status = JSON.parse(((s: string) => s.slice(s.indexOf('[')))(harness('status', '--json', ...names))) as {
+    name: string;
+    state: string;
+  }[];
+  const started = names.filter((n) => status.find((x) => x.name === n)?.state !== 'running');
+  if (started.length === 0) return [];
+  process.stderr.write(`starting ${started.join(', ')} for this benchmark...\n`);
+  harness('up', ...started);
+  await settle();
+  return started;
 }
 
 function runBench(b: Bench): Promise<{
@@ -739,7 +760,9 @@ async function main() {
       continue;
     }
     process.stderr.write(`\n=== bench ${b.name}: node ${b.file} ${b.args.join(' ')}\n`);
+    const started = await startServices(b.services ?? []);
     results[b.name] = await runBench(b);
+    if (started.length > 0) harness('down', ...started);
     const r = results[b.name];
     notes[b.name] =
       `${b.note} (\`node ${b.file} ${b.args.join(' ')}\`, ${r?.seconds} s, ${percent(r?.stolen ?? 0)} of the CPU time stolen by the host)`;
