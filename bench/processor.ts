@@ -14,7 +14,7 @@
  * the failures, hanging until the processor's payment timeout (`--timeout`): then not every payment is 0-1 ms.
  *   REDIS_ADDR / KAFKA_ADDR default to the harness's ports (make services-up).
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -95,9 +95,11 @@ async function ceiling(ops: number, window: number, tag: string): Promise<Timed 
 }
 
 /**
- * Before each timed run: no AOF rewrite running, and the AOF just rewritten, so Redis's automatic rewrite (when the
- * file has doubled) does not start inside the run. A rewrite is a forked child taking most of a core for seconds: it
- * landed in some runs and not in others and swung the ratio by a tenth either way.
+ * Before each timed run: no AOF rewrite running, and the AOF just rewritten. Redis's automatic rewrite (when the file
+ * has doubled past its minimum size) is a forked child taking most of a core for a second or more: it landed in some
+ * runs and not in others and swung the ratio by a tenth either way. So the benchmark rewrites the file between runs
+ * itself and turns the automatic rewrite off while it runs (`auto-aof-rewrite-percentage 0`), restoring the setting
+ * when it ends, also on failure or SIGTERM.
  */
 let aofRewritesAsked = 0;
 const aofRewrites = async () =>
@@ -150,6 +152,9 @@ interface Drained extends Timed {
   parts: ReturnType<CpuWindow['end']>;
 }
 
+/** The processor of the round being drained. */
+let draining: ChildProcess | undefined;
+
 /** One processor process drains the round's backlog; timed from its first effect in Redis to its last. */
 async function drain(round: string): Promise<Drained> {
   const child = spawn(process.execPath, [new URL('../processor/src/main.ts', import.meta.url).pathname], {
@@ -172,6 +177,7 @@ async function drain(round: string): Promise<Drained> {
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  draining = child;
   const spawned = performance.now();
   // start: the first effect in Redis; end: every order settled (confirmed or released); then the commit catches up
   const settled = async () => {
@@ -261,7 +267,35 @@ async function cleanUp(rounds: string[]): Promise<void> {
   }
 }
 
+/** Turn Redis's automatic AOF rewrite off until the returned function puts the setting back. */
+async function pauseAutoRewrite(): Promise<() => Promise<void>> {
+  const r = redis as import('ioredis').Redis;
+  const [, before] = (await r.config('GET', 'auto-aof-rewrite-percentage')) as [string, string];
+  await r.config('SET', 'auto-aof-rewrite-percentage', '0');
+  let restored = false;
+  const restore = async () => {
+    if (restored) return;
+    restored = true;
+    await r.config('SET', 'auto-aof-rewrite-percentage', before);
+  };
+  process.once('SIGTERM', () => {
+    draining?.kill('SIGTERM'); // no processor left behind to load the next benchmark
+    restore().finally(() => process.exit(143));
+  });
+  return restore;
+}
+
 async function main() {
+  const restoreAutoRewrite = await pauseAutoRewrite();
+  try {
+    await measure();
+  } finally {
+    await restoreAutoRewrite();
+  }
+  redis.disconnect();
+}
+
+async function measure() {
   await admin.connect();
   const rounds = Array.from({ length: ROUNDS }, (_, i) => `${sale}-r${i + 1}`);
   for (const round of rounds) {
@@ -310,6 +344,9 @@ async function main() {
       (ORDERS * ROUNDS) / drained.reduce((n, d) => n + d.secondsWithStartup, 0),
     ),
     processedPerSecondByRound: drained.map((d) => Math.round(d.count / d.seconds)),
+    /** each round's CPU seconds per part and the machine's busy share: a slow round with more `other` or a busier
+     *  machine was slowed from outside, one with more processor or Redis seconds by its own work */
+    partsByRound: drained.map((d) => d.parts),
     /** the processor's own CPU (all its threads) per order between the first and the last effect: steadier than
      *  orders/s on a shared machine */
     processorCpuUsPerOrder: Math.round((drained.reduce((n, d) => n + d.cpuMs, 0) * 1000) / (ORDERS * ROUNDS)),
@@ -321,7 +358,7 @@ async function main() {
     cpuUsPerOrderByPart: cpuPerOrderByPart(drained),
     /** the same for the ceiling's calls (one order each): the part at 1 CPU second per second bounds it */
     ceilingCpuUsPerCallByPart: cpuPerOrderByPart(ceilings),
-    /** Redis's own AOF rewrites that started inside a timed run (the benchmark's between runs not counted) */
+    /** AOF rewrites that started inside a timed run (the benchmark's own between runs not counted; expected 0) */
     aofRewritesInTimedRuns: rewritesInRuns,
     machineBusyWhileDraining: Number(
       (
@@ -356,7 +393,6 @@ async function main() {
   );
   await cleanUp(rounds);
   await admin.disconnect();
-  redis.disconnect();
 }
 
 main().catch((e) => {
