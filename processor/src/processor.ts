@@ -1,7 +1,7 @@
 /** startProcessor: wires Redis, the Kafka consumer and producer, payment, housekeeping and the HTTP endpoints. */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { checkTlsAtStartup, createLogger, createRedis, topics } from '@flashsale/common';
+import { checkTlsAtStartup, createLogger, topics } from '@flashsale/common';
 import { createBucketCounts } from './buckets.ts';
 import type { Clock } from './clock.ts';
 import type { ProcessorConfig } from './config.ts';
@@ -12,6 +12,7 @@ import { startHttp } from './http.ts';
 import { createMetrics } from './metrics.ts';
 import { type PaymentProvider, SimulatedPaymentProvider } from './payment.ts';
 import { DlqProducer } from './producer.ts';
+import { createProcessorRedis } from './redis-client.ts';
 import { Semaphore } from './semaphore.ts';
 import { untilStarted } from './startup.ts';
 import { stuckSweepOnce } from './stuck-orders.ts';
@@ -46,23 +47,7 @@ export async function startProcessor(config: ProcessorConfig, opts: StartOptions
     { target: 'KAFKA', endpoints: config.kafka.brokers, tls: config.kafka.tls },
   ]);
   const metrics = createMetrics(opts.defaultMetrics ?? true);
-  const redis = createRedis(
-    {
-      mode: config.redis.mode,
-      nodes: config.redis.nodes,
-      username: config.redis.username,
-      password: config.redis.password,
-      tls: config.redis.tls,
-    },
-    {
-      commandTimeout: config.redis.commandTimeoutMs,
-      // Fail fast while disconnected: the processor's own retry policy (REDIS_RETRY_*) decides how long to wait
-      // before an order is dead-lettered, not ioredis' offline queue.
-      enableOfflineQueue: false,
-      retryStrategy: (n: number) => Math.min(50 * 2 ** n, 1000),
-    },
-    { enableOfflineQueue: false, clusterRetryStrategy: (n: number) => Math.min(50 * 2 ** n, 1000) },
-  );
+  const redis = createProcessorRedis(config);
   redis.on('error', (e: Error) => log.warn({ event: 'redis_error', err: e.message }, 'Redis connection error'));
   const payment = opts.payment ?? new SimulatedPaymentProvider({ ...config.payment });
   const instanceId = randomUUID().slice(0, 8);
