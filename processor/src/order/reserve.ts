@@ -1,8 +1,8 @@
 /**
  * Order stage 2, reserve: one Lua call per item and round (at most RESERVE_CHUNK orders each) reserves that item's
- * orders in message order inside the script (lua/inventory_reserve.lua); the calls of all items go out at once on one
- * connection per node (auto-pipelining), so a batch costs about one round trip per node, and an item's orders, all in
- * one slot, keep their order. An item over K > 1 stock buckets goes through its own lane instead
+ * orders in message order inside the script (lua/inventory_reserve.lua); the calls of all items go out at once, in
+ * order on one connection per node, each answering as soon as it has run (not auto-pipelined: ../redis-client.ts), and
+ * an item's orders, all in one slot, keep their order. An item over K > 1 stock buckets goes through its own lane instead
  * (./reserve-lane.ts). Orders whose call failed transiently are
  * re-issued together, still in message order, after a backoff: the batch has one retry budget (./retry-policy.ts),
  * then they are dead-lettered as `redis_failure`. Under a fault a retried plain order can land after a later order
