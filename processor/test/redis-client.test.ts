@@ -4,14 +4,7 @@
  * hold back everything issued meanwhile; other commands are still auto-pipelined. Checked on one Redis and on the
  * Redis Cluster, with the holds' effects read back.
  */
-import {
-  createRedis,
-  itemKeys,
-  type RedisClient,
-  reserveMany,
-  seedItem,
-  settleMany,
-} from '@flashsale/common';
+import { createRedis, itemKeys, type RedisClient, reserveMany, seedItem, settleMany } from '@flashsale/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { createProcessorRedis } from '../src/redis-client.ts';
