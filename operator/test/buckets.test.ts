@@ -25,7 +25,7 @@ import {
   applyManifest,
   condition,
   deleteFlashSale,
-  eventsOf,
+  eventsWith,
   exampleSale,
   getJson,
   kubectl,
@@ -159,7 +159,9 @@ describe('stock buckets through the operator', () => {
     expect(await r.exists(bucketKeys(other, 'console-x', 1).stock)).toBe(0);
     const [phones] = await auditItemsOverBuckets(r, other, ['headphones-pro']);
     expect(phones).toMatchObject({ initial: 2000, remaining: 2000 });
-    expect((await eventsOf(env.ns, other)).map((e) => e.reason)).toContain('StockBucketsChangeRefused');
+    expect((await eventsWith(env.ns, other, ['StockBucketsChangeRefused'])).map((e) => e.reason)).toContain(
+      'StockBucketsChangeRefused',
+    );
     // the operator keeps reconciling other sales: the first one is still Ready
     await waitReady(env.ns, name);
     await deleteFlashSale(env.ns, other);

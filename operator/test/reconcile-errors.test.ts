@@ -10,7 +10,7 @@ import {
   applyManifest,
   condition,
   deleteFlashSale,
-  eventsOf,
+  eventsWith,
   exampleSale,
   getJson,
   kubectl,
@@ -55,7 +55,7 @@ describe('Kubernetes-side reconcile errors', () => {
     expect(ready?.message).toContain('exceeded quota');
     expect(condition(fs, 'Degraded')).toMatchObject({ status: 'True', reason: 'ReconcileError' });
     expect(condition(fs, 'Degraded')?.message).toBe(ready?.message);
-    const events = await eventsOf(env.ns, name);
+    const events = await eventsWith(env.ns, name, ['ReconcileError'], true);
     expect(events.filter((e) => e.type === 'Warning' && e.reason === 'ReconcileError').length).toBeGreaterThan(0);
 
     await kubectl(['-n', env.ns, 'delete', 'resourcequota', quota]);

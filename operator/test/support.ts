@@ -131,6 +131,25 @@ export async function eventsOf(ns: string, name: string): Promise<{ type: string
   return JSON.parse(out).items;
 }
 
+/**
+ * The events of `name` once they include every reason of `reasons` (a Warning one if `warning`): the operator posts
+ * events without waiting for them (best effort, as client-go's recorder), so an event can land after the status that
+ * reports the same thing. After the wait the caller asserts on what is there.
+ */
+export async function eventsWith(
+  ns: string,
+  name: string,
+  reasons: string[],
+  warning = false,
+): Promise<{ type: string; reason: string; message: string }[]> {
+  const has = (es: { type: string; reason: string }[]) =>
+    reasons.every((r) => es.some((e) => e.reason === r && (!warning || e.type === 'Warning')));
+  await eventually(`events ${reasons.join(', ')} of ${name}`, async () => has(await eventsOf(ns, name)), 15_000).catch(
+    () => undefined, // the caller's assertion names what is missing
+  );
+  return eventsOf(ns, name);
+}
+
 export const condition = (fs: Json, type: string) =>
   (fs?.status?.conditions ?? []).find((c: { type: string }) => c.type === type) as
     | { status: string; reason: string; message: string }
