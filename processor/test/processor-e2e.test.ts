@@ -123,28 +123,26 @@ describe('processor end to end', () => {
 
       // the metrics agree with the store once the processor has heard back: an order counts when its script's answer
       // reaches the processor (after the store shows it), a dead letter once the broker acknowledged it (after a
-      // reader can see it)
+      // reader can see it). Processed counts deliveries: a group rejoin on a busy machine delivers a batch in flight
+      // again from the committed offset, and its replays count too; the other counters count effects, once.
       const reg = p.metrics.registry;
-      const expected = {
-        success: N,
-        processed: all.length + 2,
-        soldOut: count('SOLD_OUT'),
-        movedToDlq: failedIds.length + 2,
-      };
+      const expected = { success: N, soldOut: count('SOLD_OUT'), movedToDlq: failedIds.length + 2 };
       const counted = async () => ({
         success: await metricValue(reg, M.ordersProcessedSuccess),
-        processed: await metricValue(reg, M.ordersProcessed),
         soldOut: await metricValue(reg, M.ordersSoldOut),
         movedToDlq: await metricValue(reg, M.ordersMovedToDlq),
       });
+      const processed = () => metricValue(reg, M.ordersProcessed);
       await eventually(
         'the metrics',
-        async () => JSON.stringify(await counted()) === JSON.stringify(expected),
+        async () =>
+          JSON.stringify(await counted()) === JSON.stringify(expected) && (await processed()) >= all.length + 2,
         10_000,
       ).catch(
         () => undefined, // the exact figures below say what differs
       );
       expect(await counted()).toEqual(expected);
+      expect(await processed()).toBeGreaterThanOrEqual(all.length + 2);
     },
   );
 
